@@ -1,0 +1,95 @@
+"""Rich rendering for the CLI: trial tables, trainer schemas, problem reports."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Iterable
+
+from rich.console import Console
+from rich.table import Table
+
+from orchestrator.spec.errors import Problem
+
+
+def console(stderr: bool = False) -> Console:
+    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+
+
+def print_problems(problems: Iterable[Problem], file: str) -> None:
+    problems = list(problems)
+    out = console(stderr=True)
+    for problem in problems:
+        out.print(f"[bold red]error:[/] {problem.render()}", markup=True, soft_wrap=True)
+    noun = "problem" if len(problems) == 1 else "problems"
+    out.print(f"{len(problems)} {noun} in {file}; nothing was launched.", soft_wrap=True)
+
+
+def _short(value) -> str:
+    if isinstance(value, list):
+        return "[" + ",".join(map(_short, value)) + "]"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def describe_resources(r) -> str:
+    parts = [f"{r.cpu:g} cpu"] + ([f"{r.gpu:g} gpu"] if r.gpu else [])
+    parts += [f"{r.memory / 1e9:g}G"] if r.memory else []
+    parts += [f"{v:g} {k}" for k, v in r.custom.items()]
+    return ", ".join(parts)
+
+
+def print_trials(spec) -> None:
+    table = Table(title=f"{spec.name}: {len(spec.trials)} trials of trainer {spec.trainer}",
+                  title_justify="left")
+    table.add_column("#", justify="right")
+    table.add_column("name", no_wrap=True)
+    for axis in spec.axes:
+        table.add_column(axis)
+    if len(spec.seeds) > 1:
+        table.add_column("seed", justify="right")
+    table.add_column("resources")
+    table.add_column("key", style="dim")
+    res = describe_resources(spec.resources)
+    for i, trial in enumerate(spec.trials, 1):
+        row = [str(i), trial.name] + [_short(trial.axes[a]) for a in spec.axes]
+        if len(spec.seeds) > 1:
+            row.append(str(trial.seed))
+        table.add_row(*row, res, trial.key)
+    out = console()
+    if not out.is_terminal:
+        out.width = 240  # piped to a file: keep one line per trial
+    out.print(table)
+    out.print(f"{len(spec.trials)} trials; metric {spec.metric} ({spec.mode}); "
+              f"experiment {spec.experiment!r}")
+
+
+def print_trainers() -> None:
+    from orchestrator.registry import available, get_trainer
+
+    table = Table(title="registered trainers", title_justify="left")
+    table.add_column("name")
+    table.add_column("metric")
+    table.add_column("description")
+    for name in available():
+        trainer = get_trainer(name)
+        table.add_row(name, f"{trainer.metric} ({trainer.mode})", trainer.description)
+    console().print(table)
+
+
+def print_trainer(name: str) -> None:
+    from orchestrator.registry import get_trainer
+    from orchestrator.spec.schema import Schema, type_name
+
+    trainer = get_trainer(name)
+    schema = Schema(trainer.config)
+    table = Table(title=f"trainer {name}: {trainer.description}", title_justify="left")
+    for column in ("parameter", "type", "default", "help"):
+        table.add_column(column)
+    for key, info in schema.params.items():
+        default = "(required)" if info.default is dataclasses.MISSING else _short(info.default)
+        bounds = [f"{op} {v:g}" for op, v in ((">=", info.ge), (">", info.gt), ("<=", info.le))
+                  if v is not None]
+        help_text = info.help + (f" [{', '.join(bounds)}]" if bounds else "")
+        table.add_row(key, type_name(info.type), default, help_text, )
+    console().print(table)

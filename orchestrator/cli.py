@@ -1,0 +1,139 @@
+"""The ``orch`` command line: thin Typer commands, each calling one library function.
+
+Heavy modules (ray, mlflow, the spec loader) are imported inside the commands so
+that ``orch --help`` answers at once.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from orchestrator import __version__
+
+app = typer.Typer(
+    name="orch",
+    help="Experiment sweeps for computer-vision research: YAML grids on Ray Tune, "
+    "every trial in MLflow, ablation tables ready to paste.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    rich_markup_mode="rich",
+)
+
+SetOption = Annotated[
+    Optional[list[str]],
+    typer.Option("--set", help="Override a parameter for every trial: KEY=VALUE (YAML-typed), repeatable."),
+]
+ProfileOption = Annotated[
+    Optional[str], typer.Option("--profile", help="Apply a named profile of the sweep file, e.g. smoke."),
+]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"orch {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """Experiment sweeps for computer-vision research."""
+
+
+def _fail(problems, file: str) -> None:
+    from orchestrator._console import print_problems
+
+    print_problems(problems, file)
+    raise typer.Exit(2)
+
+
+def _load(file: Path, overrides: list[str] | None, profile: str | None):
+    from orchestrator.spec import SpecError, load_sweep
+
+    try:
+        return load_sweep(file, overrides or (), profile)
+    except SpecError as exc:
+        _fail(exc.problems, str(file))
+
+
+@app.command()
+def sweep(
+    file: Annotated[Path, typer.Argument(help="The sweep YAML file.")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the trials and launch nothing.")] = False,
+    fmt: Annotated[str, typer.Option("--format", help="Dry-run output: table or json.")] = "table",
+    overrides: SetOption = None,
+    profile: ProfileOption = None,
+) -> None:
+    """Expand a sweep file into trials, validate every one, and run them."""
+    if fmt not in ("table", "json"):
+        raise typer.BadParameter(f"--format must be table or json, not {fmt!r}")
+    spec = _load(file, overrides, profile)
+    if dry_run:
+        if fmt == "json":
+            typer.echo(json.dumps(spec.to_dicts(), indent=2, allow_nan=True))
+        else:
+            from orchestrator._console import print_trials
+
+            print_trials(spec)
+        return
+    from orchestrator._console import console
+
+    console(stderr=True).print(
+        f"[bold]{spec.name}[/]: {len(spec.trials)} trials validated. Running sweeps arrives with "
+        "the run issue; use --dry-run to list the trials."
+    )
+    raise typer.Exit(1)
+
+
+@app.command()
+def validate(
+    files: Annotated[list[Path], typer.Argument(help="Sweep files to check.")],
+    overrides: SetOption = None,
+    profile: ProfileOption = None,
+) -> None:
+    """Check sweep files completely without running anything; exit 2 if any has a problem."""
+    from orchestrator._console import print_problems
+    from orchestrator.spec import SpecError, load_sweep
+
+    bad = 0
+    for file in files:
+        try:
+            spec = load_sweep(file, overrides or (), profile)
+        except SpecError as exc:
+            print_problems(exc.problems, str(file))
+            bad += 1
+            continue
+        typer.echo(f"ok  {file}: {len(spec.trials)} trials of trainer {spec.trainer}")
+    if bad:
+        raise typer.Exit(2)
+
+
+@app.command()
+def trainers(
+    name: Annotated[Optional[str], typer.Argument(help="Show this trainer's parameters.")] = None,
+) -> None:
+    """List registered trainers, or one trainer's parameters with defaults and help."""
+    from orchestrator._console import print_trainer, print_trainers
+    from orchestrator.registry import RegistryError
+
+    try:
+        print_trainer(name) if name else print_trainers()
+    except RegistryError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2)
+
+
+def main() -> None:
+    app(prog_name="orch")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,221 @@
+"""The varied part of a sweep: ``grid`` (or a union of sub-grids), ``zip``, ``variants``,
+``exclude`` and ``abbrev``, parsed into dimensions whose product gives the trials."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from orchestrator.spec._yaml import LineDict, LineList, plain
+from orchestrator.spec.errors import Problems, did_you_mean
+from orchestrator.spec.layers import Layer, Loc, check_layer, flatten_layer
+from orchestrator.spec.schema import Schema, check_value
+
+__all__ = ["Point", "Axes", "parse_axes", "Exclude", "parse_excludes", "parse_abbrev"]
+
+
+@dataclass(frozen=True)
+class Point:
+    """One value of a dimension: the axis values it names and the config overrides it applies."""
+
+    axes: dict[str, Any]
+    layer: Layer
+
+
+Dimension = list  # list[Point]
+
+
+@dataclass
+class Axes:
+    subgrids: list[list[Dimension]] = field(default_factory=lambda: [[]])
+    extra: list[Dimension] = field(default_factory=list)  # zip and variants: product with every sub-grid
+    order: list[str] = field(default_factory=list)  # varied axis names, in declaration order
+    line: int | None = None  # where the varied part starts, for problems about trials
+
+
+def _list_hint(schema: Schema, key: str) -> str:
+    info = schema.params.get(key)
+    if info is not None and "list" in str(info.type).lower():
+        return ("a list-valued parameter's values are written as a nested list, "
+                f"e.g. {key}: [[8, 4, 2, 1], [3, 1]].")
+    return ""
+
+
+def _dimension(key: str, values: Any, loc: Loc, schema: Schema, problems: Problems,
+               what: str) -> Dimension | None:
+    if not isinstance(values, list):
+        problems.add(loc.file, loc.line, key, f"{what} values must be a list, got {values!r};",
+                     "for one fixed value use `params:`.")
+        return None
+    if not values:
+        problems.add(loc.file, loc.line, key, f"empty {what} axis: it would give no trials",
+                     "list at least one value, or remove the axis.")
+        return None
+    lines = getattr(values, "lines", [loc.line] * len(values))
+    points = []
+    for value, line in zip(values, lines):
+        before = len(problems.items)
+        checked = check_layer({key: (value, Loc(loc.file, line))}, schema, problems)
+        if len(problems.items) > before:
+            hint = _list_hint(schema, key)
+            last = problems.items[-1]
+            if hint and last.key == key and not last.hint:
+                problems.items[-1] = type(last)(last.file, last.line, last.key, last.message + ";", hint)
+        if key in checked:
+            points.append(Point({key: checked[key][0]}, checked))
+    return points
+
+
+def _parse_grid(value: Any, line: int | None, schema: Schema, file: str, problems: Problems,
+                axes: Axes) -> None:
+    if isinstance(value, dict):
+        grids, grid_lines = [value], [line]
+    elif isinstance(value, list) and value and all(isinstance(g, dict) for g in value):
+        grids, grid_lines = list(value), getattr(value, "lines", [line] * len(value))
+    else:
+        problems.add(file, line, "grid", "expected a mapping axis: [values], or a list of such "
+                     "mappings (a union of sub-grids)")
+        return
+    axes.subgrids = []
+    for grid, grid_line in zip(grids, grid_lines):
+        if not grid:
+            problems.add(file, grid_line, "grid", "empty sub-grid: it would give one default trial",
+                         "remove it or give it axes.")
+        dims = []
+        for key, (values, loc) in flatten_layer(grid, schema, file, problems).items():
+            if key not in axes.order:
+                axes.order.append(key)
+            dim = _dimension(key, values, loc, schema, problems, "grid")
+            if dim is not None:
+                dims.append(dim)
+        axes.subgrids.append(dims)
+
+
+def _parse_zip(value: Any, line: int | None, schema: Schema, file: str, problems: Problems,
+               axes: Axes) -> None:
+    if not isinstance(value, dict) or not value:
+        problems.add(file, line, "zip", "expected a mapping of axes to equal-length lists")
+        return
+    columns = {}
+    for key, (values, loc) in flatten_layer(value, schema, file, problems).items():
+        if key in axes.order:
+            problems.add(loc.file, loc.line, key, "is already a grid axis; an axis may be varied once")
+            continue
+        axes.order.append(key)
+        dim = _dimension(key, values, loc, schema, problems, "zip")
+        if dim is not None:
+            columns[key] = dim
+    lengths = {key: len(dim) for key, dim in columns.items()}
+    if len(set(lengths.values())) > 1:
+        shown = ", ".join(f"{k} has {n}" for k, n in lengths.items())
+        problems.add(file, line, "zip", f"lists must have equal lengths: {shown}",
+                     "zip pairs the i-th values of every list; use `grid` for all combinations.")
+        return
+    if columns:
+        rows = zip(*columns.values())
+        axes.extra.append([_merge_points(row) for row in rows])
+
+
+def _merge_points(points: tuple[Point, ...]) -> Point:
+    merged_axes: dict[str, Any] = {}
+    layer: Layer = {}
+    for p in points:
+        merged_axes.update(p.axes)
+        layer.update(p.layer)
+    return Point(merged_axes, layer)
+
+
+def _parse_variants(value: Any, line: int | None, schema: Schema, file: str, problems: Problems,
+                    axes: Axes) -> None:
+    if not isinstance(value, dict) or not value:
+        problems.add(file, line, "variants", "expected a mapping of variant name to overrides",
+                     "e.g. variants: {crop1024: {data.crop: [1024, 1024]}}.")
+        return
+    points = []
+    for name, overrides in value.items():
+        vline = value.lines.get(name)
+        if overrides is None:
+            overrides = LineDict()
+        if not isinstance(overrides, dict):
+            problems.add(file, vline, f"variants.{name}", "expected a mapping of overrides")
+            continue
+        layer = check_layer(flatten_layer(overrides, schema, file, problems), schema, problems)
+        points.append(Point({"variant": str(name)}, layer))
+    axes.order.append("variant")
+    axes.extra.append(points)
+
+
+def parse_axes(doc: LineDict, schema: Schema, file: str, problems: Problems) -> Axes:
+    axes = Axes()
+    lines = [doc.lines[k] for k in ("grid", "zip", "variants") if k in doc]
+    axes.line = min(lines) if lines else None
+    if doc.get("grid") is not None:
+        _parse_grid(doc["grid"], doc.lines.get("grid"), schema, file, problems, axes)
+    if doc.get("zip") is not None:
+        _parse_zip(doc["zip"], doc.lines.get("zip"), schema, file, problems, axes)
+    if doc.get("variants") is not None:
+        _parse_variants(doc["variants"], doc.lines.get("variants"), schema, file, problems, axes)
+    return axes
+
+
+@dataclass(frozen=True)
+class Exclude:
+    """A partial assignment; a trial matching every entry is dropped."""
+
+    values: dict[str, Any]
+    loc: Loc
+
+
+def parse_excludes(doc: LineDict, schema: Schema, axes: Axes, file: str,
+                   problems: Problems) -> list[Exclude]:
+    value = doc.get("exclude")
+    line = doc.lines.get("exclude")
+    if value is None:
+        return []
+    if isinstance(value, dict):
+        value = LineList([value])
+        value.lines = [line]
+    if not isinstance(value, list):
+        problems.add(file, line, "exclude", "expected a list of partial assignments, "
+                     "e.g. [{loss.t: 50, loss.pointMaxW: 1}]")
+        return []
+    out = []
+    for entry, eline in zip(value, getattr(value, "lines", [line] * len(value))):
+        if not isinstance(entry, dict) or not entry:
+            problems.add(file, eline, "exclude", "each entry is a mapping such as {loss.t: 50}")
+            continue
+        values = {}
+        for key, (v, loc) in flatten_layer(entry, schema, file, problems).items():
+            v = plain(v)
+            if key in ("variant", "seed"):
+                values[key] = v
+            elif key not in schema.params:
+                problems.add(loc.file, loc.line, f"exclude.{key}", "unknown key;",
+                             did_you_mean(key, axes.order or list(schema.params)))
+            else:
+                converted, error = check_value(schema.params[key], v)
+                if error:
+                    problems.add(loc.file, loc.line, f"exclude.{key}", error)
+                values[key] = converted
+        out.append(Exclude(values, Loc(file, eline)))
+    return out
+
+
+def parse_abbrev(doc: LineDict, schema: Schema, axes: Axes, file: str, problems: Problems) -> dict[str, str]:
+    value = doc.get("abbrev")
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        problems.add(file, doc.lines.get("abbrev"), "abbrev", "expected a mapping axis: prefix")
+        return {}
+    out = {}
+    for key, prefix in value.items():
+        line = value.lines.get(key)
+        if key not in axes.order and key not in schema.params and key != "variant":
+            problems.add(file, line, f"abbrev.{key}", "is not an axis of this sweep;",
+                         did_you_mean(str(key), axes.order or list(schema.params)))
+        elif prefix is None or not isinstance(prefix, (str, int)):
+            problems.add(file, line, f"abbrev.{key}", f"expected a short prefix string, got {prefix!r}")
+        elif key in axes.order:  # an abbrev for an axis a profile dropped is simply unused
+            out[key] = str(prefix)
+    return out

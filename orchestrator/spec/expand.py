@@ -1,0 +1,138 @@
+"""Stack the layers of every grid point into resolved, validated, named trials."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, Mapping
+
+from orchestrator.spec.axes import Axes, Exclude
+from orchestrator.spec.errors import Problems, did_you_mean
+from orchestrator.spec.layers import Layer, Loc
+from orchestrator.spec.model import TrialSpec
+from orchestrator.spec.naming import trial_key, trial_name
+from orchestrator.spec.placeholders import PlaceholderError, fill
+from orchestrator.spec.schema import Schema, check_value
+
+__all__ = ["Expansion", "expand_trials"]
+
+
+@dataclass(frozen=True)
+class Expansion:
+    """Everything expansion needs besides the schema; built by the loader from one sweep file."""
+
+    sweep: str
+    trainer: str
+    runtime_placeholders: tuple[str, ...]
+    fixed: list[Layer]  # base files, base mappings, params (in precedence order)
+    overrides: Layer  # --set
+    axes: Axes
+    seeds: tuple[int, ...]
+    excludes: list[Exclude]
+    abbrev: dict[str, str]
+    budget: dict[str, Any]
+    file: str
+    trainer_line: int | None
+
+
+def _matches(exclude: Exclude, config: Mapping[str, Any], variant: Any, seed: int) -> bool:
+    for key, value in exclude.values.items():
+        actual = variant if key == "variant" else seed if key == "seed" else config.get(key)
+        if actual != value:
+            return False
+    return True
+
+
+def _grid_points(axes: Axes) -> list[tuple[Any, ...]]:
+    combos = []
+    for subgrid in axes.subgrids:
+        dims = subgrid + axes.extra
+        combos.extend(itertools.product(*dims))
+    return combos
+
+
+def _fill_placeholders(config: dict[str, Any], locs: dict[str, Loc], context: dict[str, Any],
+                       ex: Expansion, schema: Schema, problems: Problems) -> None:
+    known = list(context) + list(ex.runtime_placeholders)
+    for key, value in list(config.items()):
+        try:
+            filled = fill(value, context, ex.runtime_placeholders)
+        except PlaceholderError as exc:
+            loc = locs[key]
+            hint = did_you_mean(exc.name, known) if exc.name else ""
+            problems.add(loc.file, loc.line, key, f"{exc};", hint or "known: config keys, name, seed, sweep.")
+            continue
+        if filled is not value:
+            converted, error = check_value(schema.params[key], filled)
+            if error:
+                problems.add(locs[key].file, locs[key].line, key, f"after placeholders, {error}")
+            config[key] = converted
+
+
+def expand_trials(ex: Expansion, schema: Schema, problems: Problems) -> list[TrialSpec]:
+    defaults = {k: (v, Loc("schema default", None)) for k, v in schema.defaults().items()}
+    fixed: Layer = dict(defaults)
+    for layer in ex.fixed:
+        fixed.update(layer)
+    pinned_axes = set(ex.overrides) & set(ex.axes.order)
+    explicit = bool(ex.abbrev) and all(a in ex.abbrev for a in ex.axes.order)
+    used_excludes: set[int] = set()
+    trials: list[TrialSpec] = []
+    by_key: dict[str, TrialSpec] = {}
+    by_name: dict[str, TrialSpec] = {}
+    for combo in _grid_points(ex.axes):
+        merged: Layer = dict(fixed)
+        variant = None
+        for point in combo:
+            merged.update(point.layer)
+            variant = point.axes.get("variant", variant)
+        merged.update(ex.overrides)
+        missing = [k for k in schema.required() if k not in merged]
+        for key in missing:
+            problems.add(ex.file, ex.trainer_line, key, f"required by trainer {ex.trainer!r} but not set",
+                         f"set it in params: or base:.")
+        if missing:
+            continue
+        config = {k: v for k, (v, _) in merged.items()}
+        locs = {k: loc for k, (_, loc) in merged.items()}
+        axes = {a: variant if a == "variant" else config.get(a) for a in ex.axes.order}
+        setting = trial_name(axes, ex.abbrev, explicit)
+        for seed in ex.seeds:
+            hits = [i for i, e in enumerate(ex.excludes) if _matches(e, config, variant, seed)]
+            if hits:
+                used_excludes.update(hits)
+                continue
+            name = f"{setting}_s{seed}" if len(ex.seeds) > 1 else setting
+            trial_config = dict(config)
+            if "seed" in schema.params:
+                trial_config["seed"] = seed
+            context = {**trial_config, "name": name, "setting": setting, "seed": seed,
+                       "sweep": ex.sweep}
+            if variant is not None:
+                context["variant"] = variant
+            _fill_placeholders(trial_config, locs, context, ex, schema, problems)
+            key = trial_key(ex.trainer, trial_config, seed, ex.budget)
+            trial = TrialSpec(name, setting, key, ex.trainer, seed, MappingProxyType(axes),
+                              MappingProxyType(trial_config))
+            if key in by_key:
+                if not pinned_axes:
+                    problems.add(ex.file, ex.axes.line, "trials",
+                                 f"duplicate trials: {by_key[key].name} and {name} have the same config",
+                                 "sub-grids overlap, a value is listed twice, or a variant repeats "
+                                 "another; remove one.")
+                continue
+            if name in by_name:
+                problems.add(ex.file, ex.axes.line, "trials",
+                             f"two different trials are both named {name!r}",
+                             "give the axes distinct prefixes with `abbrev:`.")
+                continue
+            by_key[key] = by_name[name] = trial
+            trials.append(trial)
+    for i, exclude in enumerate(ex.excludes):
+        if i not in used_excludes:
+            shown = ", ".join(f"{k}={v!r}" for k, v in exclude.values.items())
+            problems.add(exclude.loc.file, exclude.loc.line, "exclude",
+                         f"entry {{{shown}}} matches no trial",
+                         "check the values against the grid; a typo here would silently run them.")
+    return trials

@@ -1,0 +1,159 @@
+"""Read a sweep file (and its profile and ``--set`` overrides) into a validated SweepSpec."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+from orchestrator.registry import RegistryError, get_trainer
+from orchestrator.spec._yaml import LineDict, YamlSyntaxError, parse_scalar, parse_yaml
+from orchestrator.spec.axes import parse_abbrev, parse_axes, parse_excludes
+from orchestrator.spec.errors import Problem, Problems, SpecError, did_you_mean
+from orchestrator.spec.expand import Expansion, expand_trials
+from orchestrator.spec.layers import Layer, Loc, check_layer, flatten_layer, load_base
+from orchestrator.spec.model import SweepSpec
+from orchestrator.spec.options import (parse_choice, parse_experiment, parse_int, parse_metric,
+                                       parse_resources, parse_scheduler, parse_seeds, parse_stop)
+from orchestrator.spec.schema import Schema
+
+__all__ = ["load_sweep", "parse_overrides", "TOP_LEVEL_KEYS"]
+
+TOP_LEVEL_KEYS = ("name", "description", "trainer", "base", "params", "grid", "zip", "variants",
+                  "seeds", "exclude", "abbrev", "resources", "metric", "stop", "retries", "on_oom",
+                  "scheduler", "tracking", "profiles")
+_MERGED_IN_PROFILE = ("params", "resources", "stop", "abbrev")
+
+
+def _read(path: Path, file: str) -> LineDict:
+    if not path.is_file():
+        raise SpecError([Problem(file, None, "", "no such sweep file",
+                                 "check the path; sweeps live in sweeps/.")])
+    try:
+        doc = parse_yaml(path.read_text(encoding="utf-8"))
+    except YamlSyntaxError as exc:
+        raise SpecError([Problem(file, exc.line, "", f"not valid YAML: {exc}",
+                            "check indentation and quoting around this line.")]) from None
+    except UnicodeDecodeError:
+        raise SpecError([Problem(file, None, "", "not a text file")]) from None
+    if not isinstance(doc, LineDict):
+        raise SpecError([Problem(file, 1, "", "a sweep file is a mapping with at least `trainer:`",
+                            "see docs/sweeps.md for an example.")])
+    return doc
+
+
+def _apply_profile(doc: LineDict, profile: str, file: str, problems: Problems) -> LineDict:
+    profiles = doc.get("profiles") or LineDict()
+    if not isinstance(profiles, dict) or profile not in profiles:
+        names = ", ".join(map(str, profiles)) if isinstance(profiles, dict) and profiles else "none"
+        problems.add(file, doc.lines.get("profiles"), "profiles",
+                     f"no profile named {profile!r}; this sweep defines: {names}")
+        return doc
+    overlay = profiles[profile]
+    if not isinstance(overlay, dict):
+        problems.add(file, profiles.lines.get(profile), f"profiles.{profile}",
+                     "expected a mapping of top-level sweep keys")
+        return doc
+    out = LineDict(doc)
+    out.line, out.lines = doc.line, dict(doc.lines)
+    for key, value in overlay.items():
+        line = overlay.lines.get(key)
+        if key not in TOP_LEVEL_KEYS or key in ("name", "trainer", "profiles"):
+            problems.add(file, line, f"profiles.{profile}.{key}", "cannot be set by a profile;",
+                         "a profile may change: " + ", ".join(
+                             k for k in TOP_LEVEL_KEYS if k not in ("name", "trainer", "profiles")))
+            continue
+        if key in _MERGED_IN_PROFILE and isinstance(doc.get(key), dict) and isinstance(value, dict):
+            merged = LineDict(doc[key])
+            merged.line, merged.lines = doc[key].line, dict(doc[key].lines)
+            merged.update(value)
+            merged.lines.update(value.lines)
+            value = merged
+        out[key] = value
+        out.lines[key] = line
+    return out
+
+
+def parse_overrides(overrides: Sequence[str], schema: Schema, problems: Problems) -> Layer:
+    """``--set loss.t=15 --set loss.rs=[3,1]``: values typed as YAML types them."""
+    layer: Layer = {}
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            problems.add("--set", None, item, "expected KEY=VALUE", "e.g. --set loss.t=15.")
+            continue
+        layer[key] = (parse_scalar(text), Loc("--set", None))
+    return check_layer(layer, schema, problems, " given with --set")
+
+
+def load_sweep(path: str | Path, overrides: Sequence[str] = (), profile: str | None = None) -> SweepSpec:
+    """Read, validate and expand a sweep file; raise SpecError listing every problem found."""
+    path = Path(path)
+    file = str(path)
+    doc = _read(path, file)
+    problems = Problems()
+    for key in doc:
+        if key not in TOP_LEVEL_KEYS:
+            problems.add(file, doc.lines.get(key), str(key), "unknown top-level key;",
+                         did_you_mean(str(key), TOP_LEVEL_KEYS))
+    if profile:
+        doc = _apply_profile(doc, profile, file, problems)
+    name = doc.get("name", path.stem)
+    if not isinstance(name, str) or not name.strip():
+        problems.add(file, doc.lines.get("name"), "name", f"expected a non-empty string, got {name!r}")
+        name = path.stem
+    trainer_name = doc.get("trainer")
+    trainer_line = doc.lines.get("trainer", 1)
+    if trainer_name is None:
+        problems.add(file, 1, "trainer", "missing: a sweep must name its trainer",
+                     "add e.g. `trainer: toy`; `orch trainers` lists them.")
+        problems.raise_if_any()
+    try:
+        trainer = get_trainer(str(trainer_name))
+    except RegistryError as exc:
+        problems.add(file, trainer_line, "trainer", f"{exc}.")
+        problems.raise_if_any()
+        raise
+    schema = Schema(trainer.config)
+
+    fixed: list[Layer] = []
+    if doc.get("base") is not None:
+        fixed.extend(load_base(doc["base"], doc.lines.get("base"), path, schema, problems))
+    if doc.get("params") is not None:
+        if isinstance(doc["params"], dict):
+            fixed.append(flatten_layer(doc["params"], schema, file, problems))
+        else:
+            problems.add(file, doc.lines.get("params"), "params", "expected a mapping of key: value")
+    fixed = [check_layer(layer, schema, problems) for layer in fixed]
+    set_layer = parse_overrides(overrides, schema, problems)
+
+    axes = parse_axes(doc, schema, file, problems)
+    seeds = parse_seeds(doc, file, problems)
+    excludes = parse_excludes(doc, schema, axes, file, problems)
+    abbrev = parse_abbrev(doc, schema, axes, file, problems)
+    resources, max_concurrent = parse_resources(doc, file, problems)
+    metric, mode = parse_metric(doc, file, problems, trainer.metric, trainer.mode)
+    stop = parse_stop(doc, file, problems)
+    retries = parse_int(doc, "retries", 0, file, problems)
+    on_oom = parse_choice(doc, "on_oom", ("fail", "halve_batch"), "fail", file, problems)
+    if on_oom == "halve_batch" and not any(k.rsplit(".", 1)[-1] == "batch_size" for k in schema.params):
+        problems.add(file, doc.lines.get("on_oom"), "on_oom",
+                     f"halve_batch needs a batch_size parameter, which trainer {trainer_name!r} lacks")
+    scheduler = parse_scheduler(doc, file, problems)
+    experiment = parse_experiment(doc, name, file, problems)
+    description = doc.get("description") or ""
+
+    budget = {"max_epochs": stop.max_epochs} if stop.max_epochs else {}
+    expansion = Expansion(name, str(trainer_name), trainer.placeholders, fixed, set_layer, axes, seeds,
+                          excludes, abbrev, budget, file, trainer_line)
+    trials = expand_trials(expansion, schema, problems)
+    if not trials and not problems:
+        problems.add(file, axes.line or 1, "exclude", "every trial is excluded: nothing would run")
+    problems.raise_if_any()
+    return SweepSpec(
+        name=name, path=file, trainer=str(trainer_name), description=str(description).strip(),
+        metric=metric, mode=mode, axes=tuple(axes.order), seeds=seeds, trials=tuple(trials),
+        resources=resources, max_concurrent=max_concurrent, stop=stop, retries=retries,
+        on_oom=on_oom, scheduler=scheduler, experiment=experiment,
+        source=path.read_text(encoding="utf-8"), profile=profile, overrides=tuple(overrides),
+    )

@@ -1,0 +1,100 @@
+"""Frozen results of reading a sweep file: what the runner, tracker and tables consume."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Mapping
+
+__all__ = ["Resources", "Scheduler", "StopRule", "SweepSpec", "TrialSpec", "nest"]
+
+
+@dataclass(frozen=True)
+class Resources:
+    """Per-trial resources, the ``ylaunch --gpu=4 --memory=80000 --cpu=8`` of a sweep."""
+
+    cpu: float = 1.0
+    gpu: float = 0.0  # fractions share a GPU between trials
+    memory: int | None = None  # bytes
+    custom: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"cpu": self.cpu, "gpu": self.gpu, "memory": self.memory, "custom": dict(self.custom)}
+
+
+@dataclass(frozen=True)
+class StopRule:
+    max_epochs: int | None = None  # stop a trial after this many reported steps
+    on_nan: str = "stop"  # "stop": a non-finite metric ends the trial as diverged; "continue"
+    timeout_s: float | None = None  # per-trial wall clock limit
+
+
+@dataclass(frozen=True)
+class Scheduler:
+    name: str = "none"  # none | asha | median
+    options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True)
+class TrialSpec:
+    """One fully resolved trial. ``config`` uses dotted keys; ``axes`` only the varied ones."""
+
+    name: str
+    setting: str  # name without the seed part: trials differing only by seed share it
+    key: str  # stable identity: hash of trainer, resolved config, seed and budget
+    trainer: str
+    seed: int
+    axes: Mapping[str, Any]
+    config: Mapping[str, Any]
+
+    def nested_config(self) -> dict[str, Any]:
+        return nest(self.config)
+
+    def to_dict(self, resources: Resources) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "key": self.key,
+            "trainer": self.trainer,
+            "seed": self.seed,
+            "axes": dict(self.axes),
+            "config": self.nested_config(),
+            "resources": resources.to_dict(),
+        }
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    name: str
+    path: str
+    trainer: str
+    description: str
+    metric: str
+    mode: str  # "max" | "min"
+    axes: tuple[str, ...]  # varied axis names in declaration order ("variant" included)
+    seeds: tuple[int, ...]
+    trials: tuple[TrialSpec, ...]
+    resources: Resources
+    max_concurrent: int | None
+    stop: StopRule
+    retries: int
+    on_oom: str  # "fail" | "halve_batch"
+    scheduler: Scheduler
+    experiment: str  # MLflow experiment name
+    source: str  # the sweep file's text, logged with the parent run
+    profile: str | None = None
+    overrides: tuple[str, ...] = ()  # the --set arguments, as given
+
+    def to_dicts(self) -> list[dict[str, Any]]:
+        return [t.to_dict(self.resources) for t in self.trials]
+
+
+def nest(flat: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"loss.t": 1}`` -> ``{"loss": {"t": 1}}``."""
+    out: dict[str, Any] = {}
+    for key, value in flat.items():
+        node = out
+        *parents, leaf = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return out

@@ -1,0 +1,202 @@
+"""The run settings of a sweep file: resources, metric, stop, retries, scheduler, tracking, seeds."""
+
+from __future__ import annotations
+
+import re
+from types import MappingProxyType
+from typing import Any
+
+from orchestrator.spec._yaml import LineDict, plain
+from orchestrator.spec.errors import Problems, did_you_mean
+from orchestrator.spec.model import Resources, Scheduler, StopRule
+
+__all__ = ["parse_resources", "parse_metric", "parse_stop", "parse_scheduler", "parse_seeds",
+           "parse_memory", "parse_int", "parse_choice", "parse_experiment"]
+
+_MEMORY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:([kmgt])(i?)b?|(b))?\s*$", re.I)
+_POWER = {"k": 1, "m": 2, "g": 3, "t": 4}
+_SCHEDULER_OPTIONS = {
+    "none": set(),
+    "asha": {"grace_period", "reduction_factor", "max_t", "brackets"},
+    "median": {"grace_period", "min_samples_required", "min_time_slice"},
+}
+
+
+def parse_memory(value: Any) -> int | None:
+    """``80G``, ``512Mi``, ``80000`` (a bare number is MB, like ylaunch --memory=80000) -> bytes."""
+    if isinstance(value, bool):
+        return None
+    m = _MEMORY.match(str(value))
+    if not m or float(m.group(1)) <= 0:
+        return None
+    number, unit, binary, plain_bytes = m.groups()
+    if plain_bytes:
+        return int(float(number))
+    base = 1024 if binary else 1000
+    return int(float(number) * base ** _POWER[(unit or "m").lower()])
+
+
+def _section(doc: LineDict, name: str, file: str, problems: Problems) -> LineDict | None:
+    value = doc.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        problems.add(file, doc.lines.get(name), name, f"expected a mapping, got {type(value).__name__}")
+        return None
+    return value
+
+
+def _unknown(section: LineDict, name: str, allowed: set[str], file: str, problems: Problems) -> None:
+    for key in section:
+        if key not in allowed:
+            problems.add(file, section.lines.get(key), f"{name}.{key}", "unknown key;",
+                         did_you_mean(str(key), allowed))
+
+
+def _number(section: LineDict, key: str, file: str, problems: Problems, name: str,
+            minimum: float = 0.0, integer: bool = False) -> Any:
+    value = section.get(key)
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value >= minimum
+    if integer:
+        ok = ok and isinstance(value, int)
+    if not ok:
+        kind = "an integer" if integer else "a number"
+        problems.add(file, section.lines.get(key), f"{name}.{key}",
+                     f"expected {kind} >= {minimum:g}, got {value!r}")
+        return None
+    return value
+
+
+def parse_resources(doc: LineDict, file: str, problems: Problems) -> tuple[Resources, int | None]:
+    section = _section(doc, "resources", file, problems)
+    if section is None:
+        return Resources(), None
+    _unknown(section, "resources", {"cpu", "gpu", "memory", "custom", "max_concurrent"}, file, problems)
+    cpu = _number(section, "cpu", file, problems, "resources") if "cpu" in section else 1.0
+    gpu = _number(section, "gpu", file, problems, "resources") if "gpu" in section else 0.0
+    if isinstance(gpu, (int, float)) and gpu > 1 and gpu != int(gpu):
+        problems.add(file, section.lines.get("gpu"), "resources.gpu",
+                     f"a fraction is allowed below 1 GPU only, got {gpu}", "use a whole number above 1.")
+    memory = None
+    if section.get("memory") is not None:
+        memory = parse_memory(section["memory"])
+        if memory is None:
+            problems.add(file, section.lines.get("memory"), "resources.memory",
+                         f"cannot read {section['memory']!r} as an amount of memory",
+                         "write e.g. 80G, 512M or 80000 (MB).")
+    custom: dict[str, float] = {}
+    if section.get("custom") is not None:
+        raw = section["custom"]
+        if not isinstance(raw, dict) or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in raw.values()):
+            problems.add(file, section.lines.get("custom"), "resources.custom",
+                         "expected a mapping of resource name to amount, e.g. {big_node: 1}")
+        else:
+            custom = {str(k): float(v) for k, v in raw.items()}
+    max_concurrent = None
+    if section.get("max_concurrent") is not None:
+        max_concurrent = _number(section, "max_concurrent", file, problems, "resources", 1, True)
+    resources = Resources(float(cpu or 0), float(gpu or 0), memory, MappingProxyType(custom))
+    return resources, max_concurrent
+
+
+def parse_metric(doc: LineDict, file: str, problems: Problems, default: str,
+                 default_mode: str) -> tuple[str, str]:
+    value = doc.get("metric")
+    if value is None:
+        return default, default_mode
+    if isinstance(value, str):
+        return value, default_mode
+    if not isinstance(value, dict):
+        problems.add(file, doc.lines.get("metric"), "metric", "expected {name: ..., mode: max|min}")
+        return default, default_mode
+    _unknown(value, "metric", {"name", "mode"}, file, problems)
+    name = value.get("name", default)
+    if not isinstance(name, str) or not name:
+        problems.add(file, value.lines.get("name", value.line), "metric.name",
+                     "expected the name of a reported metric, e.g. val/Mean")
+    mode = parse_choice(value, "mode", ("max", "min"), default_mode, file, problems, "metric")
+    return str(name), mode
+
+
+def parse_choice(section: LineDict, key: str, choices: tuple[str, ...], default: str, file: str,
+                 problems: Problems, name: str = "") -> str:
+    value = section.get(key, default)
+    if value not in choices:
+        full = f"{name}.{key}" if name else key
+        problems.add(file, section.lines.get(key), full,
+                     f"must be one of {', '.join(choices)}, got {value!r}")
+        return default
+    return value
+
+
+def parse_int(doc: LineDict, key: str, default: int, file: str, problems: Problems) -> int:
+    if doc.get(key) is None:
+        return default
+    value = _number(doc, key, file, problems, "", 0, True)
+    return default if value is None else value
+
+
+def parse_stop(doc: LineDict, file: str, problems: Problems) -> StopRule:
+    section = _section(doc, "stop", file, problems)
+    if section is None:
+        return StopRule()
+    _unknown(section, "stop", {"max_epochs", "on_nan", "timeout"}, file, problems)
+    max_epochs = None
+    if section.get("max_epochs") is not None:
+        max_epochs = _number(section, "max_epochs", file, problems, "stop", 1, True)
+    timeout = None
+    if section.get("timeout") is not None:
+        timeout = _number(section, "timeout", file, problems, "stop", 0)
+    on_nan = parse_choice(section, "on_nan", ("stop", "continue"), "stop", file, problems, "stop")
+    return StopRule(max_epochs, on_nan, None if timeout is None else float(timeout))
+
+
+def parse_scheduler(doc: LineDict, file: str, problems: Problems) -> Scheduler:
+    value = doc.get("scheduler")
+    if value is None:
+        return Scheduler()
+    if isinstance(value, str):
+        value = LineDict({"name": value})
+    if not isinstance(value, dict):
+        problems.add(file, doc.lines.get("scheduler"), "scheduler", "expected a name or {name: ..., ...}")
+        return Scheduler()
+    name = parse_choice(value, "name", tuple(_SCHEDULER_OPTIONS), "none", file, problems, "scheduler")
+    _unknown(value, "scheduler", {"name"} | _SCHEDULER_OPTIONS[name], file, problems)
+    options = {k: plain(v) for k, v in value.items() if k != "name"}
+    return Scheduler(name, MappingProxyType(options))
+
+
+def parse_experiment(doc: LineDict, sweep_name: str, file: str, problems: Problems) -> str:
+    value = doc.get("tracking")
+    if value is None:
+        return sweep_name
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        _unknown(value, "tracking", {"experiment"}, file, problems)
+        experiment = value.get("experiment", sweep_name)
+        if isinstance(experiment, str) and experiment:
+            return experiment
+    problems.add(file, doc.lines.get("tracking"), "tracking",
+                 "expected an experiment name or {experiment: NAME}")
+    return sweep_name
+
+
+def parse_seeds(doc: LineDict, file: str, problems: Problems) -> tuple[int, ...]:
+    value = doc.get("seeds")
+    line = doc.lines.get("seeds")
+    if value is None:
+        return (0,)
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value < 1:
+            problems.add(file, line, "seeds", f"expected at least 1 seed, got {value}")
+            return (0,)
+        return tuple(range(value))
+    if isinstance(value, list) and value and all(isinstance(s, int) and not isinstance(s, bool)
+                                                 for s in value):
+        if len(set(value)) != len(value):
+            problems.add(file, line, "seeds", f"seeds repeat: {value}", "each seed may appear once.")
+        return tuple(dict.fromkeys(value))
+    problems.add(file, line, "seeds", f"expected a count N (seeds 0..N-1) or a list of ints, got {value!r}")
+    return (0,)

@@ -1,0 +1,68 @@
+"""``{key}`` placeholders in string values, filled from the trial's resolved config.
+
+``out_dir: "runs/{name}"``, ``cfg: "experiments/{loss.t}.yaml"``. Known names: every
+config key, ``name``, ``setting``, ``seed``, ``sweep`` and ``variant``; names a trainer
+fills in at run time (``{gpus}``) are left as they are. ``{{`` and ``}}`` are literal braces.
+Lists render as ``8,4,2,1``.
+"""
+
+from __future__ import annotations
+
+import string
+from typing import Any, Iterable, Mapping
+
+__all__ = ["PlaceholderError", "fill"]
+
+
+class PlaceholderError(Exception):
+    def __init__(self, name: str, problem: str):
+        super().__init__(problem)
+        self.name = name
+
+
+class _Formatter(string.Formatter):
+    def __init__(self, context: Mapping[str, Any], runtime: Iterable[str]):
+        self.context = context
+        self.runtime = set(runtime)
+
+    def get_field(self, field_name: str, args: Any, kwargs: Any) -> tuple[Any, str]:
+        if field_name in self.context:
+            return self.context[field_name], field_name
+        raise PlaceholderError(field_name, f"unknown placeholder {{{field_name}}}")
+
+
+def _render(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return ",".join(str(_render(v)) for v in value)
+    return value
+
+
+def _fill_text(text: str, formatter: _Formatter) -> str:
+    pieces = []
+    for literal, field, spec, conversion in formatter.parse(text):
+        pieces.append(literal.replace("{", "{{").replace("}", "}}"))
+        if field is None:
+            continue
+        if field in formatter.runtime:
+            conv = f"!{conversion}" if conversion else ""
+            pieces.append("{{" + field + conv + (f":{spec}" if spec else "") + "}}")
+        else:
+            pieces.append("{" + field + (f"!{conversion}" if conversion else "") +
+                          (f":{spec}" if spec else "") + "}")
+    template = "".join(pieces)
+    try:
+        return formatter.vformat(template, (), {})
+    except PlaceholderError:
+        raise
+    except (ValueError, IndexError, KeyError) as exc:
+        raise PlaceholderError("", f"bad placeholder in {text!r}: {exc}") from None
+
+
+def fill(value: Any, context: Mapping[str, Any], runtime: Iterable[str] = ()) -> Any:
+    """Fill placeholders in a string or a list of strings; other values pass through."""
+    if isinstance(value, str) and ("{" in value or "}" in value):
+        rendered = {k: _render(v) for k, v in context.items()}
+        return _fill_text(value, _Formatter(rendered, runtime))
+    if isinstance(value, list) and any(isinstance(v, str) for v in value):
+        return [fill(v, context, runtime) for v in value]
+    return value
