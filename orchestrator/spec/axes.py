@@ -9,7 +9,7 @@ from typing import Any
 from orchestrator.spec._yaml import LineDict, LineList, plain
 from orchestrator.spec.errors import Problems, did_you_mean
 from orchestrator.spec.layers import Layer, Loc, check_layer, flatten_layer
-from orchestrator.spec.schema import Schema, check_value
+from orchestrator.spec.schema import Schema, check_value, type_name
 
 __all__ = ["Point", "Axes", "parse_axes", "Exclude", "parse_excludes", "parse_abbrev"]
 
@@ -33,12 +33,9 @@ class Axes:
     line: int | None = None  # where the varied part starts, for problems about trials
 
 
-def _list_hint(schema: Schema, key: str) -> str:
+def _is_list_param(schema: Schema, key: str) -> bool:
     info = schema.params.get(key)
-    if info is not None and "list" in str(info.type).lower():
-        return ("a list-valued parameter's values are written as a nested list, "
-                f"e.g. {key}: [[8, 4, 2, 1], [3, 1]].")
-    return ""
+    return info is not None and type_name(info.type).startswith("list")
 
 
 def _dimension(key: str, values: Any, loc: Loc, schema: Schema, problems: Problems,
@@ -51,19 +48,22 @@ def _dimension(key: str, values: Any, loc: Loc, schema: Schema, problems: Proble
         problems.add(loc.file, loc.line, key, f"empty {what} axis: it would give no trials",
                      "list at least one value, or remove the axis.")
         return None
+    if _is_list_param(schema, key) and not any(isinstance(v, list) for v in values):
+        problems.add(loc.file, loc.line, key, f"is a list-valued parameter, so each {what} value is "
+                     "a list;", f"write {key}: [{_flow(values)}] for this one value, or e.g. "
+                     f"{key}: [[8, 4, 2, 1], [3, 1]] for several.")
+        return None
     lines = getattr(values, "lines", [loc.line] * len(values))
     points = []
     for value, line in zip(values, lines):
-        before = len(problems.items)
         checked = check_layer({key: (value, Loc(loc.file, line))}, schema, problems)
-        if len(problems.items) > before:
-            hint = _list_hint(schema, key)
-            last = problems.items[-1]
-            if hint and last.key == key and not last.hint:
-                problems.items[-1] = type(last)(last.file, last.line, last.key, last.message + ";", hint)
         if key in checked:
             points.append(Point({key: checked[key][0]}, checked))
     return points
+
+
+def _flow(values: list) -> str:
+    return "[" + ", ".join(map(str, values)) + "]"
 
 
 def _parse_grid(value: Any, line: int | None, schema: Schema, file: str, problems: Problems,

@@ -20,7 +20,7 @@ class Problem:
     def render(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
         text = f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
-        return f"{text} {self.hint}".rstrip() if self.hint else text
+        return f"{text.rstrip(' ;')}; {self.hint}" if self.hint else text
 
 
 class SpecError(Exception):

@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from typer.testing import CliRunner
+
+from orchestrator import __version__
+from orchestrator.cli import app
+from tests.conftest import ROOT
+
+runner = CliRunner()
+GRID = str(ROOT / "sweeps" / "toy_grid.yaml")
+
+
+def test_dry_run_json_lists_every_trial_for_scripts():
+    result = runner.invoke(app, ["sweep", GRID, "--dry-run", "--format", "json"])
+    assert result.exit_code == 0
+    trials = json.loads(result.stdout)
+    assert len(trials) == 24
+    first = trials[0]
+    assert set(first) == {"name", "key", "trainer", "seed", "axes", "config", "resources"}
+    assert set(first["axes"]) == {"pointMaxW", "probMargin", "rs", "t"}
+    assert first["config"]["epochs"] == 4 and first["trainer"] == "toy"
+    assert first["resources"]["cpu"] == 1.0
+
+
+def test_dry_run_table_and_set():
+    result = runner.invoke(app, ["sweep", GRID, "--dry-run", "--set", "epochs=2",
+                                 "--set", "t=13"])
+    assert result.exit_code == 0
+    assert "p0m0.7rs8421t13" in result.stdout
+    assert "12 trials" in result.stdout
+
+
+def test_profile_smoke():
+    result = runner.invoke(app, ["sweep", GRID, "--dry-run", "--profile", "smoke", "--format", "json"])
+    assert [t["name"] for t in json.loads(result.stdout)] == ["t10", "t15"]
+
+
+def test_validate_many_files():
+    files = sorted(str(p) for p in (ROOT / "sweeps").glob("*.yaml"))
+    result = runner.invoke(app, ["validate", *files])
+    assert result.exit_code == 0
+    assert result.stdout.count("ok  ") == len(files)
+
+
+def test_trainers_lists_and_describes():
+    listing = runner.invoke(app, ["trainers"])
+    assert listing.exit_code == 0 and "toy" in listing.stdout and "val/Mean" in listing.stdout
+    detail = runner.invoke(app, ["trainers", "toy"], env={"COLUMNS": "200"})
+    assert "pointMaxW" in detail.stdout and "fail_at_epoch" in detail.stdout
+    assert "[8,4,2,1]" in detail.stdout
+    missing = runner.invoke(app, ["trainers", "nope"])
+    assert missing.exit_code == 2 and "registered trainers: toy" in missing.output
+
+
+def test_version():
+    result = runner.invoke(app, ["--version"])
+    assert result.stdout.strip() == f"orch {__version__}"
+
+
+def test_help_imports_nothing_heavy():
+    code = ("import sys; from orchestrator.cli import app; "
+            "print([m for m in ('ray', 'mlflow', 'torch', 'pandas', 'yaml') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
