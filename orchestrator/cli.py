@@ -71,8 +71,25 @@ def sweep(
     fmt: Annotated[str, typer.Option("--format", help="Dry-run output: table or json.")] = "table",
     overrides: SetOption = None,
     profile: ProfileOption = None,
+    address: Annotated[Optional[str], typer.Option(
+        "--address", help="Join a Ray cluster (auto, HOST:PORT or ray://...) instead of the "
+        "embedded local instance.")] = None,
+    tracking_uri: Annotated[Optional[str], typer.Option(
+        "--tracking-uri", help="MLflow tracking URI; default $MLFLOW_TRACKING_URI or ./mlflow.db.")] = None,
+    new: Annotated[bool, typer.Option(
+        "--new", help="Start a new parent run instead of resuming the sweep's latest one.")] = False,
+    resume: Annotated[bool, typer.Option(
+        "--resume", help="Resume the sweep's latest parent run (the default; kept for scripts).")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Plain progress lines, no live view.")] = False,
 ) -> None:
-    """Expand a sweep file into trials, validate every one, and run them."""
+    """Expand a sweep file into trials, validate every one, and run them on Ray Tune.
+
+    Every trial becomes a child run under one parent run per sweep in MLflow. Re-running the
+    same sweep skips trials that already finished (or diverged) and re-runs the rest in their
+    existing runs. Exit code 0 when no trial failed, 1 otherwise, 2 for a bad sweep file.
+    """
+    if new and resume:
+        raise typer.BadParameter("--new and --resume exclude each other")
     if fmt not in ("table", "json"):
         raise typer.BadParameter(f"--format must be table or json, not {fmt!r}")
     spec = _load(file, overrides, profile)
@@ -85,12 +102,14 @@ def sweep(
             print_trials(spec)
         return
     from orchestrator._console import console
+    from orchestrator.run import run_sweep
 
-    console(stderr=True).print(
-        f"[bold]{spec.name}[/]: {len(spec.trials)} trials validated. Running sweeps arrives with "
-        "the run issue; use --dry-run to list the trials."
-    )
-    raise typer.Exit(1)
+    outcome = run_sweep(spec, address=address, tracking_uri=tracking_uri, new=new, quiet=quiet,
+                        console=console(stderr=True))
+    for error in outcome.tracking_errors:
+        console(stderr=True).print(f"[red]tracking error:[/] {error}")
+    if not outcome.ok:
+        raise typer.Exit(1)
 
 
 @app.command()

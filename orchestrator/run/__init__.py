@@ -1,0 +1,172 @@
+"""Run a validated sweep on Ray Tune; the only package that imports ray.
+
+Embedded local Ray by default (loopback only, no dashboard), or ``address`` to join a
+cluster. Trials already finished in the tracking store (by trial key) are skipped, so
+re-running a sweep resumes it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.console import Console
+
+from orchestrator.spec.model import SweepSpec
+
+__all__ = ["SweepOutcome", "run_sweep"]
+
+# Ray 2.60: without this the embedded instance advertises the machine's external address.
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+# orch logs to MLflow itself; Tune's CSV/JSON/TensorBoard files per trial are pure overhead.
+os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
+# the final status report of a trial carries no metric; schedulers simply skip it.
+os.environ.setdefault("TUNE_DISABLE_STRICT_METRIC_CHECKING", "1")
+os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+# orch draws its own progress; Tune's reporter would print over it.
+os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "100")
+
+
+@dataclass
+class SweepOutcome:
+    sweep: str
+    parent_run_id: str
+    experiment_id: str
+    tracking_uri: str
+    counts: dict[str, int] = field(default_factory=dict)  # status -> trials, this run
+    skipped: int = 0  # finished before this run
+    tracking_errors: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.counts.get("failed") and not self.tracking_errors
+
+
+def _init_ray(address: str | None) -> bool:
+    import ray
+
+    if ray.is_initialized():
+        return False
+    # the embedded instance keeps Ray's token authentication; its notice is noise on every run
+    logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
+    if address:
+        ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
+    else:
+        ray.init(include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
+    return True
+
+
+def _scheduler(spec: SweepSpec):
+    from ray.tune.schedulers import ASHAScheduler, MedianStoppingRule
+
+    options = dict(spec.scheduler.options)
+    if spec.scheduler.name == "asha":
+        return ASHAScheduler(time_attr="orch_step", **options)
+    if spec.scheduler.name == "median":
+        return MedianStoppingRule(time_attr="orch_step", **options)
+    return None
+
+
+def _resources(spec: SweepSpec) -> dict[str, float]:
+    r = spec.resources
+    out: dict[str, float] = {"cpu": r.cpu, "gpu": r.gpu, **r.custom}
+    if r.memory:
+        out["memory"] = r.memory
+    return out
+
+
+class _TrialNames:
+    """Tune shows orch's trial names (picklable, unlike a lambda over the spec)."""
+
+    def __init__(self, names: list[str]):
+        self.names = names
+
+    def __call__(self, trial: Any) -> str:
+        return self.names[trial.config["index"]]
+
+
+def _trial_dirname(trial: Any) -> str:
+    return f"{trial.config['index']:05d}"
+
+
+def run_sweep(spec: SweepSpec, *, address: str | None = None, tracking_uri: str | None = None,
+              new: bool = False, quiet: bool = False, console: Console | None = None) -> SweepOutcome:
+    """Run every trial of ``spec`` not already finished; return the counts by status."""
+    from orchestrator.run.progress import SweepProgress
+    from orchestrator.tracking.writer import SweepTracker
+
+    console = console or Console(stderr=True, highlight=False)
+    tracker = SweepTracker(spec, tracking_uri)
+    parent = tracker.open_parent(new=new)
+    done = tracker.done_keys()
+    todo = [i for i, t in enumerate(spec.trials) if t.key not in done]
+    outcome = SweepOutcome(spec.name, parent, tracker.experiment_id, tracker.uri, skipped=len(spec.trials) - len(todo))
+    progress = SweepProgress(spec.name, spec.metric, spec.mode, len(todo), outcome.skipped,
+                             spec.max_concurrent or len(todo) or 1, console,
+                             live=console.is_terminal and not quiet)
+    status = "FINISHED"
+    try:
+        if todo:
+            callback = _fit(spec, todo, tracker, progress, address)
+            outcome.counts = {}
+            for key_status in callback.outcomes.values():
+                outcome.counts[key_status] = outcome.counts.get(key_status, 0) + 1
+            missing = len(todo) - len(callback.outcomes)
+            if missing:
+                outcome.counts["stopped"] = outcome.counts.get("stopped", 0) + missing
+    except KeyboardInterrupt:
+        status = "KILLED"
+        raise
+    finally:
+        summary = {**{f"{k}": v for k, v in outcome.counts.items()}, "skipped": outcome.skipped}
+        outcome.tracking_errors = tracker.close(status, summary)
+    if not quiet or not console.is_terminal:
+        console.print(progress.summary(), highlight=False, soft_wrap=True)
+    return outcome
+
+
+def _fit(spec: SweepSpec, todo: list[int], tracker, progress, address: str | None):
+    from ray import tune
+
+    from orchestrator.run.callback import TrackingCallback
+    from orchestrator.run.trainable import run_trial
+
+    started_ray = _init_ray(address)
+    storage = tempfile.mkdtemp(prefix="orch-tune-")
+    payload: dict[str, Any] = {
+        "trials": [{"trainer": t.trainer, "config": dict(t.config), "name": t.name} for t in spec.trials],
+        "retries": spec.retries, "on_nan": spec.stop.on_nan, "on_oom": spec.on_oom,
+        "max_epochs": spec.stop.max_epochs, "timeout_s": spec.stop.timeout_s,
+    }
+    trainable = tune.with_resources(tune.with_parameters(run_trial, payload=payload), _resources(spec))
+    scheduler = _scheduler(spec)
+    callback = TrackingCallback(spec.trials, tracker, progress)
+    tuner = tune.Tuner(
+        trainable,
+        param_space={"index": tune.grid_search(todo)},
+        tune_config=tune.TuneConfig(
+            reuse_actors=True, max_concurrent_trials=spec.max_concurrent, scheduler=scheduler,
+            metric=spec.metric if scheduler else None, mode=spec.mode if scheduler else None,
+            trial_name_creator=_TrialNames([t.name for t in spec.trials]),
+            trial_dirname_creator=_trial_dirname),
+        run_config=tune.RunConfig(name=spec.name, storage_path=storage, verbose=0, callbacks=[callback],
+                                  failure_config=tune.FailureConfig(max_failures=0)),
+    )
+    try:
+        with progress, warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            logging.getLogger("ray.tune").setLevel(logging.CRITICAL)
+            tuner.fit()
+    finally:
+        shutil.rmtree(storage, ignore_errors=True)
+        if started_ray:
+            import ray
+
+            ray.shutdown()
+    return callback

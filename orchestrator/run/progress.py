@@ -1,0 +1,136 @@
+"""What the user watches during a sweep: a rich live view on a terminal, plain lines otherwise."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+STATUS_STYLE = {"finished": "green", "diverged": "yellow", "failed": "red", "stopped": "magenta",
+                "running": "cyan", "pending": "dim", "done before": "dim green"}
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(max(0, seconds))
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+@dataclass
+class _Running:
+    started: float
+    step: int = 0
+    value: float | None = None
+
+
+@dataclass
+class SweepProgress:
+    name: str
+    metric: str
+    mode: str
+    total: int  # trials to run now
+    skipped: int  # trials already finished in the store
+    concurrency: int
+    console: Console
+    live: bool = True
+    counts: dict[str, int] = field(default_factory=dict)
+    running: dict[str, _Running] = field(default_factory=dict)
+    best: tuple[float, str] | None = None
+    durations: list[float] = field(default_factory=list)
+    started: float = field(default_factory=time.monotonic)
+    _live: Live | None = None
+
+    # ---- events ----------------------------------------------------------------------
+    def trial_started(self, name: str) -> None:
+        self.running[name] = _Running(time.monotonic())
+
+    def trial_metrics(self, name: str, metrics: dict[str, float], step: int) -> None:
+        run = self.running.setdefault(name, _Running(time.monotonic()))
+        run.step = step
+        value = metrics.get(self.metric)
+        if value is not None:
+            run.value = value
+            if math.isfinite(value) and (self.best is None or self._better(value, self.best[0])):
+                self.best = (value, name)
+
+    def trial_retry(self, name: str, message: str) -> None:
+        self._line(f"[yellow]retry[/]    {name}: {message}")
+
+    def trial_ended(self, name: str, status: str, message: str = "") -> None:
+        run = self.running.pop(name, None)
+        if run is not None:
+            self.durations.append(time.monotonic() - run.started)
+        self.counts[status] = self.counts.get(status, 0) + 1
+        done = sum(self.counts.values())
+        value = f"  {self.metric}={run.value:.4g}" if run and run.value is not None else ""
+        style = STATUS_STYLE.get(status, "")
+        why = f"  ({message})" if message and status != "finished" else ""
+        self._line(f"[{done:>{len(str(self.total))}}/{self.total}] [{style}]{status:<8}[/] {name}{value}{why}")
+
+    def _better(self, a: float, b: float) -> bool:
+        return a > b if self.mode == "max" else a < b
+
+    def _line(self, text: str) -> None:
+        if self._live is not None:
+            self._live.console.print(text, highlight=False, soft_wrap=True)
+        elif not self.live:
+            self.console.print(text, highlight=False, soft_wrap=True)
+
+    # ---- rendering ---------------------------------------------------------------------
+    def eta(self) -> float | None:
+        done = sum(self.counts.values())
+        if not self.durations or done >= self.total:
+            return None
+        left = self.total - done
+        per_trial = sum(self.durations) / len(self.durations)
+        return per_trial * left / max(1, min(self.concurrency, left))
+
+    def summary(self) -> str:
+        parts = [f"{n} {s}" for s, n in sorted(self.counts.items())]
+        if self.skipped:
+            parts.append(f"{self.skipped} done before")
+        best = f"; best {self.metric} {self.best[0]:.4g} ({self.best[1]})" if self.best else ""
+        return f"{self.name}: " + (", ".join(parts) or "nothing to run") + best + \
+            f"; {_clock(time.monotonic() - self.started)} elapsed"
+
+    def __rich__(self) -> Group:
+        done = sum(self.counts.values())
+        eta = self.eta()
+        head = Text.from_markup(
+            f"[bold]{self.name}[/]  {done}/{self.total} trials done, {len(self.running)} running"
+            f"  elapsed {_clock(time.monotonic() - self.started)}"
+            + (f"  ETA {_clock(eta)}" if eta is not None else ""))
+        counts = Text("  ")
+        for status in ("finished", "diverged", "failed", "stopped"):
+            counts.append(f"{status} {self.counts.get(status, 0)}   ", style=STATUS_STYLE[status])
+        counts.append(f"pending {max(0, self.total - done - len(self.running))}", style="dim")
+        if self.skipped:
+            counts.append(f"   done before {self.skipped}", style=STATUS_STYLE["done before"])
+        best = Text(f"  best {self.metric}: {self.best[0]:.4g} ({self.best[1]})" if self.best
+                    else f"  best {self.metric}: -")
+        table = Table(box=None, padding=(0, 2), show_header=True, header_style="bold")
+        for column in ("running", "step", self.metric, "time"):
+            table.add_column(column)
+        now = time.monotonic()
+        for name, run in list(self.running.items())[:12]:
+            value = "-" if run.value is None else f"{run.value:.4g}"
+            table.add_row(name, str(run.step), value, _clock(now - run.started))
+        return Group(head, counts, best, table)
+
+    def __enter__(self) -> "SweepProgress":
+        if self.live:
+            self._live = Live(self, console=self.console, refresh_per_second=4, transient=True)
+            self._live.__enter__()
+        else:
+            self.console.print(f"{self.name}: {self.total} trials to run"
+                               + (f", {self.skipped} done before" if self.skipped else ""), highlight=False)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._live is not None:
+            self._live.__exit__(None, None, None)
+            self._live = None

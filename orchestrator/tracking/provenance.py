@@ -1,0 +1,105 @@
+"""Where a result came from: git state, command line, host, packages. No secrets, ever."""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import shlex
+import socket
+import subprocess
+import sys
+from functools import lru_cache
+from importlib.metadata import distributions, version
+
+from orchestrator import __version__
+
+__all__ = ["git_state", "run_tags", "environment_report", "is_secret_name"]
+
+_SECRET = re.compile(r"KEY|TOKEN|PASSWORD|SECRET|CREDENTIAL|AUTH", re.I)
+_ENV_PREFIXES = ("CUDA", "NCCL", "OMP_", "MKL_", "PYTORCH", "TORCH", "RAY_", "MLFLOW_", "PYTHONHASHSEED")
+
+
+def is_secret_name(name: str) -> bool:
+    return bool(_SECRET.search(name))
+
+
+def _git(*args: str, cwd: str | None = None) -> str | None:
+    try:
+        out = subprocess.run(["git", *args], capture_output=True, text=True, timeout=20, cwd=cwd)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout if out.returncode == 0 else None
+
+
+@lru_cache(maxsize=4)
+def git_state(cwd: str | None = None) -> dict[str, str]:
+    """commit, dirty flag and the uncommitted patch of the repository around ``cwd``."""
+    commit = _git("rev-parse", "HEAD", cwd=cwd)
+    if commit is None:
+        return {}
+    status = _git("status", "--porcelain", "--untracked-files=no", cwd=cwd) or ""
+    dirty = bool(status.strip())
+    state = {"commit": commit.strip(), "dirty": "true" if dirty else "false"}
+    root = _git("rev-parse", "--show-toplevel", cwd=cwd)
+    if root:
+        state["root"] = root.strip()
+    if dirty:
+        state["patch"] = _git("diff", "HEAD", cwd=cwd) or ""
+    return state
+
+
+def run_tags() -> dict[str, str]:
+    """Tags of a sweep's parent run."""
+    git = git_state()
+    tags = {
+        "orch.version": __version__,
+        "orch.host": socket.gethostname(),
+        "orch.command": shlex.join([os.path.basename(sys.argv[0]), *sys.argv[1:]])[:5000],
+        "orch.python": platform.python_version(),
+    }
+    if git:
+        tags.update({"orch.git_commit": git["commit"], "orch.git_dirty": git["dirty"]})
+        tags["mlflow.source.git.commit"] = git["commit"]
+    return tags
+
+
+def _version_or_none(name: str) -> str | None:
+    try:
+        return version(name)
+    except Exception:  # noqa: BLE001 - not installed is the common case
+        return None
+
+
+def _gpu_names() -> list[str]:
+    torch = sys.modules.get("torch")  # only if the trainer already imported it: never import here
+    if torch is not None and torch.cuda.is_available():
+        return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    return []
+
+
+@lru_cache(maxsize=1)
+def _packages() -> str:
+    rows = sorted({f"{d.metadata['Name']}=={d.version}" for d in distributions() if d.metadata["Name"]},
+                  key=str.lower)
+    return "\n".join(rows)
+
+
+def environment_report() -> str:
+    """The environment artifact: python, torch, CUDA, GPUs, selected env vars, pip freeze."""
+    torch = sys.modules.get("torch")
+    lines = [
+        f"python: {platform.python_version()} ({sys.executable})",
+        f"platform: {platform.platform()}",
+        f"host: {socket.gethostname()}",
+        f"orch: {__version__}",
+        f"torch: {_version_or_none('torch') or 'not installed'}",
+        f"cuda: {getattr(getattr(torch, 'version', None), 'cuda', None) or 'n/a'}",
+        f"gpus: {', '.join(_gpu_names()) or 'none visible'}",
+        "env:",
+    ]
+    for name in sorted(os.environ):
+        if name.startswith(_ENV_PREFIXES) and not is_secret_name(name):
+            lines.append(f"  {name}={os.environ[name]}")
+    lines += ["packages:", _packages()]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,63 @@
+"""Which MLflow store to use and how names cross into it."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from pathlib import Path
+
+__all__ = ["resolve_uri", "make_client", "experiment_id", "to_mlflow_name", "from_mlflow_name",
+           "STATUS_TAG", "KEY_TAG", "SWEEP_TAG", "KIND_TAG", "PARENT_TAG"]
+
+STATUS_TAG = "orch.status"
+KEY_TAG = "orch.trial_key"
+SWEEP_TAG = "orch.sweep"
+KIND_TAG = "orch.kind"
+PARENT_TAG = "mlflow.parentRunId"
+
+_INVALID = re.compile(r"[^/\w.\- :]")
+
+
+def resolve_uri(uri: str | None = None) -> str:
+    """--tracking-uri, else MLFLOW_TRACKING_URI, else a SQLite store in the working directory."""
+    uri = uri or os.environ.get("MLFLOW_TRACKING_URI") or ""
+    if not uri:
+        return f"sqlite:///{Path.cwd() / 'mlflow.db'}"
+    return uri
+
+
+def _quiet_mlflow() -> None:
+    for name in ("alembic", "mlflow.store.db.utils", "mlflow.tracking", "mlflow.store"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def make_client(uri: str):
+    _quiet_mlflow()
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=uri)
+
+
+def experiment_id(client, name: str, uri: str, create: bool = True) -> str | None:
+    experiment = client.get_experiment_by_name(name)
+    if experiment is not None:
+        if experiment.lifecycle_stage == "deleted":
+            client.restore_experiment(experiment.experiment_id)
+        return experiment.experiment_id
+    if not create:
+        return None
+    location = None
+    if uri.startswith("sqlite:///"):
+        # keep artifacts beside the database, not wherever the process happens to run later
+        location = (Path(uri[len("sqlite:///"):]).parent / "mlruns").as_uri()
+    return client.create_experiment(name, artifact_location=location)
+
+
+def to_mlflow_name(name: str) -> str:
+    """MLflow refuses '@' in metric names: ``val/Mean@0.1`` is stored as ``val/Mean_at_0.1``."""
+    return _INVALID.sub("_", name.replace("@", "_at_"))
+
+
+def from_mlflow_name(name: str) -> str:
+    return name.replace("_at_", "@")

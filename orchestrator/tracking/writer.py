@@ -1,0 +1,195 @@
+"""Writes a sweep to MLflow: one parent run per sweep, one nested child run per trial key.
+
+Exactly once: a child run is found by its trial key under the sweep's parent before one
+is created, so a resumed or retried trial reuses its run. Writes go through one
+background thread in order, so the Ray event loop never waits on the database, and a
+trial's ``finished`` status is written only after its metrics.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import yaml
+
+from orchestrator.spec.model import SweepSpec, TrialSpec
+from orchestrator.tracking.provenance import environment_report, git_state, run_tags
+from orchestrator.tracking.store import (KEY_TAG, KIND_TAG, PARENT_TAG, STATUS_TAG, SWEEP_TAG,
+                                         experiment_id, make_client, resolve_uri, to_mlflow_name)
+
+__all__ = ["SweepTracker", "ExistingTrial", "DONE_STATUSES"]
+
+DONE_STATUSES = ("finished", "diverged")  # results a resume keeps; failed/stopped/running re-run
+_RUN_STATUS = {"finished": "FINISHED", "diverged": "FINISHED", "failed": "FAILED", "stopped": "KILLED"}
+_MAX_PARAM = 6000
+
+
+@dataclass(frozen=True)
+class ExistingTrial:
+    run_id: str
+    status: str
+
+
+def _param_value(value: Any) -> str:
+    text = json.dumps(value) if isinstance(value, (list, dict)) else str(value)
+    return text[:_MAX_PARAM]
+
+
+class SweepTracker:
+    def __init__(self, spec: SweepSpec, uri: str | None = None):
+        self.spec = spec
+        self.uri = resolve_uri(uri)
+        self.client = make_client(self.uri)
+        self.experiment_id = experiment_id(self.client, spec.experiment, self.uri)
+        self.parent_id: str | None = None
+        self.existing: dict[str, ExistingTrial] = {}
+        self._runs: dict[str, str] = {}  # trial key -> run id, owned by the writer thread
+        self._attempts: dict[str, int] = {}
+        self._queue: queue.Queue[Callable[[], None] | None] = queue.Queue()
+        self._errors: list[str] = []
+        self._thread = threading.Thread(target=self._drain, name="orch-mlflow-writer", daemon=True)
+        self._thread.start()
+
+    # ---- parent run and what already exists --------------------------------------------
+    def open_parent(self, new: bool = False) -> str:
+        from mlflow.entities import RunTag
+
+        found = [] if new else self.client.search_runs(
+            [self.experiment_id],
+            filter_string=f"tags.`{KIND_TAG}` = 'sweep' and tags.`{SWEEP_TAG}` = '{self.spec.name}'",
+            order_by=["attributes.start_time DESC"], max_results=1)
+        tags = {**run_tags(), KIND_TAG: "sweep", SWEEP_TAG: self.spec.name,
+                "orch.trainer": self.spec.trainer, "orch.metric": self.spec.metric,
+                "orch.mode": self.spec.mode, "orch.axes": json.dumps(list(self.spec.axes)),
+                "orch.seeds": json.dumps(list(self.spec.seeds)), "orch.trials": str(len(self.spec.trials)),
+                "mlflow.note.content": self.spec.description}
+        if found:
+            self.parent_id = found[0].info.run_id
+            self.client.update_run(self.parent_id, status="RUNNING")
+            self.client.log_batch(self.parent_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
+            self.existing = self._children()
+        else:
+            run = self.client.create_run(self.experiment_id, tags=tags, run_name=self.spec.name)
+            self.parent_id = run.info.run_id
+        self._runs = {key: t.run_id for key, t in self.existing.items()}
+        self.client.log_text(self.parent_id, self.spec.source, "sweep.yaml")
+        self.client.log_text(self.parent_id, json.dumps(self.spec.to_dicts(), indent=1), "trials.json")
+        return self.parent_id
+
+    def _children(self) -> dict[str, ExistingTrial]:
+        out: dict[str, ExistingTrial] = {}
+        token = None
+        while True:
+            page = self.client.search_runs([self.experiment_id],
+                                           filter_string=f"tags.`{PARENT_TAG}` = '{self.parent_id}'",
+                                           max_results=1000, page_token=token)
+            for run in page:
+                key = run.data.tags.get(KEY_TAG)
+                status = run.data.tags.get(STATUS_TAG, "running")
+                if key and (key not in out or status in DONE_STATUSES):
+                    out[key] = ExistingTrial(run.info.run_id, status)
+            token = page.token
+            if not token:
+                return out
+
+    def done_keys(self) -> set[str]:
+        return {k for k, t in self.existing.items() if t.status in DONE_STATUSES}
+
+    # ---- per-trial writes, queued ------------------------------------------------------
+    def trial_started(self, trial: TrialSpec) -> None:
+        self._queue.put(lambda: self._start(trial))
+
+    def trial_metrics(self, trial: TrialSpec, metrics: dict[str, float], step: int) -> None:
+        stamp = int(time.time() * 1000)
+        self._queue.put(lambda: self._metrics(trial, metrics, step, stamp))
+
+    def trial_ended(self, trial: TrialSpec, status: str, artifacts: dict[str, str],
+                    tags: dict[str, str] | None = None, params: dict[str, Any] | None = None) -> None:
+        self._queue.put(lambda: self._end(trial, status, artifacts, tags or {}, params or {}))
+
+    def _start(self, trial: TrialSpec) -> None:
+        from mlflow.entities import Param, RunTag
+
+        self._attempts[trial.key] = self._attempts.get(trial.key, 0) + 1
+        run_id = self._runs.get(trial.key)
+        tags = {STATUS_TAG: "running", "orch.attempt": str(self._attempts[trial.key])}
+        if run_id is not None:
+            self.client.update_run(run_id, status="RUNNING")
+            self.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
+            return
+        tags.update({PARENT_TAG: self.parent_id, KEY_TAG: trial.key, SWEEP_TAG: self.spec.name,
+                     "orch.trial_name": trial.name, "orch.setting": trial.setting, "orch.seed": str(trial.seed), "orch.trainer": trial.trainer,
+                     "orch.axes": json.dumps(dict(trial.axes))})
+        tags.update({f"orch.axis.{a}": _param_value(v) for a, v in trial.axes.items()})
+        run = self.client.create_run(self.experiment_id, tags=tags, run_name=trial.name)
+        run_id = self._runs[trial.key] = run.info.run_id
+        params = {k: _param_value(v) for k, v in trial.config.items()}
+        params.setdefault("seed", str(trial.seed))
+        items = [Param(k, v) for k, v in params.items()]
+        for i in range(0, len(items), 100):
+            self.client.log_batch(run_id, params=items[i:i + 100])
+        self.client.log_text(run_id, yaml.safe_dump(trial.nested_config(), sort_keys=False), "config.yaml")
+        self.client.log_text(run_id, environment_report(), "environment.txt")
+        git = git_state()
+        if git.get("patch"):
+            self.client.log_text(run_id, git["patch"], "git_diff.patch")
+
+    def _metrics(self, trial: TrialSpec, metrics: dict[str, float], step: int, stamp: int) -> None:
+        from mlflow.entities import Metric
+
+        items = [Metric(to_mlflow_name(k), float(v), stamp, step) for k, v in metrics.items()
+                 if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        for i in range(0, len(items), 1000):
+            self.client.log_batch(self._runs[trial.key], metrics=items[i:i + 1000])
+
+    def _end(self, trial: TrialSpec, status: str, artifacts: dict[str, str], tags: dict[str, str],
+             params: dict[str, Any]) -> None:
+        from mlflow.entities import Param, RunTag
+
+        run_id = self._runs[trial.key]
+        if params:  # new keys only (e.g. oom.batch_size): MLflow forbids changing a logged param
+            self.client.log_batch(run_id, params=[Param(k, _param_value(v)) for k, v in params.items()])
+        for name, text in artifacts.items():
+            if text:
+                self.client.log_text(run_id, text, name)
+        all_tags = {**tags, STATUS_TAG: status}
+        self.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in all_tags.items()])
+        self.client.set_terminated(run_id, _RUN_STATUS.get(status, "FAILED"))
+
+    # ---- the writer thread ---------------------------------------------------------------
+    def _drain(self) -> None:
+        while True:
+            op = self._queue.get()
+            try:
+                if op is None:
+                    return
+                op()
+            except Exception as exc:  # noqa: BLE001 - keep writing the other trials
+                self._errors.append(f"{type(exc).__name__}: {exc}")
+            finally:
+                self._queue.task_done()
+
+    def flush(self) -> list[str]:
+        self._queue.join()
+        return list(self._errors)
+
+    def close(self, status: str = "FINISHED", summary: dict[str, Any] | None = None) -> list[str]:
+        errors = self.flush()
+        self._queue.put(None)
+        self._thread.join(timeout=30)
+        if self.parent_id:
+            if summary:
+                from mlflow.entities import Metric
+
+                stamp = int(time.time() * 1000)
+                metrics = [Metric(f"sweep/{k}", float(v), stamp, 0) for k, v in summary.items()
+                           if isinstance(v, (int, float)) and math.isfinite(v)]
+                self.client.log_batch(self.parent_id, metrics=metrics)
+            self.client.set_terminated(self.parent_id, status)
+        return errors
