@@ -15,6 +15,14 @@ def console(stderr: bool = False) -> Console:
     return Console(stderr=stderr, highlight=False, soft_wrap=False)
 
 
+def wide_console() -> Console:
+    """For tables: piped to a file or a script, keep one line per row."""
+    out = console()
+    if not out.is_terminal:
+        out.width = 240
+    return out
+
+
 def print_problems(problems: Iterable[Problem], file: str) -> None:
     problems = list(problems)
     out = console(stderr=True)
@@ -56,9 +64,7 @@ def print_trials(spec) -> None:
         if len(spec.seeds) > 1:
             row.append(str(trial.seed))
         table.add_row(*row, res, trial.key)
-    out = console()
-    if not out.is_terminal:
-        out.width = 240  # piped to a file: keep one line per trial
+    out = wide_console()
     out.print(table)
     out.print(f"{len(spec.trials)} trials; metric {spec.metric} ({spec.mode}); "
               f"experiment {spec.experiment!r}")
@@ -93,3 +99,41 @@ def print_trainer(name: str) -> None:
         help_text = info.help + (f" [{', '.join(bounds)}]" if bounds else "")
         table.add_row(key, type_name(info.type), default, help_text, )
     console().print(table)
+
+
+def print_sweeps(sweeps) -> None:
+    import datetime
+
+    table = Table(title="sweeps", title_justify="left")
+    for column in ("sweep", "trainer", "trials", "metric", "status", "started", "parent run"):
+        table.add_column(column)
+    for s in sweeps:
+        started = datetime.datetime.fromtimestamp(s.start_time / 1000).strftime("%Y-%m-%d %H:%M")
+        table.add_row(s.name, s.trainer, str(s.planned), f"{s.metric} ({s.mode})", s.status.lower(),
+                      started, s.run_id)
+    wide_console().print(table)
+
+
+def print_sweep_trials(record) -> None:
+    import math
+
+    counts: dict[str, int] = {}
+    for t in record.trials:
+        counts[t.status] = counts.get(t.status, 0) + 1
+    table = Table(title=f"{record.name}: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())),
+                  title_justify="left")
+    table.add_column("trial", no_wrap=True)
+    for axis in record.axes:
+        table.add_column(axis)
+    table.add_column("status")
+    table.add_column(record.metric, justify="right")
+    table.add_column("run id", style="dim")
+    from orchestrator.run.progress import STATUS_STYLE
+
+    for t in record.trials:
+        value = t.metrics.get(record.metric)
+        shown = "-" if value is None else "nan" if math.isnan(value) else f"{value:.4g}"
+        style = STATUS_STYLE.get(t.status, "")
+        table.add_row(t.name, *[_short(t.axes.get(a)) for a in record.axes],
+                      f"[{style}]{t.status}[/]", shown, t.run_id)
+    wide_console().print(table)

@@ -150,6 +150,27 @@ def trainers(
         raise typer.Exit(2)
 
 
+@app.command()
+def runs(
+    sweep_name: Annotated[Optional[str], typer.Argument(
+        metavar="SWEEP", help="Show this sweep's trials; without it, list the sweeps.")] = None,
+    tracking_uri: Annotated[Optional[str], typer.Option(
+        "--tracking-uri", help="MLflow tracking URI; default $MLFLOW_TRACKING_URI or ./mlflow.db.")] = None,
+) -> None:
+    """Sweeps in the tracking store, or one sweep's trials with status and the sweep's metric."""
+    from orchestrator._console import print_sweep_trials, print_sweeps
+    from orchestrator.tracking.reader import SweepNotFound, list_sweeps, read_sweep
+
+    if sweep_name is None:
+        print_sweeps(list_sweeps(tracking_uri))
+        return
+    try:
+        print_sweep_trials(read_sweep(sweep_name, tracking_uri))
+    except SweepNotFound as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2)
+
+
 def main() -> None:
     app(prog_name="orch")
 

@@ -146,7 +146,8 @@ def _fit(spec: SweepSpec, todo: list[int], tracker, progress, address: str | Non
     }
     trainable = tune.with_resources(tune.with_parameters(run_trial, payload=payload), _resources(spec))
     scheduler = _scheduler(spec)
-    callback = TrackingCallback(spec.trials, tracker, progress)
+    budgets = [b for b in (spec.stop.max_epochs, spec.scheduler.options.get("max_t")) if b]
+    callback = TrackingCallback(spec.trials, tracker, progress, min(budgets) if budgets else None)
     tuner = tune.Tuner(
         trainable,
         param_space={"index": tune.grid_search(todo)},

@@ -13,8 +13,11 @@ from orchestrator.tracking.writer import SweepTracker
 
 
 class TrackingCallback(tune.Callback):
-    def __init__(self, trials: tuple[TrialSpec, ...], tracker: SweepTracker, progress: SweepProgress):
+    def __init__(self, trials: tuple[TrialSpec, ...], tracker: SweepTracker, progress: SweepProgress,
+                 budget: int | None = None):
         self.trials = trials
+        self.budget = budget  # steps after which a trial is complete (stop.max_epochs, ASHA max_t)
+        self.last_step: dict[str, int] = {}
         self.tracker = tracker
         self.progress = progress
         self.final: dict[str, str] = {}  # tune trial id -> status, once the worker reported it
@@ -49,7 +52,9 @@ class TrackingCallback(tune.Callback):
             if status == "failed":
                 artifacts["traceback.txt"] = result.get("orch_traceback", "")
             tags = {"orch.message": str(result.get("orch_message", ""))[:5000],
-                    "orch.attempts": str(result.get("orch_attempts", 1))}
+                    "orch.attempts": str(result.get("orch_attempts", 1)),
+                    "orch.node_id": str(result.get("orch_node_id", "")),
+                    "orch.node_ip": str(result.get("orch_node_ip", ""))}
             extra = result.get("orch_params") or {}
             if extra:
                 tags["orch.oom_params"] = json.dumps(extra)
@@ -59,6 +64,7 @@ class TrackingCallback(tune.Callback):
             return
         metrics = {k: result[k] for k in result.get("orch_keys", ()) if k in result}
         step = int(result.get("orch_step", result.get("training_iteration", 0)))
+        self.last_step[trial.trial_id] = step
         self.tracker.trial_metrics(spec, metrics, step)
         self.progress.trial_metrics(spec.name, metrics, step)
 
@@ -72,8 +78,12 @@ class TrackingCallback(tune.Callback):
         self.progress.trial_ended(spec.name, status, message)
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        # a scheduler (ASHA, median) ended it before the trainer finished
-        self._ended_without_status(trial, "stopped", "stopped early by the scheduler")
+        # the scheduler ended it before the worker's final report: at the step budget that is a
+        # complete trial, before it an early stop (ASHA, median rule)
+        if self.budget and self.last_step.get(trial.trial_id, 0) >= self.budget:
+            self._ended_without_status(trial, "finished", f"reached the step budget {self.budget}")
+        else:
+            self._ended_without_status(trial, "stopped", "stopped early by the scheduler")
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         # the worker itself died (killed, out of host memory): nothing reported a status
