@@ -21,8 +21,6 @@ from orchestrator.spec.model import SweepSpec
 
 __all__ = ["SweepOutcome", "run_sweep"]
 
-# Ray 2.60: without this the embedded instance advertises the machine's external address.
-os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 # orch logs to MLflow itself; Tune's CSV/JSON/TensorBoard files per trial are pure overhead.
 os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
 # the final status report of a trial carries no metric; schedulers simply skip it.
@@ -58,7 +56,11 @@ def _init_ray(address: str | None) -> bool:
     if address:
         ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
     else:
-        ray.init(include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
+        # Ray 2.60: without this the embedded instance advertises the machine's external address
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+        # "local": always a new embedded instance, never one a `ray start` left behind
+        ray.init(address="local", include_dashboard=False, log_to_driver=False,
+                 logging_level=logging.WARNING)
     return True
 
 

@@ -53,8 +53,7 @@ class TrackingCallback(tune.Callback):
                 artifacts["traceback.txt"] = result.get("orch_traceback", "")
             tags = {"orch.message": str(result.get("orch_message", ""))[:5000],
                     "orch.attempts": str(result.get("orch_attempts", 1)),
-                    "orch.node_id": str(result.get("orch_node_id", "")),
-                    "orch.node_ip": str(result.get("orch_node_ip", ""))}
+                    "orch.node_id": str(result.get("orch_node_id", ""))}
             extra = result.get("orch_params") or {}
             if extra:
                 tags["orch.oom_params"] = json.dumps(extra)

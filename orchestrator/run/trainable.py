@@ -12,7 +12,6 @@ from contextlib import redirect_stderr, redirect_stdout
 from typing import Any
 
 import ray
-import ray.util
 from ray import tune
 
 from orchestrator.registry import get_trainer
@@ -138,5 +137,4 @@ def run_trial(config: dict[str, Any], payload: dict[str, Any]) -> None:
     log = f"--- stdout ---\n{tee_out.text()}\n--- stderr ---\n{tee_err.text()}"
     tune.report({"orch_status": status, "orch_message": message, "orch_attempts": attempt,
                  "orch_traceback": "\n".join(tracebacks), "orch_log": log,
-                 "orch_params": extra_params, "orch_node_id": context.get_node_id(),
-                 "orch_node_ip": ray.util.get_node_ip_address()})
+                 "orch_params": extra_params, "orch_node_id": context.get_node_id()})

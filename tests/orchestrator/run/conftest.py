@@ -8,10 +8,15 @@ import pytest
 @pytest.fixture(scope="session")
 def local_ray():
     """One embedded Ray instance (loopback, no dashboard) shared by the in-process sweep tests."""
+    import os
+
     import orchestrator.run  # noqa: F401 - sets the Ray environment first
     import ray
 
-    ray.init(include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING, num_cpus=2)
+    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # loopback, as orch does
+
+    ray.init(address="local", include_dashboard=False, log_to_driver=False,
+             logging_level=logging.WARNING, num_cpus=2)
     yield ray
     ray.shutdown()
 

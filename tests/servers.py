@@ -1,0 +1,120 @@
+"""Real servers for tests, on 127.0.0.1 only: an MLflow tracking server and a Ray cluster."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def mlflow_server(workdir: Path):
+    """``mlflow server`` with a SQLite backend, yielding its http://127.0.0.1:PORT URI."""
+    port = free_port()
+    log = open(workdir / "mlflow-server.log", "w")
+    proc = subprocess.Popen(
+        [str(BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port),
+         "--backend-store-uri", f"sqlite:///{workdir / 'server.db'}",
+         "--artifacts-destination", str(workdir / "server-artifacts"), "--workers", "1"],
+        cwd=workdir, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    uri = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"{uri}/health", timeout=2) as resp:
+                    if resp.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.time() > deadline:
+                raise RuntimeError("mlflow server did not start:\n" + (workdir / "mlflow-server.log").read_text())
+            time.sleep(0.5)
+        yield uri
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
+
+
+def ray_env(home: Path) -> dict[str, str]:
+    """Token auth and a HOME of the test's own so ~/.ray stays untouched. Loopback comes from
+    --node-ip-address=127.0.0.1; RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 (what keeps the embedded
+    instance on loopback) would make a second node refuse to start."""
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"}
+    return {**env, "RAY_AUTH_MODE": "token", "HOME": str(home)}
+
+
+def _start_blocking(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    # --block keeps `ray start` in the foreground and takes its node down when it is killed, so
+    # the test ends exactly the processes it started (`ray stop` would end every Ray on the host)
+    return subprocess.Popen(args + ["--block"], env=env, stdout=open(log, "w"),
+                            stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def _wait_for(ray: str, address: str, env: dict[str, str], text: str, procs: list) -> None:
+    deadline = time.time() + 180
+    while time.time() < deadline:
+        if any(p.poll() is not None for p in procs):
+            raise RuntimeError("a ray node exited while starting")
+        out = subprocess.run([ray, "status", f"--address={address}"], env=env, capture_output=True,
+                             text=True, timeout=60)
+        if out.returncode == 0 and text in out.stdout:
+            return
+        time.sleep(1)
+    raise RuntimeError(f"ray cluster at {address} never showed {text!r}")
+
+
+@contextmanager
+def ray_cluster(workdir: Path, second_node_resources: dict[str, float]):
+    """A head node and a second node on this machine, both bound to 127.0.0.1."""
+    port = free_port()
+    env = ray_env(workdir)
+    ray = str(BIN / "ray")
+    address = f"127.0.0.1:{port}"
+    common = ["--node-ip-address=127.0.0.1", "--num-cpus=1", "--disable-usage-stats"]
+    # token authentication everywhere: a token of the test's own in $HOME/.ray/auth_token
+    subprocess.run([ray, "get-auth-token", "--generate"], env=env, check=True, capture_output=True,
+                   timeout=60)
+    head_env = env
+    procs: list[subprocess.Popen] = []
+    try:
+        procs.append(_start_blocking(
+            [ray, "start", "--head", f"--port={port}", "--include-dashboard=false",
+             "--resources", json.dumps({"head_node": 1}), *common], head_env, workdir / "ray-head.log"))
+        _wait_for(ray, address, env, "head_node", procs)
+        procs.append(_start_blocking(
+            [ray, "start", f"--address={address}", "--resources", json.dumps(second_node_resources),
+             *common], env, workdir / "ray-node2.log"))
+        _wait_for(ray, address, env, next(iter(second_node_resources)), procs)
+        yield address, env
+    finally:
+        for proc in reversed(procs):
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+                proc.wait(timeout=60)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        shutil.rmtree(workdir / ".ray", ignore_errors=True)
