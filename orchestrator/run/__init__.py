@@ -31,6 +31,13 @@ os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
 os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "100")
 
 
+def _embedded_ray_env() -> None:
+    """Ray 2.60 reads this when ray is imported: the embedded instance then advertises 127.0.0.1
+    instead of the machine's external address. Only for the embedded instance: a node joining a
+    multi-node cluster refuses to start with it."""
+    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+
+
 @dataclass
 class SweepOutcome:
     sweep: str
@@ -47,6 +54,9 @@ class SweepOutcome:
 
 
 def _init_ray(address: str | None) -> bool:
+    """Start the embedded instance, or join ``address``; True when this call started Ray."""
+    if not address:
+        _embedded_ray_env()
     import ray
 
     if ray.is_initialized():
@@ -56,11 +66,10 @@ def _init_ray(address: str | None) -> bool:
     if address:
         ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
     else:
-        # Ray 2.60: without this the embedded instance advertises the machine's external address
-        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-        # "local": always a new embedded instance, never one a `ray start` left behind
-        ray.init(address="local", include_dashboard=False, log_to_driver=False,
-                 logging_level=logging.WARNING)
+        # "local": always a new embedded instance, never one a `ray start` left behind; its
+        # servers bind to the node address, so 127.0.0.1 keeps them off the network
+        ray.init(address="local", _node_ip_address="127.0.0.1", include_dashboard=False,
+                 log_to_driver=False, logging_level=logging.WARNING)
     return True
 
 
@@ -134,12 +143,12 @@ def run_sweep(spec: SweepSpec, *, address: str | None = None, tracking_uri: str 
 
 
 def _fit(spec: SweepSpec, todo: list[int], tracker, progress, address: str | None):
+    started_ray = _init_ray(address)
     from ray import tune
 
     from orchestrator.run.callback import TrackingCallback
     from orchestrator.run.trainable import run_trial
 
-    started_ray = _init_ray(address)
     storage = tempfile.mkdtemp(prefix="orch-tune-")
     payload: dict[str, Any] = {
         "trials": [{"trainer": t.trainer, "config": dict(t.config), "name": t.name} for t in spec.trials],

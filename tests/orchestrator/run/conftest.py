@@ -1,22 +1,17 @@
 from __future__ import annotations
 
-import logging
-
 import pytest
 
 
 @pytest.fixture(scope="session")
 def local_ray():
-    """One embedded Ray instance (loopback, no dashboard) shared by the in-process sweep tests."""
-    import os
+    """One embedded Ray instance, started the way `orch sweep` starts it, shared by the
+    in-process sweep tests (run_sweep reuses a running instance)."""
+    from orchestrator.run import _init_ray
 
-    import orchestrator.run  # noqa: F401 - sets the Ray environment first
+    _init_ray(None)
     import ray
 
-    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # loopback, as orch does
-
-    ray.init(address="local", include_dashboard=False, log_to_driver=False,
-             logging_level=logging.WARNING, num_cpus=2)
     yield ray
     ray.shutdown()
 

@@ -1,0 +1,61 @@
+"""Secure by default: the embedded Ray instance listens on loopback only."""
+
+from __future__ import annotations
+
+import os
+import socket
+import struct
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def _listening() -> dict[int, str]:
+    """socket inode -> listening address, from /proc/net/tcp and tcp6."""
+    out = {}
+    for name, family in (("tcp", socket.AF_INET), ("tcp6", socket.AF_INET6)):
+        path = Path(f"/proc/net/{name}")
+        if not path.exists():
+            continue
+        for line in path.read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] != "0A":  # LISTEN
+                continue
+            hex_ip = fields[1].split(":")[0]
+            raw = bytes.fromhex(hex_ip)
+            if family == socket.AF_INET:
+                ip = socket.inet_ntop(family, raw[::-1])
+            else:
+                ip = socket.inet_ntop(family, b"".join(struct.pack("<I", w) for w in
+                                                      struct.unpack(">4I", raw)))
+            out[int(fields[9])] = ip
+    return out
+
+
+def _ray_socket_inodes() -> dict[int, str]:
+    found = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            if not any(k in cmd for k in ("raylet", "gcs_server", "ray::", "default_worker")) \
+                    and int(pid) != os.getpid():
+                continue
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+                if target.startswith("socket:["):
+                    found[int(target[8:-1])] = cmd[:60]
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="needs Linux /proc to list sockets")
+def test_embedded_ray_listens_on_loopback_only(local_ray):
+    listening = _listening()
+    ours = {inode: cmd for inode, cmd in _ray_socket_inodes().items() if inode in listening}
+    assert ours, "found no listening socket of the embedded Ray instance"
+    exposed = {cmd: listening[inode] for inode, cmd in ours.items()
+               if listening[inode] not in ("127.0.0.1", "::1", "::ffff:127.0.0.1")}
+    assert exposed == {}
