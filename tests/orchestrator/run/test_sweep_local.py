@@ -62,6 +62,20 @@ def test_eight_trials_six_finished_two_diverged(local_ray, store, write):
     parent_artifacts = {a.path for a in client.list_artifacts(parent.info.run_id)}
     assert {"sweep.yaml", "trials.json"} <= parent_artifacts
 
+    # `orch runs` lists the sweep and its trials with status and metric
+    from typer.testing import CliRunner
+
+    from orchestrator.cli import app
+
+    listing = CliRunner().invoke(app, ["runs", "--tracking-uri", uri])
+    assert listing.exit_code == 0 and "eight" in listing.stdout and "val/Mean (max)" in listing.stdout
+    trials = CliRunner().invoke(app, ["runs", "eight", "--tracking-uri", uri])
+    assert trials.exit_code == 0 and "6 finished" in trials.stdout and "2 diverged" in trials.stdout
+    line = next(l for l in trials.stdout.splitlines() if " t12p1 " in l)
+    assert "finished" in line and f"{expected[-1]:.4g}" in line
+    assert [l.split()[1] for l in trials.stdout.splitlines() if l.startswith("│ t")][:3] == \
+        ["t7p0", "t7p1", "t10p0"]  # the sweep file's order
+
     # running it again resumes: nothing left to do, no new runs
     again = run_sweep(spec, tracking_uri=uri, quiet=True)
     assert again.skipped == 8 and again.counts == {}
