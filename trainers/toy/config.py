@@ -15,4 +15,7 @@ class Config:
     epochs: int = param(5, ge=1, help="evaluations to report, one per epoch")
     sleep: float = param(0.0, ge=0, help="seconds to sleep per epoch, to mimic real training time")
     fail_at_epoch: int | None = param(None, ge=1, help="raise an error at this epoch (to test failures)")
+    batch_size: int = param(32, ge=1, help="images per step; only matters for oom_above_batch")
+    oom_above_batch: int | None = param(None, ge=1, help="simulate CUDA out-of-memory when batch_size "
+                                        "is above this (to test on_oom: halve_batch)")
     seed: int = param(0, help="set by the sweep's seeds; shifts results slightly")

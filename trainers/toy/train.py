@@ -40,8 +40,15 @@ def epoch_metrics(config: Config, epoch: int) -> dict[str, float]:
     return metrics
 
 
+class OutOfMemoryError(RuntimeError):
+    """Named like torch.cuda.OutOfMemoryError, which is what orch's on_oom recognises."""
+
+
 def train(config: Config, report: Report) -> dict[str, float]:
     metrics: dict[str, float] = {}
+    if config.oom_above_batch is not None and config.batch_size > config.oom_above_batch:
+        raise OutOfMemoryError(f"CUDA out of memory (simulated): batch_size {config.batch_size} "
+                               f"> {config.oom_above_batch}")
     for epoch in range(1, config.epochs + 1):
         if config.sleep:
             time.sleep(config.sleep)

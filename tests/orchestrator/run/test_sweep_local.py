@@ -138,3 +138,18 @@ def test_max_epochs_budget_and_asha(local_ray, store, write):
         assert max(steps) <= 4  # the budget caps every trial
     best = max(runs, key=lambda r: r.data.metrics.get("val/Mean", 0))
     assert best.data.tags["orch.status"] == "finished"
+
+
+def test_out_of_memory_halves_the_batch_until_it_fits(local_ray, store, write):
+    uri, client = store
+    spec = load_sweep(write("oom.yaml", """
+        trainer: toy
+        params: {epochs: 2, batch_size: 64, oom_above_batch: 16}
+        on_oom: halve_batch
+    """))
+    assert run_sweep(spec, tracking_uri=uri, quiet=True).counts == {"finished": 1}
+    [run] = children(client, parents(client)[0].info.run_id)
+    assert run.data.params["batch_size"] == "64"  # what the sweep asked for
+    assert run.data.params["oom.batch_size"] == "16"  # what it ran with
+    assert run.data.tags["orch.attempts"] == "3"
+

@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from orchestrator.tracking.provenance import environment_report, is_secret_name
+from orchestrator.tracking.store import from_mlflow_name, resolve_uri, to_mlflow_name
+
+
+def test_default_store_is_sqlite_in_the_working_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert resolve_uri() == f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")
+    assert resolve_uri() == "http://127.0.0.1:5000"
+    assert resolve_uri("sqlite:///x.db") == "sqlite:///x.db"  # --tracking-uri wins
+
+
+def test_metric_names_round_trip_through_mlflow():
+    assert to_mlflow_name("val/Mean@0.1") == "val/Mean_at_0.1"
+    assert from_mlflow_name("val/Mean_at_0.1") == "val/Mean@0.1"
+    assert to_mlflow_name("val/iou/traffic light") == "val/iou/traffic light"
+
+
+def test_secrets_never_reach_the_environment_artifact(monkeypatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")
+    monkeypatch.setenv("RAY_AUTH_TOKEN", "hunter2-token")
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", "hunter2-password")
+    report = environment_report()
+    assert "CUDA_VISIBLE_DEVICES=0,1" in report and "python:" in report and "pyyaml==" in report.lower()
+    assert "hunter2" not in report
+    assert is_secret_name("AWS_SECRET_ACCESS_KEY") and not is_secret_name("CUDA_VISIBLE_DEVICES")
