@@ -1,0 +1,46 @@
+"""What a finished sweep looks like when read back: plain frozen records, no MLflow types.
+
+The tracking reader produces them; tables, plots and diffs consume them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Mapping
+
+__all__ = ["TrialResult", "SweepRecord", "History"]
+
+History = tuple  # tuple[tuple[int, float], ...]: (step, value) sorted by step, one value per step
+
+
+@dataclass(frozen=True)
+class TrialResult:
+    run_id: str
+    name: str
+    setting: str  # trial name without the seed part
+    key: str
+    seed: int
+    status: str  # finished | diverged | failed | stopped | running
+    axes: Mapping[str, Any]
+    params: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    metrics: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))  # latest
+    history: Mapping[str, History] = field(default_factory=lambda: MappingProxyType({}))
+    tags: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class SweepRecord:
+    name: str
+    run_id: str
+    experiment_id: str
+    status: str  # the parent run's MLflow status
+    start_time: int
+    trainer: str
+    metric: str
+    mode: str
+    axes: tuple[str, ...]
+    planned: int  # trials in the sweep file when it last ran
+    trials: tuple[TrialResult, ...] = ()
+    artifact_uri: str = ""

@@ -1,0 +1,84 @@
+"""Read a sweep straight from a local MLflow SQLite store: five queries for any number of runs.
+
+Read-only (``mode=ro``), so it never competes with a running sweep for the write lock. Uses the
+tables MLflow's own SQLAlchemy store defines (runs, tags, params, metrics, latest_metrics).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+from collections import defaultdict
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from orchestrator.results import SweepRecord
+from orchestrator.tracking.reader import order_trials, dedupe_history, sweep_record, trial_result
+from orchestrator.tracking.store import KIND_TAG, PARENT_TAG, SWEEP_TAG, to_mlflow_name
+
+
+def _connect(uri: str) -> sqlite3.Connection | None:
+    path = Path(uri[len("sqlite:///"):])
+    if not path.exists():
+        return None
+    return sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+
+
+def _planned(artifact_uri: str) -> list[dict]:
+    parsed = urlparse(artifact_uri)
+    path = Path(unquote(parsed.path)) / "trials.json" if parsed.scheme in ("", "file") else None
+    try:
+        return json.loads(path.read_text()) if path and path.exists() else []
+    except (OSError, ValueError):
+        return []
+
+
+def read_sqlite(uri: str, name: str | None, metrics: list[str] | None) -> SweepRecord | None:
+    db = _connect(uri)
+    if db is None:
+        return None
+    with db:
+        query = (f"SELECT r.run_uuid, r.experiment_id, r.status, r.start_time, r.name, r.artifact_uri "
+                 f"FROM runs r JOIN tags k ON k.run_uuid = r.run_uuid AND k.key = ? AND k.value = 'sweep' "
+                 f"{'JOIN tags s ON s.run_uuid = r.run_uuid AND s.key = ? AND s.value = ?' if name else ''} "
+                 f"WHERE r.lifecycle_stage = 'active' ORDER BY r.start_time DESC LIMIT 1")
+        args = (KIND_TAG, SWEEP_TAG, name) if name else (KIND_TAG,)
+        row = db.execute(query, args).fetchone()
+        if row is None:
+            return None
+        parent_id, experiment_id, status, start_time, run_name, artifact_uri = row
+        parent_tags = dict(db.execute("SELECT key, value FROM tags WHERE run_uuid = ?", (parent_id,)))
+        children = "SELECT run_uuid FROM tags WHERE key = ? AND value = ?"
+        runs = dict(db.execute(f"SELECT run_uuid, name FROM runs WHERE lifecycle_stage = 'active' "
+                               f"AND run_uuid IN ({children})", (PARENT_TAG, parent_id)))
+        tags: dict[str, dict] = defaultdict(dict)
+        for run, key, value in db.execute(f"SELECT run_uuid, key, value FROM tags WHERE run_uuid IN "
+                                          f"({children})", (PARENT_TAG, parent_id)):
+            tags[run][key] = value
+        params: dict[str, dict] = defaultdict(dict)
+        for run, key, value in db.execute(f"SELECT run_uuid, key, value FROM params WHERE run_uuid IN "
+                                          f"({children})", (PARENT_TAG, parent_id)):
+            params[run][key] = value
+        latest: dict[str, dict] = defaultdict(dict)
+        for run, key, value, is_nan in db.execute(
+                f"SELECT run_uuid, key, value, is_nan FROM latest_metrics WHERE run_uuid IN ({children})",
+                (PARENT_TAG, parent_id)):
+            latest[run][key] = math.nan if is_nan else value
+        points: dict[tuple[str, str], list] = defaultdict(list)
+        key_filter, key_args = "", ()
+        if metrics is not None:
+            names = [to_mlflow_name(m) for m in metrics]
+            key_filter = f"AND key IN ({','.join('?' * len(names))})" if names else "AND 0"
+            key_args = tuple(names)
+        for run, key, step, stamp, value, is_nan in db.execute(
+                f"SELECT run_uuid, key, step, timestamp, value, is_nan FROM metrics WHERE run_uuid IN "
+                f"({children}) {key_filter}", (PARENT_TAG, parent_id, *key_args)):
+            points[(run, key)].append((step, stamp, math.nan if is_nan else value))
+    history: dict[str, dict] = defaultdict(dict)
+    for (run, key), pts in points.items():
+        history[run][key] = dedupe_history(pts)
+    trials = [trial_result(run, runs[run], tags[run], params[run], latest[run], history[run])
+              for run in runs]
+    return sweep_record(parent_tags, parent_id, experiment_id, status, start_time, run_name,
+                        artifact_uri, order_trials(trials, _planned(artifact_uri)))
