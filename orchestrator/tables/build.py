@@ -130,6 +130,8 @@ def _aggregate(trials: list[TrialResult], column: Column, at: str, step: int | N
             values.append(value)
     if texts:
         return Cell(text=", ".join(sorted(texts)), n=len(trials))
+    if column.is_param and values and len(set(values)) == 1:
+        return Cell(values[0], None, 1)  # a setting's param: one value, however many seeds
     mean = statistics.fmean(values) if values else None
     std = statistics.stdev(values) if len(values) > 1 else None
     points: tuple[tuple[int, float], ...] = ()

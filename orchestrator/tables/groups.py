@@ -75,7 +75,8 @@ def expand_metrics(names: list[str], logged: set[str], params: set[str], sweep_m
         else:
             from orchestrator.spec.errors import did_you_mean
 
-            hint = did_you_mean(name, sorted(logged | params)) or \
+            short = {k[4:] for k in logged if k.startswith("val/")}
+            hint = did_you_mean(name, sorted(logged | params | short)) or \
                 f"logged metrics: {', '.join(sorted(logged)[:20])}"
             raise UnknownMetric(f"--metric {name}: not a logged metric, group or param; {hint}")
     return columns

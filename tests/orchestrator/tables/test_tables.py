@@ -1,0 +1,122 @@
+"""Golden files for every format from fixed TrialResults (pure: no MLflow). UPDATE_GOLDEN=1 rewrites."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import statistics
+
+import pytest
+
+from orchestrator.tables import (TableError, UnknownMetric, build_pivot, build_table, expand_metrics,
+                                 render)
+from tests.conftest import ROOT
+from tests.orchestrator.tables.fixtures import record, trial
+
+GOLDEN = ROOT / "tests" / "orchestrator" / "golden" / "tables"
+EXT = {"md": "md", "latex": "tex", "csv": "csv", "html": "html", "json": "json"}
+
+
+def columns(names, rec=None, per_class=False):
+    rec = rec or record()
+    logged = {k for t in rec.trials for k in t.history}
+    params = {k for t in rec.trials for k in t.params}
+    return expand_metrics(names, logged, params, rec.metric, rec.mode, per_class)
+
+
+def check(name: str, text: str) -> None:
+    path = GOLDEN / name
+    if os.environ.get("UPDATE_GOLDEN"):
+        path.write_text(text)
+    assert text == path.read_text()
+
+
+@pytest.mark.parametrize("fmt", list(EXT))
+def test_pckh_table_every_format(fmt):
+    table = build_table(record(), columns(["pckh"]))
+    check(f"pckh.{EXT[fmt]}", render(table, fmt))
+
+
+@pytest.mark.parametrize("fmt", list(EXT))
+def test_pivot_every_format(fmt):
+    pivot = build_pivot(record(), columns(["Mean"])[0], "pointMaxW", "probMargin")
+    check(f"pivot.{EXT[fmt]}", render(pivot, fmt))
+
+
+def test_series_and_baseline_and_min_mode():
+    table = build_table(record(), columns(["Mean", "train/loss", "model/params"]), at="last",
+                        baseline="p0m0", series=False)
+    check("baseline.md", render(table, "md"))
+    series = build_table(record(), columns(["Mean"]), series=True)
+    check("series.md", render(series, "md"))
+
+
+def test_seed_average_is_mean_and_sample_std_at_the_best_step():
+    rec = record()
+    table = build_table(rec, columns(["pckh"]))
+    row = next(r for r in table.rows if r.label == "p0m0.8")
+    # best val/Mean is at step 3 for base 84 (no dip); Head is read at that same step
+    heads = [84 + 6 + 6 + 0.25 * s for s in (0, 1)]
+    cell = row.cells[0]
+    assert cell.mean == pytest.approx(statistics.fmean(heads))
+    assert cell.std == pytest.approx(statistics.stdev(heads)) and cell.n == 2
+    dipped = next(r for r in table.rows if r.label == "p1m0")  # base 86 dips at step 3: best is 2
+    assert dipped.cells[7].mean == pytest.approx(86 + 4) and dipped.cells[7].failed == 1
+
+
+def test_failed_and_diverged_are_shown_not_dropped():
+    table = build_table(record(), columns(["Mean"]))
+    labels = [r.label for r in table.rows]
+    assert labels == ["p0m0", "p0m0.8", "p1m0", "p1m0.8"]
+    text = render(table, "md")
+    assert "| p1m0.8 | 1 | 0.8 | nan |" in text
+    assert "(n=1, 1 failed)" in text
+
+
+def test_bold_best_respects_the_mode():
+    table = build_table(record(), columns(["Mean", "train/loss"]), at="last")
+    best_mean = [r.label for r in table.rows if r.cells[0].best]
+    best_loss = [r.label for r in table.rows if r.cells[1].best]
+    assert best_mean == ["p0m0.8"]  # max: 90.12 at the last step (p1m0 dips to 89)
+    # min: 0.2335 is the smallest loss; p1m0 has the largest (0.2591), bold if mode were max
+    assert best_loss == ["p0m0.8"]
+    losses = {r.label: r.cells[1].mean for r in table.rows if r.cells[1].mean is not None}
+    assert max(losses, key=losses.get) == "p1m0"
+
+
+def test_at_step_and_last():
+    step1 = build_table(record(), columns(["Mean"]), at="step:1")
+    assert step1.rows[0].cells[0].mean == pytest.approx(80 + 2 + 0.125)
+    last = build_table(record(), columns(["Mean"]), at="last")
+    assert last.rows[2].cells[0].mean == pytest.approx(86 + 6 - 3)
+    with pytest.raises(TableError, match="best, last or step:N"):
+        build_table(record(), columns(["Mean"]), at="epoch3")
+
+
+def test_unknown_metric_and_bad_pivot_and_baseline():
+    with pytest.raises(UnknownMetric, match="did you mean"):
+        columns(["Meen"])
+    with pytest.raises(TableError, match="not an axis"):
+        build_pivot(record(), columns(["Mean"])[0], "pointMaxW", "t")
+    with pytest.raises(TableError, match="no such row"):
+        build_table(record(), columns(["Mean"]), baseline="p9m9")
+
+
+def test_pivot_refuses_to_mix_settings():
+    rec = record()
+    extra = trial(0, 0, 0, 81)
+    extra = type(extra)(**{**extra.__dict__, "setting": "other", "axes": {**extra.axes, "t": 5}})
+    mixed = type(rec)(**{**rec.__dict__, "axes": rec.axes + ("t",), "trials": rec.trials + (extra,)})
+    with pytest.raises(TableError, match="other axes vary"):
+        build_pivot(mixed, columns(["Mean"])[0], "pointMaxW", "probMargin")
+
+
+def test_json_rows_for_scripts():
+    rows = json.loads(render(build_table(record(), columns(["pckh"])), "json"))
+    assert [r["setting"] for r in rows] == ["p0m0", "p0m0.8", "p1m0", "p1m0.8"]
+    mean = rows[0]["metrics"]["val/Mean"]
+    assert set(mean) >= {"mean", "std", "n"} and mean["n"] == 2 and rows[0]["axes"] == {
+        "pointMaxW": 0, "probMargin": 0}
+    assert rows[3]["metrics"]["val/Mean"]["mean"] is None and rows[3]["metrics"]["val/Mean"]["nan"] == 2
+    assert not any(isinstance(v, float) and math.isnan(v) for v in mean.values())
