@@ -154,8 +154,7 @@ def trainers(
 def runs(
     sweep_name: Annotated[Optional[str], typer.Argument(
         metavar="SWEEP", help="Show this sweep's trials; without it, list the sweeps.")] = None,
-    tracking_uri: Annotated[Optional[str], typer.Option(
-        "--tracking-uri", help="MLflow tracking URI; default $MLFLOW_TRACKING_URI or ./mlflow.db.")] = None,
+    tracking_uri: TrackingOption = None,
 ) -> None:
     """Sweeps in the tracking store, or one sweep's trials with status and the sweep's metric."""
     from orchestrator._console import print_sweep_trials, print_sweeps
@@ -169,6 +168,49 @@ def runs(
     except SweepNotFound as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2)
+
+
+TrackingOption = Annotated[Optional[str], typer.Option(
+    "--tracking-uri", help="MLflow tracking URI; default $MLFLOW_TRACKING_URI or ./mlflow.db.")]
+
+
+@app.command()
+def table(
+    sweep_name: Annotated[Optional[str], typer.Argument(
+        metavar="[SWEEP]", help="The sweep; default: the most recent one in the store.")] = None,
+    metric: Annotated[Optional[list[str]], typer.Option(
+        "--metric", "-m", help="Column(s): a metric (val/Mean or Mean), a group (pckh, miou, coco) "
+        "or a param; repeatable. Default: the sweep's metric.")] = None,
+    per_class: Annotated[bool, typer.Option("--per-class", help="With miou: add the class IoUs.")] = False,
+    pivot: Annotated[Optional[tuple[str, str]], typer.Option(
+        "--pivot", metavar="ROW COL", help="A 2-D table of the first metric over two axes.")] = None,
+    at: Annotated[Optional[str], typer.Option(
+        "--at", help="Which evaluation fills a cell: best (the step where the sweep's metric is best; "
+        "default), last, or step:N.")] = None,
+    series: Annotated[bool, typer.Option(
+        "--series", help="Every evaluation in the cell: 44.12, 48.69, 51.10.")] = False,
+    baseline: Annotated[Optional[str], typer.Option(
+        "--baseline", help="Add a delta column against this row (a setting name).")] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="md, latex, csv, html or json.")] = "md",
+    out: Annotated[Optional[str], typer.Option(
+        "--out", "-o", help="Write here; default results/<sweep>.<ext>; '-' prints only.")] = None,
+    tracking_uri: TrackingOption = None,
+) -> None:
+    """The ablation table of a sweep: one row per setting, seeds as mean ± std (n)."""
+    from orchestrator.report import TableRequest, make_table
+    from orchestrator.tables import TableError, UnknownMetric
+    from orchestrator.tracking.reader import SweepNotFound
+
+    request = TableRequest(sweep_name, tuple(metric or ()), per_class, pivot, at, series, baseline, fmt,
+                           out, tracking_uri)
+    try:
+        text, path = make_table(request)
+    except (SweepNotFound, TableError, UnknownMetric, ValueError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2)
+    typer.echo(text, nl=False)
+    if path is not None:
+        typer.echo(f"(written to {path})", err=True)
 
 
 def main() -> None:

@@ -1,0 +1,62 @@
+"""Glue between the tracking store and the pure tables/plots: what `orch table` and
+`orch plot` call. Reading goes through orchestrator.tracking, rendering through
+orchestrator.tables; files are written whole or not at all."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from orchestrator.tables import FORMATS, build_pivot, build_table, expand_metrics, render
+
+__all__ = ["TableRequest", "make_table", "write_atomic", "EXTENSIONS"]
+
+EXTENSIONS = {"md": "md", "latex": "tex", "csv": "csv", "html": "html", "json": "json"}
+
+
+@dataclass(frozen=True)
+class TableRequest:
+    sweep: str | None = None
+    metrics: tuple[str, ...] = ()
+    per_class: bool = False
+    pivot: tuple[str, str] | None = None
+    at: str | None = None
+    series: bool = False
+    baseline: str | None = None
+    fmt: str = "md"
+    out: str | None = None  # None: results/<sweep>.<ext>; "-": print only
+    tracking_uri: str | None = None
+
+
+def write_atomic(path: Path, text: str | bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(text.encode() if isinstance(text, str) else text)
+    os.replace(tmp, path)
+
+
+def make_table(req: TableRequest) -> tuple[str, Path | None]:
+    """Render the table a request asks for; returns (text, file written or None)."""
+    from orchestrator.tracking.reader import read_sweep
+
+    if req.fmt not in FORMATS:
+        raise ValueError(f"--format {req.fmt!r}: one of {', '.join(FORMATS)}")
+    record = read_sweep(req.sweep, req.tracking_uri)
+    logged = {k for t in record.trials for k in (*t.history, *t.metrics)}
+    params = {k for t in record.trials for k in t.params}
+    columns = expand_metrics(list(req.metrics) or [record.metric], logged, params, record.metric,
+                             record.mode, req.per_class)
+    at = req.at or "best"
+    if req.pivot:
+        table = build_pivot(record, columns[0], req.pivot[0], req.pivot[1], at)
+    else:
+        table = build_table(record, columns, at, req.baseline, req.series)
+    text = render(table, req.fmt)
+    if req.out == "-":
+        return text, None
+    path = Path(req.out) if req.out else Path("results") / f"{record.name}.{EXTENSIONS[req.fmt]}"
+    write_atomic(path, text)
+    return text, path
