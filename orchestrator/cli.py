@@ -213,6 +213,74 @@ def table(
         typer.echo(f"(written to {path})", err=True)
 
 
+@app.command()
+def plot(
+    sweep_name: Annotated[Optional[str], typer.Argument(
+        metavar="[SWEEP]", help="The sweep; default: the most recent one in the store.")] = None,
+    metric: Annotated[Optional[str], typer.Option(
+        "--metric", "-m", help="The metric to plot against step; default: the sweep's metric.")] = None,
+    out: Annotated[Optional[str], typer.Option(
+        "--out", "-o", help="PNG path; default results/<sweep>_<metric>.png.")] = None,
+    tracking_uri: TrackingOption = None,
+) -> None:
+    """Learning curves: the metric against step per setting, seeds as a mean ± std band.
+    Saved under results/ and attached to the sweep's parent run."""
+    from orchestrator.report import make_plot
+    from orchestrator.tables import UnknownMetric
+    from orchestrator.tracking.reader import SweepNotFound
+
+    try:
+        path = make_plot(sweep_name, metric, out, tracking_uri)
+    except (SweepNotFound, UnknownMetric) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2)
+    typer.echo(str(path))
+
+
+@app.command()
+def diff(
+    run_a: Annotated[str, typer.Argument(help="A run id, or a trial name (its latest run).")],
+    run_b: Annotated[str, typer.Argument(help="The run to compare it with.")],
+    tracking_uri: TrackingOption = None,
+) -> None:
+    """What differs between two runs: params, code (git diff between their commits when this
+    repository has them, uncommitted patches), environment, data fingerprint, final metrics."""
+    from orchestrator.diff import diff_runs
+    from orchestrator.tracking.reader import SweepNotFound, read_run
+
+    try:
+        a, b = read_run(run_a, tracking_uri), read_run(run_b, tracking_uri)
+    except SweepNotFound as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2)
+    typer.echo(diff_runs(a, b), nl=False)
+
+
+@app.command()
+def ui(
+    port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1.")] = 5000,
+    tracking_uri: TrackingOption = None,
+) -> None:
+    """Start the MLflow UI on 127.0.0.1 for the current store and print its URL."""
+    import subprocess
+
+    from orchestrator.tracking.store import resolve_uri
+
+    uri = resolve_uri(tracking_uri)
+    if uri.startswith(("http://", "https://")):
+        typer.echo(f"{uri} is an MLflow server: its UI is at {uri}")
+        return
+    url = f"http://127.0.0.1:{port}"
+    typer.echo(f"MLflow UI for {uri} at {url}  (Ctrl-C stops it)")
+    mlflow = Path(sys.executable).with_name("mlflow")
+    command = [str(mlflow) if mlflow.exists() else "mlflow", "ui", "--backend-store-uri", uri,
+               "--host", "127.0.0.1", "--port", str(port)]
+    try:
+        raise typer.Exit(subprocess.call(command))
+    except KeyboardInterrupt:
+        raise typer.Exit(0)
+
+
 def main() -> None:
     app(prog_name="orch")
 

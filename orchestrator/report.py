@@ -11,7 +11,7 @@ from pathlib import Path
 
 from orchestrator.tables import FORMATS, build_pivot, build_table, expand_metrics, render
 
-__all__ = ["TableRequest", "make_table", "write_atomic", "EXTENSIONS"]
+__all__ = ["TableRequest", "make_table", "make_plot", "write_atomic", "EXTENSIONS"]
 
 EXTENSIONS = {"md": "md", "latex": "tex", "csv": "csv", "html": "html", "json": "json"}
 
@@ -60,3 +60,28 @@ def make_table(req: TableRequest) -> tuple[str, Path | None]:
     path = Path(req.out) if req.out else Path("results") / f"{record.name}.{EXTENSIONS[req.fmt]}"
     write_atomic(path, text)
     return text, path
+
+
+def make_plot(sweep: str | None, metric: str | None, out: str | None = None,
+              tracking_uri: str | None = None, log: bool = True) -> Path:
+    """PNG of ``metric`` against step per setting; saved under results/ and logged as an
+    artifact of the sweep's parent run."""
+    from orchestrator.plots import plot_png
+    from orchestrator.tables.groups import UnknownMetric
+    from orchestrator.tracking.reader import read_sweep
+    from orchestrator.tracking.writer import log_parent_artifact
+
+    record = read_sweep(sweep, tracking_uri)
+    metric = metric or record.metric
+    logged = {k for t in record.trials for k in t.history}
+    if metric not in logged and f"val/{metric}" in logged:
+        metric = f"val/{metric}"
+    if metric not in logged:
+        raise UnknownMetric(f"--metric {metric}: no trial of {record.name} logged it; "
+                            f"logged: {', '.join(sorted(logged)) or 'nothing'}")
+    slug = metric.replace("/", "_").replace("@", "_at_")
+    path = Path(out) if out else Path("results") / f"{record.name}_{slug}.png"
+    write_atomic(path, plot_png(record, metric))
+    if log:
+        log_parent_artifact(record.run_id, path, tracking_uri)
+    return path

@@ -32,7 +32,6 @@ def _git(*args: str, cwd: str | None = None) -> str | None:
     return out.stdout if out.returncode == 0 else None
 
 
-@lru_cache(maxsize=4)
 def git_state(cwd: str | None = None) -> dict[str, str]:
     """commit, dirty flag and the uncommitted patch of the repository around ``cwd``."""
     commit = _git("rev-parse", "HEAD", cwd=cwd)
@@ -49,9 +48,8 @@ def git_state(cwd: str | None = None) -> dict[str, str]:
     return state
 
 
-def run_tags() -> dict[str, str]:
-    """Tags of a sweep's parent run."""
-    git = git_state()
+def run_tags(git: dict[str, str]) -> dict[str, str]:
+    """Tags of a sweep's parent run; ``git`` is :func:`git_state` taken once per sweep."""
     tags = {
         "orch.version": __version__,
         "orch.host": socket.gethostname(),

@@ -141,3 +141,38 @@ def read_sweep(name: str | None = None, uri: str | None = None,
             raise _not_found(name, uri, [s.name for s in list_sweeps(uri)])
         return record
     return _client_read(uri, name, metrics)
+
+
+def read_run(ref: str, uri: str | None = None):
+    """A run by id, or the latest run whose trial name is ``ref``, with what `orch diff` needs."""
+    import re
+    import tempfile
+    from pathlib import Path
+
+    from orchestrator.diff import RunSnapshot
+
+    client = make_client(resolve_uri(uri))
+    run = None
+    if re.fullmatch(r"[0-9a-f]{32}", ref):
+        try:
+            run = client.get_run(ref)
+        except Exception:  # noqa: BLE001 - fall through to the name lookup and its error
+            run = None
+    if run is None:
+        ids = [e.experiment_id for e in client.search_experiments()]
+        found = client.search_runs(ids, f"tags.`orch.trial_name` = '{ref}'",
+                                   order_by=["attributes.start_time DESC"], max_results=1) if ids else []
+        if not found:
+            raise SweepNotFound(f"no run with id or trial name {ref!r} in {resolve_uri(uri)}")
+        run = found[0]
+    texts = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in ("environment.txt", "git_diff.patch"):
+            try:
+                texts[name] = Path(client.download_artifacts(run.info.run_id, name, tmp)).read_text()
+            except Exception:  # noqa: BLE001 - absent artifact: nothing to compare
+                texts[name] = ""
+    return RunSnapshot(run.info.run_id, run.data.tags.get("orch.trial_name", run.info.run_name),
+                       dict(run.data.params), dict(run.data.tags),
+                       {from_mlflow_name(k): v for k, v in run.data.metrics.items()},
+                       texts["environment.txt"], texts["git_diff.patch"])

@@ -23,7 +23,7 @@ from orchestrator.tracking.provenance import environment_report, git_state, run_
 from orchestrator.tracking.store import (KEY_TAG, KIND_TAG, PARENT_TAG, STATUS_TAG, SWEEP_TAG,
                                          experiment_id, make_client, resolve_uri, to_mlflow_name)
 
-__all__ = ["SweepTracker", "ExistingTrial", "DONE_STATUSES"]
+__all__ = ["SweepTracker", "ExistingTrial", "DONE_STATUSES", "log_parent_artifact"]
 
 DONE_STATUSES = ("finished", "diverged")  # results a resume keeps; failed/stopped/running re-run
 _RUN_STATUS = {"finished": "FINISHED", "diverged": "FINISHED", "failed": "FAILED", "stopped": "KILLED"}
@@ -48,6 +48,7 @@ class SweepTracker:
         self.client = make_client(self.uri)
         self.experiment_id = experiment_id(self.client, spec.experiment, self.uri)
         self.parent_id: str | None = None
+        self.git = git_state()  # once per sweep run: the code every trial of this run used
         self.existing: dict[str, ExistingTrial] = {}
         self._runs: dict[str, str] = {}  # trial key -> run id, owned by the writer thread
         self._attempts: dict[str, int] = {}
@@ -64,7 +65,7 @@ class SweepTracker:
             [self.experiment_id],
             filter_string=f"tags.`{KIND_TAG}` = 'sweep' and tags.`{SWEEP_TAG}` = '{self.spec.name}'",
             order_by=["attributes.start_time DESC"], max_results=1)
-        tags = {**run_tags(), KIND_TAG: "sweep", SWEEP_TAG: self.spec.name,
+        tags = {**run_tags(self.git), KIND_TAG: "sweep", SWEEP_TAG: self.spec.name,
                 "orch.trainer": self.spec.trainer, "orch.metric": self.spec.metric,
                 "orch.mode": self.spec.mode, "orch.axes": json.dumps(list(self.spec.axes)),
                 "orch.seeds": json.dumps(list(self.spec.seeds)), "orch.trials": str(len(self.spec.trials)),
@@ -127,6 +128,8 @@ class SweepTracker:
                      "orch.trial_name": trial.name, "orch.setting": trial.setting, "orch.seed": str(trial.seed), "orch.trainer": trial.trainer,
                      "orch.axes": json.dumps(dict(trial.axes))})
         tags.update({f"orch.axis.{a}": _param_value(v) for a, v in trial.axes.items()})
+        if self.git:  # per trial too: `orch diff` compares two runs' code
+            tags.update({"orch.git_commit": self.git["commit"], "orch.git_dirty": self.git["dirty"]})
         run = self.client.create_run(self.experiment_id, tags=tags, run_name=trial.name)
         run_id = self._runs[trial.key] = run.info.run_id
         params = {k: _param_value(v) for k, v in trial.config.items()}
@@ -136,9 +139,8 @@ class SweepTracker:
             self.client.log_batch(run_id, params=items[i:i + 100])
         self.client.log_text(run_id, yaml.safe_dump(trial.nested_config(), sort_keys=False), "config.yaml")
         self.client.log_text(run_id, environment_report(), "environment.txt")
-        git = git_state()
-        if git.get("patch"):
-            self.client.log_text(run_id, git["patch"], "git_diff.patch")
+        if self.git.get("patch"):
+            self.client.log_text(run_id, self.git["patch"], "git_diff.patch")
 
     def _metrics(self, trial: TrialSpec, metrics: dict[str, float], step: int, stamp: int) -> None:
         from mlflow.entities import Metric
@@ -193,3 +195,8 @@ class SweepTracker:
                 self.client.log_batch(self.parent_id, metrics=metrics)
             self.client.set_terminated(self.parent_id, status)
         return errors
+
+
+def log_parent_artifact(parent_run_id: str, path, uri: str | None = None) -> None:
+    """Attach a file (a plot, a table) to a sweep's parent run."""
+    make_client(resolve_uri(uri)).log_artifact(parent_run_id, str(path), "results")
