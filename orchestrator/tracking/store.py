@@ -34,6 +34,8 @@ def _quiet_mlflow() -> None:
 
 def make_client(uri: str):
     _quiet_mlflow()
+    # MLflow prints a "View run ... at: URL" line per finished run on HTTP stores: orch has its own
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     from mlflow import MlflowClient
 
     return MlflowClient(tracking_uri=uri)
