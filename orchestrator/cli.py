@@ -52,7 +52,7 @@ def _fail(problems, file: str) -> None:
     from orchestrator._console import print_problems
 
     print_problems(problems, file)
-    raise typer.Exit(2)
+    raise typer.Exit(2) from None
 
 
 def _load(file: Path, overrides: list[str] | None, profile: str | None):
@@ -132,7 +132,7 @@ def validate(
             continue
         typer.echo(f"ok  {file}: {len(spec.trials)} trials of trainer {spec.trainer}")
     if bad:
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
 
 
 @app.command()
@@ -147,7 +147,7 @@ def trainers(
         print_trainer(name) if name else print_trainers()
     except RegistryError as exc:
         typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
 
 
 @app.command()
@@ -167,7 +167,7 @@ def runs(
         print_sweep_trials(read_sweep(sweep_name, tracking_uri))
     except SweepNotFound as exc:
         typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
 
 
 TrackingOption = Annotated[Optional[str], typer.Option(
@@ -207,7 +207,7 @@ def table(
         text, path = make_table(request)
     except (SweepNotFound, TableError, UnknownMetric, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     typer.echo(text, nl=False)
     if path is not None:
         typer.echo(f"(written to {path})", err=True)
@@ -233,7 +233,7 @@ def plot(
         path = make_plot(sweep_name, metric, out, tracking_uri)
     except (SweepNotFound, UnknownMetric) as exc:
         typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     typer.echo(str(path))
 
 
@@ -252,7 +252,7 @@ def diff(
         a, b = read_run(run_a, tracking_uri), read_run(run_b, tracking_uri)
     except SweepNotFound as exc:
         typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     typer.echo(diff_runs(a, b), nl=False)
 
 

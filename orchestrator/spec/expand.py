@@ -91,7 +91,7 @@ def expand_trials(ex: Expansion, schema: Schema, problems: Problems) -> list[Tri
         missing = [k for k in schema.required() if k not in merged]
         for key in missing:
             problems.add(ex.file, ex.trainer_line, key, f"required by trainer {ex.trainer!r} but not set",
-                         f"set it in params: or base:.")
+                         "set it in params: or base:.")
         if missing:
             continue
         config = {k: v for k, (v, _) in merged.items()}

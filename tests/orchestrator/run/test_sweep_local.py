@@ -110,7 +110,6 @@ def test_failed_trial_is_retried_with_tracebacks_and_others_finish(local_ray, st
         assert "RuntimeError: toy trainer failed at epoch 2" in run.data.tags["orch.message"]
         names = {a.path for a in client.list_artifacts(run.info.run_id)}
         assert {"traceback.txt", "traceback-attempt1.txt", "traceback-attempt2.txt"} <= names
-        text = (tmp_path / "tb.txt")
         client.download_artifacts(run.info.run_id, "traceback.txt", str(tmp_path))
         assert "fail_at_epoch=2" in (tmp_path / "traceback.txt").read_text()
         assert "Traceback (most recent call last)" in (tmp_path / "traceback.txt").read_text()
