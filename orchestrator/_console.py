@@ -10,6 +10,9 @@ from rich.table import Table
 
 from orchestrator.spec.errors import Problem
 
+STATUS_STYLE = {"finished": "green", "diverged": "yellow", "failed": "red", "stopped": "magenta",
+                "running": "cyan", "pending": "dim", "done before": "dim green"}
+
 
 def console(stderr: bool = False) -> Console:
     return Console(stderr=stderr, highlight=False, soft_wrap=False)
@@ -128,8 +131,6 @@ def print_sweep_trials(record) -> None:
     table.add_column("status")
     table.add_column(record.metric, justify="right")
     table.add_column("run id", style="dim")
-    from orchestrator.run.progress import STATUS_STYLE
-
     for t in record.trials:
         value = t.metrics.get(record.metric)
         shown = "-" if value is None else "nan" if math.isnan(value) else f"{value:.4g}"

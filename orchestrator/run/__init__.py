@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+from collections import Counter
 import tempfile
 import warnings
 from dataclasses import dataclass, field
@@ -125,17 +126,14 @@ def run_sweep(spec: SweepSpec, *, address: str | None = None, tracking_uri: str 
     try:
         if todo:
             callback = _fit(spec, todo, tracker, progress, address)
-            outcome.counts = {}
-            for key_status in callback.outcomes.values():
-                outcome.counts[key_status] = outcome.counts.get(key_status, 0) + 1
-            missing = len(todo) - len(callback.outcomes)
-            if missing:
-                outcome.counts["stopped"] = outcome.counts.get("stopped", 0) + missing
+            counts = Counter(callback.outcomes.values())
+            counts["stopped"] += len(todo) - len(callback.outcomes)  # never reported back
+            outcome.counts = {k: n for k, n in counts.items() if n}
     except KeyboardInterrupt:
         status = "KILLED"
         raise
     finally:
-        summary = {**{f"{k}": v for k, v in outcome.counts.items()}, "skipped": outcome.skipped}
+        summary = {**outcome.counts, "skipped": outcome.skipped}
         outcome.tracking_errors = tracker.close(status, summary)
     if not quiet or not console.is_terminal:
         console.print(progress.summary(), highlight=False, soft_wrap=True)

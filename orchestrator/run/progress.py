@@ -11,8 +11,8 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-STATUS_STYLE = {"finished": "green", "diverged": "yellow", "failed": "red", "stopped": "magenta",
-                "running": "cyan", "pending": "dim", "done before": "dim green"}
+from orchestrator._console import STATUS_STYLE
+
 
 
 def _clock(seconds: float) -> str:

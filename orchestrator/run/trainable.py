@@ -101,7 +101,7 @@ def run_trial(config: dict[str, Any], payload: dict[str, Any]) -> None:
     batch_key = next((k for k in flat if k.rsplit(".", 1)[-1] == "batch_size"), None)
     retries_left = payload["retries"]
     attempt, status, message = 0, "failed", ""
-    tracebacks: list[str] = []
+    last_traceback = ""  # earlier attempts' tracebacks went out with their retry events
     extra_params: dict[str, Any] = {}
     tee_out, tee_err = _Tee(sys.stdout), _Tee(sys.stderr)
     while True:
@@ -117,7 +117,7 @@ def run_trial(config: dict[str, Any], payload: dict[str, Any]) -> None:
             break
         except Exception as exc:  # noqa: BLE001 - any trainer error is this trial's failure
             text = traceback.format_exc()
-            tracebacks.append(f"attempt {attempt}:\n{text}")
+            last_traceback = text
             message = f"{type(exc).__name__}: {exc}"
             if (_is_oom(exc) and payload["on_oom"] == "halve_batch" and batch_key
                     and int(flat[batch_key]) > 1):
@@ -136,5 +136,5 @@ def run_trial(config: dict[str, Any], payload: dict[str, Any]) -> None:
     context = ray.get_runtime_context()
     log = f"--- stdout ---\n{tee_out.text()}\n--- stderr ---\n{tee_err.text()}"
     tune.report({"orch_status": status, "orch_message": message, "orch_attempts": attempt,
-                 "orch_traceback": "\n".join(tracebacks), "orch_log": log,
+                 "orch_traceback": last_traceback, "orch_log": log,
                  "orch_params": extra_params, "orch_node_id": context.get_node_id()})
