@@ -136,6 +136,69 @@ def validate(
 
 
 @app.command()
+def train(
+    target: Annotated[str, typer.Argument(help="A trainer name (its defaults plus --set), or a sweep file.")],
+    trial: Annotated[Optional[str], typer.Option("--trial", help="With a sweep file: the trial to run.")] = None,
+    overrides: SetOption = None,
+    profile: ProfileOption = None,
+) -> None:
+    """Train one configuration in this process, without Ray or MLflow, printing each report.
+
+    `orch train pose --set model.backbone=resnet18` runs the trainer's defaults plus overrides;
+    `orch train sweeps/x.yaml --trial NAME` reproduces one trial of a sweep.
+    """
+    from orchestrator._console import console
+    from orchestrator.spec import SpecError, load_trainer_run
+    from orchestrator.standalone import TrialNotFound, pick_trial, run_standalone
+
+    path = Path(target)
+    if path.suffix in (".yaml", ".yml") or path.is_file():
+        spec = _load(path, overrides, profile)
+    else:
+        if profile or trial:
+            raise typer.BadParameter("--profile and --trial need a sweep file, not a trainer name")
+        try:
+            spec = load_trainer_run(target, overrides or ())
+        except SpecError as exc:
+            _fail(exc.problems, f"orch train {target}")
+    try:
+        chosen = pick_trial(spec, trial)
+    except TrialNotFound as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    run_standalone(chosen, console())
+
+
+@app.command()
+def data(
+    action: Annotated[str, typer.Argument(help="synth")],
+    kind: Annotated[str, typer.Argument(help="mpii or coco")],
+    out: Annotated[Path, typer.Argument(help="Folder to write the dataset into.")],
+    n_train: Annotated[int, typer.Option("--train", help="Training people (images for coco).")] = 1600,
+    n_val: Annotated[int, typer.Option("--val", help="Validation people (images for coco).")] = 200,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed; the same seed writes the same files.")] = 0,
+) -> None:
+    """Write a synthetic dataset in a real format: `orch data synth mpii OUT`.
+
+    mpii: OUT/images/*.jpg and OUT/annot/{train,valid}.json (SimpleBaseline JSON, plus head boxes);
+    coco: OUT/images/*.jpg and OUT/annotations/person_keypoints_{train,val}.json.
+    """
+    import importlib
+
+    writers = {"mpii": "trainers.pose.synth:synth_mpii", "coco": "trainers.pose.synth:synth_coco"}
+    if action != "synth":
+        raise typer.BadParameter(f"unknown action {action!r}; the only one is: synth")
+    if kind not in writers:
+        raise typer.BadParameter(f"unknown dataset {kind!r}; choose one of: {', '.join(writers)}")
+    if out.exists() and any(out.iterdir()):
+        typer.echo(f"error: {out} exists and is not empty; pick a new folder", err=True)
+        raise typer.Exit(2)
+    module, _, fn = writers[kind].partition(":")
+    written = getattr(importlib.import_module(module), fn)(out, n_train, n_val, seed)
+    typer.echo(f"wrote a synthetic {kind} dataset to {written} ({n_train} train, {n_val} val)")
+
+
+@app.command()
 def trainers(
     name: Annotated[Optional[str], typer.Argument(help="Show this trainer's parameters.")] = None,
 ) -> None:

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-from dataclasses import dataclass
-from typing import Any, Callable, Protocol
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Protocol
 
 __all__ = ["Report", "Trainer", "param"]
 
@@ -38,6 +38,8 @@ class Trainer:
     mode: str = "max"  # "max" or "min"
     description: str = ""
     placeholders: tuple[str, ...] = ()  # names filled in at run time, e.g. "gpus"
+    # overrides that make a run take seconds on a CPU: the contract test trains with them
+    smoke: Mapping[str, Any] = field(default_factory=dict)
 
     def load_train(self) -> TrainFn:
         module, _, attr = self.train.partition(":")

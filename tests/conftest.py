@@ -1,11 +1,18 @@
 from __future__ import annotations
 
+import os
+import tempfile
 import textwrap
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+# Synthetic datasets the tests generate go to one folder per test session (Ray workers
+# inherit the environment), never to the user's ~/.cache/orch.
+os.environ.setdefault("ORCH_CACHE", tempfile.mkdtemp(prefix="orch-test-cache-"))
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from orchestrator.spec.options import (parse_choice, parse_experiment, parse_int
                                        parse_resources, parse_scheduler, parse_seeds, parse_stop)
 from orchestrator.spec.schema import Schema
 
-__all__ = ["load_sweep", "parse_overrides", "TOP_LEVEL_KEYS"]
+__all__ = ["load_sweep", "load_trainer_run", "parse_overrides", "TOP_LEVEL_KEYS"]
 
 TOP_LEVEL_KEYS = ("name", "description", "trainer", "base", "params", "grid", "zip", "variants",
                   "seeds", "exclude", "abbrev", "resources", "metric", "stop", "retries", "on_oom",
@@ -91,6 +91,19 @@ def load_sweep(path: str | Path, overrides: Sequence[str] = (), profile: str | N
     path = Path(path)
     file = str(path)
     doc = _read(path, file)
+    return _load(doc, path, file, path.read_text(encoding="utf-8"), overrides, profile)
+
+
+def load_trainer_run(trainer: str, overrides: Sequence[str] = ()) -> SweepSpec:
+    """A one-trial sweep of a trainer's defaults plus ``--set``: what ``orch train NAME`` runs."""
+    doc = LineDict({"name": f"train-{trainer}", "trainer": trainer})
+    doc.line, doc.lines = 1, {}
+    file = f"orch train {trainer}"
+    return _load(doc, Path(file), file, "", overrides, None)
+
+
+def _load(doc: LineDict, path: Path, file: str, source: str, overrides: Sequence[str],
+          profile: str | None) -> SweepSpec:
     problems = Problems()
     for key in doc:
         if key not in TOP_LEVEL_KEYS:
@@ -155,5 +168,5 @@ def load_sweep(path: str | Path, overrides: Sequence[str] = (), profile: str | N
         metric=metric, mode=mode, axes=tuple(axes.order), seeds=seeds, trials=tuple(trials),
         resources=resources, max_concurrent=max_concurrent, stop=stop, retries=retries,
         on_oom=on_oom, scheduler=scheduler, experiment=experiment,
-        source=path.read_text(encoding="utf-8"), profile=profile, overrides=tuple(overrides),
+        source=source, profile=profile, overrides=tuple(overrides),
     )

@@ -56,6 +56,7 @@ def test_every_registered_trainer_runs_two_steps():
         for key in ("epochs", "train.epochs", "train.max_iter"):
             if key in schema.params:
                 smoke[key] = 2
+        smoke.update(trainer.smoke)
         reports = []
         final = trainer.load_train()(schema.build(smoke), lambda m, s: reports.append((m, s)))
         assert reports, name

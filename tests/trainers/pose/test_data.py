@@ -1,0 +1,108 @@
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.conftest import SHARED_DATA
+from trainers.pose import transforms as T
+from trainers.pose.data import PoseDataset, heatmaps, load_coco, load_mpii
+from trainers.pose.skeleton import COCO_FLIP_PAIRS, MPII_FLIP_PAIRS
+from trainers.pose.synth import synth_coco, synth_mpii
+
+MPII = SHARED_DATA / "mpii_sample"
+COCO = SHARED_DATA / "coco_kpt_sample"
+needs_mpii = pytest.mark.skipif(not MPII.is_dir(), reason=f"real MPII sample absent ({MPII})")
+needs_coco = pytest.mark.skipif(not COCO.is_dir(), reason=f"real COCO sample absent ({COCO})")
+
+
+def roundtrip_error(ds: PoseDataset, index: int) -> float:
+    sample = ds[index]
+    person = ds.people[index]
+    m = sample["matrix"].numpy()
+    crop_pts = (sample["hm_joints"].numpy().astype(np.float64) + 0.5) * ds.stride - 0.5
+    back = T.apply(T.invert(m), crop_pts)
+    joints, vis = person.joints, person.vis
+    if sample["flipped"]:  # left and right swapped places in the sample
+        joints, vis = T.flip_joints(joints, vis, ds.flip_pairs)
+    vis = vis > 0
+    return float(np.abs(back[vis] - joints[vis]).max())
+
+
+@needs_mpii
+@pytest.mark.parametrize("input_size", [[256, 256], [384, 384], [256, 192]])
+@pytest.mark.parametrize("train", [False, True])
+def test_real_mpii_joints_map_into_the_crop_and_back_within_half_a_pixel(input_size, train):
+    with pytest.warns(UserWarning, match="no head boxes"):
+        people = load_mpii(MPII, "annot/test_mpii.json", "images")
+    raw = json.loads((MPII / "annot" / "test_mpii.json").read_text())
+    assert len(people) == 5 and people[0].joints.shape == (16, 2)
+    # 1-based MATLAB coordinates become 0-based
+    assert people[0].joints[0] == pytest.approx(np.array(raw[0]["joints"][0]) - 1)
+    ds = PoseDataset(people, input_size, 2.0, train, MPII_FLIP_PAIRS)
+    for i in range(len(ds)):
+        sample = ds[i]
+        assert sample["image"].shape == (3, *input_size)
+        assert roundtrip_error(ds, i) <= 0.5
+        inside = sample["weight"] > 0
+        assert inside.sum() >= 8  # the people are in their crops
+
+
+@needs_coco
+def test_real_coco_people_from_ground_truth_and_detected_boxes():
+    people, path = load_coco(COCO, "annotations/test_coco.json", "images", aspect=192 / 256)
+    raw = json.loads((COCO / "annotations" / "test_coco.json").read_text())
+    annotated = [a for a in raw["annotations"] if a["num_keypoints"] > 0]
+    assert len(people) == len(annotated) == 12
+    ds = PoseDataset(people, [256, 192], 2.0, False, COCO_FLIP_PAIRS)
+    for i in range(len(ds)):
+        assert roundtrip_error(ds, i) <= 0.5
+    dets, _ = load_coco(COCO, "annotations/test_coco.json", "images",
+                        boxes="annotations/test_coco_det_AP_H_56.json", det_score=0.5, aspect=0.75)
+    all_dets = json.loads((COCO / "annotations" / "test_coco_det_AP_H_56.json").read_text())
+    assert len(dets) == sum(d["score"] >= 0.5 for d in all_dets) and 0 < len(dets) < len(all_dets)
+
+
+def test_crop_pixels_line_up_with_mapped_coordinates():
+    """A bright dot in the image lands on the crop pixel its coordinates map to, rotated and flipped."""
+    image = Image.new("RGB", (300, 240))
+    image.putpixel((140, 100), (255, 255, 255))
+    for rotation, flip in ((0, False), (25, False), (-40, True)):
+        m = T.crop_matrix((150, 120), 0.3, rotation, (96, 96), flip)
+        crop = np.asarray(T.warp(image, m, (96, 96)))[..., 0].astype(float)
+        ys, xs = np.mgrid[:96, :96]
+        centroid = np.array([(crop * xs).sum(), (crop * ys).sum()]) / crop.sum()
+        assert np.abs(centroid - T.apply(m, [[140, 100]])[0]).max() < 0.1
+
+
+def test_heatmap_peaks_at_the_joint_and_weights_out_joints_off_the_map():
+    target, weight = heatmaps(np.array([[5.0, 7.0], [100.0, 3.0]]), np.array([1.0, 1.0]), (16, 16), 2.0)
+    assert np.unravel_index(target[0].argmax(), target[0].shape) == (7, 5) and target[0].max() == 1.0
+    assert weight.tolist() == [1.0, 0.0] and target[1].max() == 0.0
+
+
+def test_synthetic_mpii_is_in_the_simplebaseline_format_and_loads(tmp_path):
+    synth_mpii(tmp_path, n_train=6, n_val=3)
+    entries = json.loads((tmp_path / "annot" / "valid.json").read_text())
+    assert len(entries) == 3
+    assert set(entries[0]) >= {"image", "center", "scale", "joints", "joints_vis", "headbox"}
+    assert len(entries[0]["joints"]) == 16 and len(entries[0]["joints_vis"]) == 16
+    with Image.open(tmp_path / "images" / entries[0]["image"]) as img:
+        assert img.size == (256, 256)
+    people = load_mpii(tmp_path, "annot/train.json", "images")
+    assert len(people) == 6 and all(p.head_size > 3 for p in people)
+    ds = PoseDataset(people, [128, 128], 2.0, True, MPII_FLIP_PAIRS)
+    assert all(roundtrip_error(ds, i) <= 0.5 for i in range(6))
+    # the same seed writes the same annotations
+    synth_mpii(tmp_path / "again", n_train=6, n_val=3)
+    assert (tmp_path / "again" / "annot" / "valid.json").read_text() == json.dumps(entries)
+
+
+def test_synthetic_coco_is_valid_for_pycocotools(tmp_path):
+    from pycocotools.coco import COCO as CocoApi
+
+    synth_coco(tmp_path, n_train=4, n_val=4)
+    coco = CocoApi(str(tmp_path / "annotations" / "person_keypoints_val.json"))
+    assert len(coco.getImgIds()) == 4 and len(coco.getAnnIds()) >= 4
+    ann = coco.loadAnns(coco.getAnnIds())[0]
+    assert len(ann["keypoints"]) == 51 and ann["num_keypoints"] == sum(v > 0 for v in ann["keypoints"][2::3])

@@ -1,0 +1,101 @@
+"""The pose trainer's schema: every parameter, its default and why."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from orchestrator.trainer import param
+
+BACKBONES = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "densenet121",
+             "densenet169", "densenet201", "mobilenet_v2", "mobilenet_v3_large", "shufflenet_v2_x1_0")
+
+
+@dataclass
+class Model:
+    backbone: str = param("resnet50", choices=BACKBONES, help="torchvision encoder")
+    deconv: list[int] = param([256, 256, 256], ge=1, help="channels of the stride-2 deconvolutions "
+                              "(SimpleBaseline: three of 256, output stride 4); 1 to 5 of them")
+    deconv_kernel: int = param(4, choices=(2, 3, 4), help="deconvolution kernel size")
+    pretrained: str = param("none", help="'none' or a local state_dict path for the backbone "
+                            "(nothing is downloaded at run time)")
+
+
+@dataclass
+class Data:
+    dataset: str = param("mpii", choices=("mpii", "coco"), help="annotation format")
+    root: str = param("synthetic", help="dataset folder, or 'synthetic' for the generated "
+                      "MPII-format set (cached under $ORCH_CACHE, default ~/.cache/orch)")
+    train: str = param("annot/train.json", help="training annotations, relative to root")
+    val: str = param("annot/valid.json", help="validation annotations, relative to root")
+    images: str = param("images", help="image folder, relative to root")
+    val_images: str = param("", help="validation image folder if different (COCO val2017)")
+    headboxes: str = param("", help="MPII head boxes: gt_valid.mat or a JSON list; empty uses "
+                           "each entry's 'headbox' (synthetic sets have it)")
+    boxes: str = param("gt", help="COCO top-down boxes: 'gt' or a detections JSON path")
+    det_score: float = param(0.0, ge=0, le=1, help="drop detected boxes scoring below this")
+    input_size: list[int] = param([256, 256], ge=32, help="network input [H, W]: 256x256, 384x384, "
+                                  "256x192")
+    sigma: float = param(2.0, gt=0, help="heatmap Gaussian, px at output stride")
+    scale_factor: float = param(0.25, ge=0, help="random scale 1 ± this (SimpleBaseline MPII)")
+    rotation: float = param(30.0, ge=0, help="random rotation ± degrees, applied 60% of the time")
+    flip: bool = param(True, help="random horizontal flip with left/right joint swap")
+    half_body: float = param(0.0, ge=0, le=1, help="probability of a half-body crop (0 turns it off)")
+    workers: int = param(2, ge=0, help="DataLoader worker processes")
+    max_train: int | None = param(None, ge=1, help="use only the first N training samples")
+    max_val: int | None = param(None, ge=1, help="use only the first N validation samples")
+    synth_train: int = param(1600, ge=1, help="people in the synthetic training set")
+    synth_val: int = param(200, ge=1, help="people in the synthetic validation set")
+
+
+@dataclass
+class Loss:
+    name: str = param("mse", choices=("mse", "msssm"), help="mse on Gaussian heatmaps, or msssm")
+    t: float = param(10.0, gt=0, help="msssm softmax temperature")
+    rs: list[float] = param([8, 4, 2, 1], gt=0, help="msssm radii in heatmap pixels")
+    probMargin: float = param(0.0, ge=0, le=1, help="msssm probability margin; 0 turns it off")
+    pointMaxW: float = param(0.0, ge=0, help="weight of msssm's -log p at the ground-truth pixel")
+
+
+@dataclass
+class Optim:
+    name: str = param("adam", choices=("adam", "sgd"), help="Adam, or SGD with momentum")
+    lr: float = param(1e-3, gt=0, help="base learning rate (SimpleBaseline: 1e-3 with Adam)")
+    momentum: float = param(0.9, ge=0, le=1, help="SGD momentum")
+    weight_decay: float = param(1e-4, ge=0, help="weight decay")
+    schedule: str = param("step", choices=("step", "cosine"), help="lr schedule after warmup")
+    steps: list[int] = param([90, 120], ge=1, help="step schedule: epochs where lr *= factor")
+    factor: float = param(0.1, gt=0, le=1, help="step schedule decay")
+    warmup_epochs: float = param(0.0, ge=0, help="linear warmup from 0.1 x lr, in epochs")
+
+
+@dataclass
+class Train:
+    epochs: int = param(140, ge=1, help="training epochs (SimpleBaseline: 140)")
+    batch_size: int = param(32, ge=1, help="images per step")
+    device: str = param("auto", choices=("auto", "cpu", "cuda"), help="auto picks CUDA when present")
+    amp: str = param("bf16", choices=("off", "bf16", "fp16"), help="mixed precision on CUDA")
+    channels_last: bool = param(True, help="channels_last memory format on CUDA")
+    out_dir: str = param("checkpoints/{sweep}/{name}", help="checkpoint folder; a checkpoint per "
+                         "epoch, resumed when the config matches")
+    resume: bool = param(True, help="continue from out_dir's checkpoint when it matches this config")
+    log_every: int = param(50, ge=1, help="print a progress line every N steps")
+    eval_every: int = param(1, ge=1, help="evaluate and report every N epochs")
+
+
+@dataclass
+class Eval:
+    flip_test: bool = param(True, help="average with the flipped image's heatmaps")
+    shift_heatmap: bool = param(True, help="shift flipped heatmaps one pixel (SimpleBaseline)")
+
+
+@dataclass
+class Config:
+    model: Model = field(default_factory=Model)
+    data: Data = field(default_factory=Data)
+    loss: Loss = field(default_factory=Loss)
+    optim: Optim = field(default_factory=Optim)
+    train: Train = field(default_factory=Train)
+    eval: Eval = field(default_factory=Eval)
+    mode: str = param("train", choices=("train", "eval"), help="eval: evaluate `checkpoint` only")
+    checkpoint: str = param("", help="model checkpoint for mode: eval (a file train wrote)")
+    seed: int = param(0, help="set by the sweep's seeds")

@@ -1,0 +1,66 @@
+"""One training epoch, with throughput and data-wait accounting and progress lines."""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+
+import torch
+
+__all__ = ["run"]
+
+_warned = False
+
+
+def run(cfg, model, loader, optimizer, scaler, loss_fn, autocast, device, epoch: int, lr_at) -> dict[str, float]:
+    """Train one epoch; returns train/loss, train/lr, time/epoch_s, time/images_per_s, time/data_wait."""
+    global _warned
+    model.train()
+    cuda = device.type == "cuda"
+    channels_last = cuda and cfg.train.channels_last
+    n = len(loader)
+    total_loss = torch.zeros((), device=device)
+    images, wait, lr = 0, 0.0, 0.0
+    start = last = time.perf_counter()
+    it = iter(loader)
+    for i in range(n):
+        t0 = time.perf_counter()
+        batch = next(it)
+        batch = {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
+        wait += time.perf_counter() - t0
+        lr = lr_at(epoch - 1 + i / max(n, 1))
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        x = batch["image"]
+        if channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with autocast():
+            out = model(x)
+        loss = loss_fn(out.float(), batch)
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        total_loss += loss.detach()
+        images += x.shape[0]
+        if (i + 1) % cfg.train.log_every == 0 or i + 1 == n:
+            now = time.perf_counter()
+            value = loss.item()
+            print(f"Epoch: [{epoch}][{i + 1}/{n}]  loss {value:.5f}  lr {lr:.2e}  "
+                  f"{images / (now - start):.1f} img/s  data {100 * wait / (now - start):.0f}%  "
+                  f"({now - last:.1f}s)", flush=True)
+            last = now
+    if cuda:
+        torch.cuda.synchronize()
+    elapsed = time.perf_counter() - start
+    data_wait = wait / elapsed if elapsed else 0.0
+    if data_wait > 0.3 and not _warned:
+        _warned = True
+        print(f"warning: data loading is the bottleneck: {100 * data_wait:.0f}% of step time is spent "
+              f"waiting for batches with data.workers={cfg.data.workers}; raise data.workers or "
+              "lower the input size", file=sys.stderr, flush=True)
+    mean_loss = float(total_loss.item()) / max(n, 1)
+    return {"train/loss": mean_loss if math.isfinite(mean_loss) else float("nan"), "train/lr": lr,
+            "time/epoch_s": elapsed, "time/images_per_s": images / elapsed if elapsed else 0.0,
+            "time/data_wait": data_wait}

@@ -1,0 +1,176 @@
+"""The pose training loop: ``train(config, report)``; no Ray, no MLflow."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import json
+import math
+import os
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from orchestrator.trainer import Report
+from trainers.pose.config import Config
+from trainers.pose.data import PoseDataset, flip_pairs, load_coco, load_mpii
+from trainers.pose.evaluate import evaluate
+from trainers.pose.loss import make_loss
+from trainers.pose.model import build_model, count_params
+from trainers.pose.synthetic import synthetic_dataset
+
+__all__ = ["train", "build_data", "lr_at"]
+
+WAIT_WARNING = 0.3  # data-wait fraction above which the loader is called the bottleneck
+# Settings that do not change what is trained; a checkpoint resumes across them.
+_NOT_FINGERPRINTED = {("train", "out_dir"), ("train", "resume"), ("train", "log_every"),
+                      ("data", "workers"), ("train", "eval_every")}
+
+
+def _paths(cfg: Config) -> tuple[str, dict]:
+    d = cfg.data
+    if d.root == "synthetic":
+        root, files = synthetic_dataset(d.dataset, d.synth_train, d.synth_val)
+        return str(root), files
+    if not Path(d.root).is_dir():
+        raise FileNotFoundError(f"data.root: {d.root} is not a folder (cwd {os.getcwd()}); point it "
+                                "at the dataset, or use 'synthetic'")
+    return d.root, {"train": d.train, "val": d.val, "images": d.images}
+
+
+def build_data(cfg: Config, split: str):
+    """(dataset, path of the annotation file it came from)."""
+    root, files = _paths(cfg)
+    d = cfg.data
+    images = d.val_images or files["images"] if split == "val" else files["images"]
+    annot = files[split]
+    limit = d.max_train if split == "train" else d.max_val
+    if d.dataset == "mpii":
+        people = load_mpii(root, annot, images, d.headboxes if split == "val" else "", limit)
+        gt_path = str(Path(root) / annot)
+    else:
+        h, w = d.input_size
+        people, gt_path = load_coco(root, annot, images, d.boxes if split == "val" else "gt",
+                                    d.det_score, w / h, limit, train=split == "train")
+    train = split == "train"
+    stride = 32 // 2 ** len(cfg.model.deconv)
+    ds = PoseDataset(people, d.input_size, d.sigma, train, flip_pairs(d.dataset),
+                     d.scale_factor, d.rotation, d.flip and train, d.half_body if train else 0.0, stride)
+    return ds, gt_path
+
+
+def lr_at(cfg: Config, epoch_float: float) -> float:
+    """Learning rate at a fractional epoch: linear warmup from 0.1 x lr, then step or cosine."""
+    o = cfg.optim
+    if o.warmup_epochs and epoch_float < o.warmup_epochs:
+        return o.lr * (0.1 + 0.9 * epoch_float / o.warmup_epochs)
+    if o.schedule == "cosine":
+        span = max(cfg.train.epochs - o.warmup_epochs, 1e-9)
+        return o.lr * 0.5 * (1 + math.cos(math.pi * min(1.0, (epoch_float - o.warmup_epochs) / span)))
+    return o.lr * o.factor ** sum(epoch_float >= s for s in o.steps)
+
+
+def _fingerprint(cfg: Config) -> str:
+    flat = {f"{g}.{k}": v for g, group in dataclasses.asdict(cfg).items() if isinstance(group, dict)
+            for k, v in group.items() if (g, k) not in _NOT_FINGERPRINTED}
+    flat.update({k: v for k, v in dataclasses.asdict(cfg).items() if not isinstance(v, dict)})
+    return hashlib.sha256(json.dumps(flat, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _device(cfg: Config) -> torch.device:
+    if cfg.train.device == "cuda" or (cfg.train.device == "auto" and torch.cuda.is_available()):
+        if not torch.cuda.is_available():
+            raise RuntimeError("train.device: cuda was asked for but torch sees no CUDA device")
+        return torch.device("cuda")
+    return torch.device("cpu")
+
+
+def _autocast(cfg: Config, device: torch.device):
+    if device.type != "cuda" or cfg.train.amp == "off":
+        return contextlib.nullcontext
+    dtype = torch.bfloat16 if cfg.train.amp == "bf16" else torch.float16
+    return lambda: torch.autocast("cuda", dtype=dtype)
+
+
+def _loader(ds, cfg: Config, device, shuffle: bool, seed: int):
+    g = torch.Generator()
+    g.manual_seed(seed)
+    return torch.utils.data.DataLoader(
+        ds, batch_size=cfg.train.batch_size, shuffle=shuffle, drop_last=shuffle and len(ds) >= cfg.train.batch_size,
+        num_workers=cfg.data.workers, pin_memory=device.type == "cuda", generator=g,
+        persistent_workers=False, prefetch_factor=4 if cfg.data.workers else None)
+
+
+def _save(path: Path, state: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def _optimizer(cfg: Config, model):
+    o = cfg.optim
+    if o.name == "sgd":
+        return torch.optim.SGD(model.parameters(), lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay)
+    return torch.optim.Adam(model.parameters(), lr=o.lr, weight_decay=o.weight_decay)
+
+
+def train(cfg: Config, report: Report) -> dict[str, float]:
+    from trainers.pose.loop import run  # the epoch loop, kept in its own module
+
+    random.seed(cfg.seed)
+    np.random.seed(cfg.seed % 2**32)
+    torch.manual_seed(cfg.seed)
+    device = _device(cfg)
+    joints = 16 if cfg.data.dataset == "mpii" else 17
+    model = build_model(cfg.model.backbone, joints, list(cfg.model.deconv), cfg.model.deconv_kernel,
+                        cfg.model.pretrained).to(device)
+    if device.type == "cuda" and cfg.train.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    autocast = _autocast(cfg, device)
+    val_ds, gt_path = build_data(cfg, "val")
+    val_loader = _loader(val_ds, cfg, device, False, cfg.seed)
+    params = float(count_params(model))
+    if cfg.mode == "eval":
+        if not cfg.checkpoint or not Path(cfg.checkpoint).is_file():
+            raise FileNotFoundError(f"checkpoint: {cfg.checkpoint!r} is not a file; mode: eval needs "
+                                    "the checkpoint.pt a training run wrote")
+        state = torch.load(cfg.checkpoint, map_location=device, weights_only=True)
+        model.load_state_dict(state.get("model", state))
+        metrics = {**evaluate(model, val_loader, device, autocast, cfg, val_ds, gt_path), "model/params": params}
+        report(metrics, int(state.get("epoch", 0)))
+        return metrics
+    train_ds, _ = build_data(cfg, "train")
+    optimizer = _optimizer(cfg, model)
+    scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda" and cfg.train.amp == "fp16")
+    ckpt = Path(cfg.train.out_dir) / "checkpoint.pt" if cfg.train.out_dir else None
+    fingerprint, start = _fingerprint(cfg), 0
+    if ckpt and cfg.train.resume and ckpt.is_file():
+        state = torch.load(ckpt, map_location=device, weights_only=False)
+        if state.get("fingerprint") == fingerprint:
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            scaler.load_state_dict(state["scaler"])
+            start = int(state["epoch"])
+            print(f"resumed from {ckpt} at epoch {start}", flush=True)
+        else:
+            print(f"{ckpt} belongs to another config; training from scratch", flush=True)
+    metrics: dict[str, float] = {}
+    for epoch in range(start + 1, cfg.train.epochs + 1):
+        train_ds.set_epoch(cfg.seed, epoch)
+        loader = _loader(train_ds, cfg, device, True, cfg.seed * 100_003 + epoch)
+        stats = run(cfg, model, loader, optimizer, scaler, make_loss(cfg.loss), autocast, device, epoch,
+                    lambda f: lr_at(cfg, f))
+        if ckpt:
+            _save(ckpt, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                         "scaler": scaler.state_dict(), "epoch": epoch, "fingerprint": fingerprint})
+        if epoch % cfg.train.eval_every and epoch != cfg.train.epochs:
+            continue
+        metrics = {**stats, **evaluate(model, val_loader, device, autocast, cfg, val_ds, gt_path),
+                   "model/params": params}
+        report(metrics, epoch)
+    return metrics
