@@ -152,6 +152,8 @@ def _fit(spec: SweepSpec, todo: list[int], tracker, progress, address: str | Non
         "trials": [{"trainer": t.trainer, "config": dict(t.config), "name": t.name} for t in spec.trials],
         "retries": spec.retries, "on_nan": spec.stop.on_nan, "on_oom": spec.on_oom,
         "max_epochs": spec.stop.max_epochs, "timeout_s": spec.stop.timeout_s,
+        # relative paths in configs (data.root, out_dir) mean what they mean where orch was run
+        "cwd": os.getcwd(),
     }
     trainable = tune.with_resources(tune.with_parameters(run_trial, payload=payload), _resources(spec))
     scheduler = _scheduler(spec)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import math
+import os
 import sys
 import time
 import traceback
@@ -94,6 +95,8 @@ def _is_oom(exc: BaseException) -> bool:
 def run_trial(config: dict[str, Any], payload: dict[str, Any]) -> None:
     """Tune function trainable: ``config`` only holds the index of the trial to run."""
     trial = payload["trials"][config["index"]]
+    if os.path.isdir(payload["cwd"]):  # Tune starts trials in its own folder; on other nodes the
+        os.chdir(payload["cwd"])  # folder may not exist and paths must be absolute anyway
     trainer = get_trainer(trial["trainer"])
     schema = Schema(trainer.config)
     train = trainer.load_train()

@@ -200,7 +200,7 @@ def test_defaults_when_settings_are_absent(write):
     assert spec.resources.cpu == 1.0 and spec.resources.gpu == 0.0
 
 
-@pytest.mark.parametrize("sweep", ["toy_grid.yaml", "quickstart.yaml"])
+@pytest.mark.parametrize("sweep", ["toy_grid.yaml", "toy_quickstart.yaml", "quickstart.yaml"])
 def test_golden_json(sweep):
     """The JSON of --dry-run --format json for shipped sweeps; UPDATE_GOLDEN=1 rewrites."""
     spec = load_sweep(ROOT / "sweeps" / sweep)

@@ -106,3 +106,21 @@ def test_synthetic_coco_is_valid_for_pycocotools(tmp_path):
     assert len(coco.getImgIds()) == 4 and len(coco.getAnnIds()) >= 4
     ann = coco.loadAnns(coco.getAnnIds())[0]
     assert len(ann["keypoints"]) == 51 and ann["num_keypoints"] == sum(v > 0 for v in ann["keypoints"][2::3])
+
+
+def test_orch_data_synth_writes_a_dataset_and_refuses_a_non_empty_folder(tmp_path):
+    from typer.testing import CliRunner
+
+    from orchestrator.cli import app
+
+    out = tmp_path / "synth"
+    result = CliRunner().invoke(app, ["data", "synth", "mpii", str(out), "--train", "5", "--val", "2"])
+    assert result.exit_code == 0, result.output
+    assert len(json.loads((out / "annot" / "train.json").read_text())) == 5
+    assert len(list((out / "images").glob("*.jpg"))) == 7
+    again = CliRunner().invoke(app, ["data", "synth", "mpii", str(out)])
+    assert again.exit_code == 2 and "not empty" in again.output
+    coco = CliRunner().invoke(app, ["data", "synth", "coco", str(tmp_path / "c"), "--train", "2", "--val", "1"])
+    assert coco.exit_code == 0 and (tmp_path / "c" / "annotations" / "person_keypoints_val.json").is_file()
+    bad = CliRunner().invoke(app, ["data", "synth", "kitti", str(tmp_path / "k")])
+    assert bad.exit_code == 2 and "mpii, coco" in bad.output

@@ -113,3 +113,19 @@ def test_orch_train_rejects_an_unknown_key_with_exit_2(tmp_path):
                          capture_output=True, text=True, cwd=tmp_path)
     assert out.returncode == 2
     assert "loss.tt" in out.stderr and "loss.t" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_orch_train_runs_one_trial_of_a_sweep_and_lists_trials_when_ambiguous(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from orchestrator.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    sweep = str(ROOT / "sweeps" / "msssm_temper.yaml")
+    result = CliRunner().invoke(app, ["train", sweep, "--profile", "smoke", "--trial", "t75",
+                                      "--set", "train.epochs=1"])
+    assert result.exit_code == 0, result.output
+    assert "t75" in result.output and "step 1" in result.output
+    assert (tmp_path / "checkpoints" / "msssm_temper" / "t75" / "checkpoint.pt").is_file()
+    ambiguous = CliRunner().invoke(app, ["train", sweep, "--profile", "smoke"])
+    assert ambiguous.exit_code == 2 and "pick one with --trial: t7, t15, t75" in ambiguous.output
