@@ -5,6 +5,25 @@ contract types from :mod:`orchestrator.trainer` on a GPU box that has only torch
 and so that ``orch --help`` answers at once.
 """
 
+import json
+import os
+
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+__all__ = ["__version__", "report"]
+
+
+def report(metrics: "dict[str, float] | None" = None, *, step: "int | None" = None, **more: float) -> None:
+    """Report metrics from a script that the ``command`` trainer runs::
+
+        import orchestrator
+        orchestrator.report(step=epoch, loss=loss, **{"val/Mean": pckh_mean})
+
+    Outside orch (``ORCH_REPORT_FILE`` unset) it does nothing, so scripts keep working alone.
+    """
+    path = os.environ.get("ORCH_REPORT_FILE")
+    if not path:
+        return
+    values = {str(k): float(v) for k, v in {**(metrics or {}), **more}.items()}
+    with open(path, "a", encoding="utf-8") as handle:  # one short append per call: atomic
+        handle.write(json.dumps({"step": step, "metrics": values}) + "\n")

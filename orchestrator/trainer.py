@@ -40,10 +40,20 @@ class Trainer:
     placeholders: tuple[str, ...] = ()  # names filled in at run time, e.g. "gpus"
     # overrides that make a run take seconds on a CPU: the contract test trains with them
     smoke: Mapping[str, Any] = field(default_factory=dict)
+    # "module:function" taking a trial's flat config and returning [(key, problem)]: checks the
+    # schema cannot express, run by validation before anything launches; must not import torch
+    check: str = ""
 
     def load_train(self) -> TrainFn:
-        module, _, attr = self.train.partition(":")
-        return getattr(importlib.import_module(module), attr)
+        return _load(self.train)
+
+    def load_check(self) -> Callable[[dict[str, Any]], list[tuple[str, str]]] | None:
+        return _load(self.check) if self.check else None
+
+
+def _load(target: str) -> Any:
+    module, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module), attr)
 
 
 def param(

@@ -34,7 +34,7 @@ class Axes:
 
 
 def _is_list_param(schema: Schema, key: str) -> bool:
-    info = schema.params.get(key)
+    info = schema.param_info(key)
     return info is not None and type_name(info.type).startswith("list")
 
 
@@ -189,11 +189,11 @@ def parse_excludes(doc: LineDict, schema: Schema, axes: Axes, file: str,
             v = plain(v)
             if key in ("variant", "seed"):
                 values[key] = v
-            elif key not in schema.params:
+            elif schema.param_info(key) is None:
                 problems.add(loc.file, loc.line, f"exclude.{key}", "unknown key;",
                              did_you_mean(key, axes.order or list(schema.params)))
             else:
-                converted, error = check_value(schema.params[key], v)
+                converted, error = check_value(schema.param_info(key), v)
                 if error:
                     problems.add(loc.file, loc.line, f"exclude.{key}", error)
                 values[key] = converted
@@ -211,7 +211,7 @@ def parse_abbrev(doc: LineDict, schema: Schema, axes: Axes, file: str, problems:
     out = {}
     for key, prefix in value.items():
         line = value.lines.get(key)
-        if key not in axes.order and key not in schema.params and key != "variant":
+        if key not in axes.order and schema.param_info(str(key)) is None and key != "variant":
             problems.add(file, line, f"abbrev.{key}", "is not an axis of this sweep;",
                          did_you_mean(str(key), axes.order or list(schema.params)))
         elif prefix is None or not isinstance(prefix, (str, int)):

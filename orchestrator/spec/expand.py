@@ -64,7 +64,7 @@ def _fill_placeholders(config: dict[str, Any], locs: dict[str, Loc], context: di
             problems.add(loc.file, loc.line, key, f"{exc};", hint or "known: config keys, name, seed, sweep.")
             continue
         if filled is not value:
-            converted, error = check_value(schema.params[key], filled)
+            converted, error = check_value(schema.param_info(key), filled)
             if error:
                 problems.add(locs[key].file, locs[key].line, key, f"after placeholders, {error}")
             config[key] = converted

@@ -53,7 +53,8 @@ def check_layer(layer: Layer, schema: Schema, problems: Problems, what: str = ""
             problems.add(loc.file, loc.line, key, "the seed is set by the sweep's `seeds:` key",
                          "write `seeds: [N]` (or `seeds: 3` for seeds 0, 1, 2) instead.")
             continue
-        if key not in schema.params:
+        info = schema.param_info(key)
+        if info is None:
             if key in schema.groups:
                 members = ", ".join(k for k in schema.params if k.startswith(key + "."))
                 problems.add(loc.file, loc.line, key, f"is a group of parameters ({members});",
@@ -62,7 +63,7 @@ def check_layer(layer: Layer, schema: Schema, problems: Problems, what: str = ""
                 problems.add(loc.file, loc.line, key, f"unknown key{what};",
                              did_you_mean(key, list(schema.params) + list(schema.groups)[1:]))
             continue
-        converted, error = check_value(schema.params[key], plain(value))
+        converted, error = check_value(info, plain(value))
         if error:
             problems.add(loc.file, loc.line, key, error)
             continue

@@ -102,6 +102,21 @@ def load_trainer_run(trainer: str, overrides: Sequence[str] = ()) -> SweepSpec:
     return _load(doc, Path(file), file, "", overrides, None)
 
 
+def _trainer_checks(trainer, trials, doc: LineDict, file: str, problems: Problems) -> None:
+    """The trainer's own checks (parsers, ...) on every trial, each problem reported once."""
+    check = trainer.load_check()
+    if check is None:
+        return
+    params = doc.get("params") if isinstance(doc.get("params"), dict) else LineDict()
+    seen = set()
+    for trial in trials:
+        for key, message in check(dict(trial.config)):
+            if (key, message) not in seen:
+                seen.add((key, message))
+                line = params.lines.get(key.split(".")[0], doc.lines.get("params", doc.lines.get("trainer")))
+                problems.add(file, line, key, message)
+
+
 def _load(doc: LineDict, path: Path, file: str, source: str, overrides: Sequence[str],
           profile: str | None) -> SweepSpec:
     problems = Problems()
@@ -160,6 +175,7 @@ def _load(doc: LineDict, path: Path, file: str, source: str, overrides: Sequence
     expansion = Expansion(name, str(trainer_name), trainer.placeholders, fixed, set_layer, axes, seeds,
                           excludes, abbrev, budget, file, trainer_line)
     trials = expand_trials(expansion, schema, problems)
+    _trainer_checks(trainer, trials, doc, file, problems)
     if not trials and not problems:
         problems.add(file, axes.line or 1, "exclude", "every trial is excluded: nothing would run")
     problems.raise_if_any()

@@ -3,11 +3,13 @@
 ``out_dir: "runs/{name}"``, ``cfg: "experiments/{loss.t}.yaml"``. Known names: every
 config key, ``name``, ``setting``, ``seed``, ``sweep`` and ``variant``; names a trainer
 fills in at run time (``{gpus}``) are left as they are. ``{{`` and ``}}`` are literal braces.
-Lists render as ``8,4,2,1``.
+Lists render as ``8,4,2,1``; ``{rs:space}`` gives ``8 4 2 1`` and ``{rs:json}`` ``[8, 4, 2, 1]``.
+Strings inside lists and mappings (an ``env:`` block) are filled too.
 """
 
 from __future__ import annotations
 
+import json
 import string
 from typing import Any, Iterable, Mapping
 
@@ -31,9 +33,20 @@ class _Formatter(string.Formatter):
         raise PlaceholderError(field_name, f"unknown placeholder {{{field_name}}}")
 
 
+class _Seq(list):
+    """A list placeholder value: comma-joined unless the format spec says space or json."""
+
+    def __format__(self, spec: str) -> str:
+        if spec == "json":
+            return json.dumps(list(self))
+        if spec == "space":
+            return " ".join(str(v) for v in self)
+        return format(",".join(str(_render(v)) for v in self), spec)
+
+
 def _render(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
-        return ",".join(str(_render(v)) for v in value)
+        return _Seq(value)
     return value
 
 
@@ -63,6 +76,8 @@ def fill(value: Any, context: Mapping[str, Any], runtime: Iterable[str] = ()) ->
     if isinstance(value, str) and ("{" in value or "}" in value):
         rendered = {k: _render(v) for k, v in context.items()}
         return _fill_text(value, _Formatter(rendered, runtime))
-    if isinstance(value, list) and any(isinstance(v, str) for v in value):
+    if isinstance(value, list) and any(isinstance(v, (str, list, dict)) for v in value):
         return [fill(v, context, runtime) for v in value]
+    if isinstance(value, dict) and value:
+        return {k: fill(v, context, runtime) for k, v in value.items()}
     return value

@@ -29,20 +29,38 @@ class ParamInfo:
 
 
 class Schema:
-    """The flattened view of a trainer's Config dataclass."""
+    """The flattened view of a trainer's Config dataclass.
+
+    A Config whose class sets ``__orch_free_form__ = "field"`` also accepts keys it does not
+    declare (any YAML value): they are collected into that dict field, so a trainer such as
+    ``command`` can take whatever parameters its script needs.
+    """
 
     def __init__(self, config_cls: type):
         if not dataclasses.is_dataclass(config_cls):
             raise TypeError(f"{config_cls!r} is not a dataclass; a trainer's Config must be one")
         self.config_cls = config_cls
+        self.free_form: str | None = getattr(config_cls, "__orch_free_form__", None)
         self.params: dict[str, ParamInfo] = {}
         self.groups: dict[str, type] = {"": config_cls}
         self._walk(config_cls, "")
+
+    def param_info(self, key: str) -> ParamInfo | None:
+        """The declared parameter, a free-form one for schemas that allow them, else None."""
+        if key in self.params:
+            return self.params[key]
+        if (self.free_form and key and key != self.free_form and key not in self.groups
+                and not any(k.startswith(key + ".") for k in self.params)
+                and all(part.isidentifier() for part in key.split("."))):
+            return ParamInfo(key, Any, dataclasses.MISSING, "free-form parameter")
+        return None
 
     def _walk(self, cls: type, prefix: str) -> None:
         hints = typing.get_type_hints(cls)
         for f in dataclasses.fields(cls):
             key = prefix + f.name
+            if not prefix and f.name == self.free_form:
+                continue
             tp = hints[f.name]
             if dataclasses.is_dataclass(tp):
                 self.groups[key] = tp
@@ -81,6 +99,8 @@ class Schema:
                 kwargs[f.name] = self._build(self.groups[key], key + ".", flat)
             elif key in flat:
                 kwargs[f.name] = flat[key]
+        if not prefix and self.free_form:
+            kwargs[self.free_form] = {k: v for k, v in flat.items() if k not in self.params}
         return cls(**kwargs)
 
 

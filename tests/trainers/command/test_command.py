@@ -1,0 +1,136 @@
+"""The command trainer on real scripts from tests/fixtures/ (no Ray): argv, metrics, failures, kills."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+import pytest
+
+from orchestrator.spec import Schema, load_sweep
+from tests.conftest import ROOT
+from trainers.command.config import Config
+from trainers.command.train import CommandFailed, train
+
+FIXTURES = ROOT / "tests" / "fixtures"
+
+
+def config(command, **kw) -> Config:
+    return Schema(Config).build({**Schema(Config).defaults(), "command": command, **kw})
+
+
+def run(command, **kw):
+    reports = []
+    final = train(config(command, **kw), lambda m, s: reports.append((s, m)))
+    return reports, final
+
+
+def test_notes_table_becomes_metrics_at_each_epoch():
+    reports, final = run([sys.executable, str(FIXTURES / "notes_train.py"), "--cfg", "a.yaml", "--t", "10"])
+    assert [s for s, _ in reports] == [0, 1, 2]
+    assert reports[2][1]["val/Mean"] == pytest.approx(80.0) and reports[2][1]["val/Mean@0.1"] == pytest.approx(32.0)
+    assert final["val/Head"] == pytest.approx(86.0)
+
+
+def test_posetrack_latex_rows():
+    reports, _ = run([sys.executable, str(FIXTURES / "posetrack_eval.py")],
+                     metrics=[{"type": "latex", "prefix": "posetrack/"}])
+    assert reports == [(1, {"posetrack/Head": 80.1, "posetrack/Shou": 79.9, "posetrack/Elb": 72.3,
+                            "posetrack/Wri": 63.3, "posetrack/Hip": 70.6, "posetrack/Knee": 66.9,
+                            "posetrack/Ankl": 61.0, "posetrack/Total": 71.3})]
+
+
+def test_kv_json_regex_and_the_report_client():
+    reports, _ = run(["python", str(FIXTURES / "many_formats.py")], metrics=[
+        {"type": "kv", "keys": ["loss", "lr"]}, {"type": "json"},
+        {"type": "regex", "pattern": r"step (?P<step>\d+) top1 (?P<top1>[\d.]+)%"}])
+    by_key: dict[str, list] = {}
+    for step, metrics in reports:
+        for k, v in metrics.items():
+            by_key.setdefault(k, []).append((step, v))
+    assert by_key["loss"] == [(1, 1.0), (2, 0.5)] and by_key["lr"] == [(1, 0.01), (2, 0.01)]
+    assert by_key["val/mIoU"] == [(1, 41.0), (2, 42.0)]
+    assert by_key["top1"] == [(1, 71.5), (2, 72.5)]
+    assert by_key["client/score"] == [(1, 10.0), (2, 20.0)]
+    assert len(by_key["client/final"]) == 1 and "acc" not in by_key
+
+
+def test_the_report_client_does_nothing_outside_orch(tmp_path):
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if k != "ORCH_REPORT_FILE"}
+    out = subprocess.run([sys.executable, str(FIXTURES / "many_formats.py")], capture_output=True,
+                         text=True, env={**env, "PYTHONPATH": str(ROOT)}, cwd=tmp_path)
+    assert out.returncode == 0 and "loss=1.000" in out.stdout and list(tmp_path.iterdir()) == []
+
+
+def test_exit_code_3_fails_with_the_stderr_tail():
+    with pytest.raises(CommandFailed) as err:
+        run([sys.executable, str(FIXTURES / "exit3.py")], tail_lines=5)
+    message = str(err.value)
+    assert "exited with code 3" in message and "device-side assert triggered" in message
+    assert "stderr line 29" in message and "stderr line 20" not in message  # only the tail
+
+
+def test_a_script_that_ignores_sigterm_is_killed_after_the_grace_period(tmp_path):
+    pids_file = tmp_path / "pids"
+    started = time.monotonic()
+    with pytest.raises(CommandFailed, match="timeout: still running after 2s"):
+        run([sys.executable, str(FIXTURES / "ignore_term.py"), str(pids_file)], timeout=2.0, grace=1.0)
+    assert time.monotonic() - started < 15
+    for pid in map(int, pids_file.read_text().split()):
+        assert not _alive(pid), f"process {pid} outlived its trial"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_values_with_spaces_and_shell_metacharacters_arrive_as_one_argument(write, tmp_path):
+    out = tmp_path / "argv.json"
+    nasty = "a b; rm -rf / && echo $HOME `id` | cat > x 'q' \"dq\" *"
+    sweep = write("argv.yaml", f"""
+        name: argv
+        trainer: command
+        params:
+          command: [python, {FIXTURES / "notes_train.py"}, --cfg, "{{cfg}}", --gpus, "{{gpus}}",
+                    --epochs, "1", --argv-out, {out}]
+          cfg: {json.dumps(nasty)}
+        """)
+    [trial] = load_sweep(sweep).trials
+    cfg = Schema(Config).build(dict(trial.config))
+    assert cfg.vars == {"cfg": nasty}
+    os.environ.pop("CUDA_VISIBLE_DEVICES", None)
+    train(cfg, lambda m, s: None)
+    seen = json.loads(out.read_text())
+    assert seen["argv"][1] == nasty and seen["argv"].count(nasty) == 1
+    assert not (tmp_path / "x").exists()
+
+
+def test_gpus_expand_to_the_visible_devices(monkeypatch, tmp_path):
+    out = tmp_path / "argv.json"
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,5")
+    run([sys.executable, str(FIXTURES / "notes_train.py"), "--cfg", "c", "--gpus", "{gpus}",
+         "--epochs", "1", "--argv-out", str(out)], env={"WHICH": "{gpus}"})
+    assert json.loads(out.read_text())["gpus"] == "0,1"
+
+
+def test_unknown_placeholder_is_a_validation_error(write):
+    from orchestrator.spec import SpecError
+
+    sweep = write("bad.yaml", """
+        name: bad
+        trainer: command
+        params:
+          command: [python, train.py, --t, "{tt}"]
+          t: 10
+        """)
+    with pytest.raises(SpecError) as err:
+        load_sweep(sweep)
+    assert "unknown placeholder {tt}" in str(err.value.problems[0]) and "did you mean t" in str(err.value.problems[0])

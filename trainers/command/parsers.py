@@ -1,0 +1,191 @@
+"""Turn what a training script prints into metrics: pure functions over lines of text.
+
+Parsers (``metrics:`` in a command sweep, a list of mappings with a ``type``):
+
+- ``markdown``: a header row ``| Arch | Head | ... | Mean |`` then value rows; one metric per
+  numeric column, named ``prefix + header`` (prefix ``val/`` by default).
+- ``latex``: ``& Head & Shou & ... & Total\\`` then ``& 97.1 & ... \\``; as markdown.
+- ``kv``: ``key=value`` / ``key: value`` pairs anywhere in a line (``keys:`` limits which).
+- ``json``: a line that is a JSON object; numbers become metrics, ``step``/``epoch`` the step.
+- ``regex``: ``pattern`` with named groups; a group named ``step`` sets the step.
+
+The step of a value is its own (``step`` in JSON or a regex group), else the last number matched
+by ``step_regex`` before it (the notes' ``Epoch: [88][0/174]``), else the count of that parser's
+reports so far (1, 2, ...). Every parser takes ``prefix``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any, Iterable
+
+__all__ = ["Harvester", "ParserError", "DEFAULT_PARSERS", "DEFAULT_STEP_REGEX", "check_parsers",
+           "check_config"]
+
+DEFAULT_STEP_REGEX = r"Epoch:?\s*\[(\d+)\]"
+DEFAULT_PARSERS = ({"type": "markdown"}, {"type": "latex"}, {"type": "json"})
+_TYPES = {"markdown": {"prefix"}, "latex": {"prefix"}, "kv": {"prefix", "keys"}, "json": {"prefix"},
+          "regex": {"prefix", "pattern"}}
+_NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|inf)"
+_KV = re.compile(r"(?<![\w/.@-])([A-Za-z_][\w/.@-]*)\s*[=:]\s*(" + _NUMBER + r")(?![\w.])", re.IGNORECASE)
+
+
+class ParserError(ValueError):
+    pass
+
+
+def check_parsers(specs: Iterable[Any], step_regex: str) -> list[dict]:
+    """Validate the ``metrics:`` list; returns it as plain dicts or raises ParserError."""
+    out = []
+    try:
+        re.compile(step_regex)
+    except re.error as exc:
+        raise ParserError(f"step_regex {step_regex!r} is not a regular expression: {exc}") from None
+    for i, spec in enumerate(specs):
+        if not isinstance(spec, dict) or spec.get("type") not in _TYPES:
+            raise ParserError(f"metrics[{i}]: expected a mapping with type one of "
+                              f"{', '.join(_TYPES)}, got {spec!r}")
+        extra = set(spec) - _TYPES[spec["type"]] - {"type"}
+        if extra:
+            raise ParserError(f"metrics[{i}] ({spec['type']}): unknown option {sorted(extra)[0]!r}; "
+                              f"it takes {', '.join(sorted(_TYPES[spec['type']]))}")
+        if spec["type"] == "regex":
+            try:
+                pattern = re.compile(str(spec.get("pattern", "")))
+            except re.error as exc:
+                raise ParserError(f"metrics[{i}]: pattern is not a regular expression: {exc}") from None
+            if not pattern.groupindex:
+                raise ParserError(f"metrics[{i}]: pattern needs named groups, e.g. (?P<loss>[\\d.]+)")
+        out.append(dict(spec))
+    return out
+
+
+def check_config(config: dict[str, Any]) -> list[tuple[str, str]]:
+    """Validation hook of the command trainer: parsers and step regex, before launch."""
+    try:
+        check_parsers(config.get("metrics", DEFAULT_PARSERS), config.get("step_regex", DEFAULT_STEP_REGEX))
+    except ParserError as exc:
+        key = "step_regex" if str(exc).startswith("step_regex") else "metrics"
+        return [(key, f"{exc}")]
+    command = config.get("command")
+    if not isinstance(command, list) or not command:
+        return [("command", "expected the script's argv as a non-empty list, e.g. [python, train.py]")]
+    return []
+
+
+def _number(text: str) -> float | None:
+    text = text.strip().rstrip("%")
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+class _Table:
+    """Header-then-rows tables (markdown pipes, LaTeX ampersands)."""
+
+    def __init__(self, prefix: str):
+        self.prefix = prefix
+        self.header: list[str] | None = None
+
+    def row(self, cells: list[str]) -> dict[str, float] | None:
+        numbers = [_number(c) for c in cells]
+        filled = [c for c in cells if c]
+        if not filled:
+            return None
+        if all(n is None for n in numbers):
+            self.header = cells
+            return None
+        if self.header is None:
+            return None
+        header = self.header
+        if len(header) != len(cells):  # align from the right: a label column may be missing
+            k = min(len(header), len(cells))
+            header, cells, numbers = header[-k:], cells[-k:], numbers[-k:]
+        return {self.prefix + h: n for h, n in zip(header, numbers) if h and n is not None}
+
+
+def _markdown_cells(line: str) -> list[str] | None:
+    s = line.strip()
+    if not (s.startswith("|") and s.endswith("|") and s.count("|") >= 3):
+        return None
+    cells = [c.strip() for c in s[1:-1].split("|")]
+    if all(re.fullmatch(r":?-{2,}:?", c) for c in cells if c):
+        return []  # the |---|---| separator
+    return cells
+
+
+def _latex_cells(line: str) -> list[str] | None:
+    s = line.strip()
+    if "&" not in s or not s.endswith("\\\\"):
+        return None
+    return [c.strip() for c in s[:-2].split("&")]
+
+
+class Harvester:
+    """Feed it lines; it returns the (metrics, step) reports they complete."""
+
+    def __init__(self, specs: Iterable[dict], step_regex: str = DEFAULT_STEP_REGEX):
+        self.specs = check_parsers(specs, step_regex)
+        self.step_re = re.compile(step_regex)
+        self.step: int | None = None
+        self.counts: dict[int, int] = {}
+        self.tables = {i: _Table(s.get("prefix", "val/")) for i, s in enumerate(self.specs)
+                       if s["type"] in ("markdown", "latex")}
+        self.patterns = {i: re.compile(s["pattern"]) for i, s in enumerate(self.specs) if s["type"] == "regex"}
+
+    def next_step(self, source: int) -> int:
+        """The step for a value that names none: the current one, else a per-source counter."""
+        self.counts[source] = self.counts.get(source, 0) + 1
+        return self.step if self.step is not None else self.counts[source]
+
+    def _emit(self, source: int, metrics: dict[str, float], step: int | None = None):
+        return metrics, step if step is not None else self.next_step(source)
+
+    def feed(self, line: str) -> list[tuple[dict[str, float], int]]:
+        out = []
+        m = self.step_re.search(line)
+        if m:
+            self.step = int(m.group(1))
+        for i, spec in enumerate(self.specs):
+            kind, prefix = spec["type"], spec.get("prefix", "")
+            if kind in ("markdown", "latex"):
+                cells = (_markdown_cells if kind == "markdown" else _latex_cells)(line)
+                if cells:
+                    values = self.tables[i].row(cells)
+                    if values:
+                        out.append(self._emit(i, values))
+            elif kind == "json":
+                s = line.strip()
+                if s.startswith("{") and s.endswith("}"):
+                    try:
+                        obj = json.loads(s)
+                    except json.JSONDecodeError:
+                        continue
+                    if isinstance(obj, dict):
+                        step = obj.get("step", obj.get("epoch"))
+                        values = {prefix + k: float(v) for k, v in obj.items() if k not in ("step", "epoch")
+                                  and isinstance(v, (int, float)) and not isinstance(v, bool)}
+                        if values:
+                            out.append(self._emit(i, values, int(step) if isinstance(step, (int, float)) else None))
+            elif kind == "kv":
+                keys = spec.get("keys")
+                values = {prefix + k: float(v) for k, v in _KV.findall(line) if not keys or k in keys}
+                if values:
+                    out.append(self._emit(i, values))
+            elif kind == "regex":
+                m = self.patterns[i].search(line)
+                if m:
+                    groups = {k: v for k, v in m.groupdict().items() if v is not None}
+                    step = groups.pop("step", None)
+                    values = {prefix + k: v for k, v in ((k, _number(v)) for k, v in groups.items())
+                              if v is not None}
+                    if values:
+                        out.append(self._emit(i, values, int(float(step)) if step is not None else None))
+        return out
+
+
+def is_finite(metrics: dict[str, float]) -> bool:
+    return all(math.isfinite(v) for v in metrics.values())

@@ -1,0 +1,111 @@
+"""Run one trial's script, stream its output into the trial log, and report what it prints."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from orchestrator.trainer import Report
+from trainers.command.config import Config
+from trainers.command.parsers import Harvester
+from trainers.command.process import Script, gpu_list
+
+__all__ = ["train", "CommandFailed"]
+
+
+class CommandFailed(RuntimeError):
+    pass
+
+
+def _argv(cfg: Config) -> list[str]:
+    if not cfg.command or not all(isinstance(a, (str, int, float)) for a in cfg.command):
+        raise CommandFailed(f"command must be a non-empty list of strings, got {cfg.command!r}")
+    gpus = gpu_list()
+    # the spec filled every placeholder but the runtime ones; only those remain
+    return [str(a).replace("{gpus}", gpus) for a in cfg.command]
+
+
+def _env(cfg: Config, report_file: str) -> dict[str, str]:
+    env = dict(os.environ)
+    # `python` in the command is the interpreter orch runs on, so `import orchestrator` works
+    env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
+    env["PYTHONUNBUFFERED"] = "1"  # lines arrive as they are printed, not at exit
+    env["ORCH_REPORT_FILE"] = report_file
+    env.update({str(k): str(v).replace("{gpus}", gpu_list()) for k, v in cfg.env.items()})
+    return env
+
+
+class _ReportFile:
+    """Reads what ``orchestrator.report()`` appended since the last call."""
+
+    def __init__(self, path: str):
+        self.path, self.offset, self.partial = path, 0, ""
+
+    def read(self) -> list[tuple[dict[str, float], int | None]]:
+        try:
+            with open(self.path, encoding="utf-8") as handle:
+                handle.seek(self.offset)
+                text = handle.read()
+                self.offset = handle.tell()
+        except FileNotFoundError:
+            return []
+        complete, _, self.partial = (self.partial + text).rpartition("\n")
+        out = []
+        for line in filter(None, complete.split("\n")):
+            record = json.loads(line)
+            out.append(({k: float(v) for k, v in record["metrics"].items()}, record.get("step")))
+        return out
+
+
+def train(cfg: Config, report: Report) -> dict[str, float]:
+    argv = _argv(cfg)
+    cwd = cfg.cwd or None
+    if cwd and not Path(cwd).is_dir():
+        raise CommandFailed(f"cwd: {cwd} is not a folder")
+    harvester = Harvester(cfg.metrics, cfg.step_regex)
+    fd, report_path = tempfile.mkstemp(prefix="orch-report-", suffix=".jsonl")
+    os.close(fd)
+    client = _ReportFile(report_path)
+    last: dict[str, float] = {}
+
+    def send(metrics: dict[str, float], step: int | None) -> None:
+        nonlocal last
+        if step is None:  # a client report without a step: as for printed values
+            step = harvester.next_step(-1)
+        last = {**last, **metrics}
+        report(metrics, int(step))
+
+    print(f"$ {' '.join(argv)}", flush=True)
+    deadline = time.monotonic() + cfg.timeout if cfg.timeout else None
+    try:
+        script = Script(argv, cwd, _env(cfg, report_path), cfg.grace, cfg.tail_lines)
+    except OSError as exc:
+        os.unlink(report_path)
+        raise CommandFailed(f"cannot start {argv[0]!r}: {exc}") from None
+    try:
+        for stream, line in script.lines():
+            if line is not None:
+                print(line, file=sys.stderr if stream == "stderr" else sys.stdout, flush=True)
+                for metrics, step in harvester.feed(line):
+                    send(metrics, step)
+            for metrics, step in client.read():
+                send(metrics, step)
+            if deadline and time.monotonic() > deadline:
+                raise CommandFailed(f"timeout: still running after {cfg.timeout:g}s; stopped")
+        code = script.wait()
+        for metrics, step in client.read():
+            send(metrics, step)
+    finally:  # also when report() stops the trial (NaN, budget) or the sweep is interrupted
+        script.stop()
+        os.unlink(report_path)
+    if code != 0:
+        tail = "\n".join(script.stderr_tail) or "(no stderr)"
+        raise CommandFailed(f"{argv[0]} exited with code {code}; last stderr lines:\n{tail}")
+    if not last:
+        print("warning: the script printed no metric any parser recognised; check `metrics:`",
+              file=sys.stderr, flush=True)
+    return last
