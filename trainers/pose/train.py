@@ -9,7 +9,6 @@ import json
 import math
 import os
 import random
-import time
 from pathlib import Path
 
 import numpy as np

@@ -42,8 +42,9 @@ def test_kill_9_then_resume_finishes_each_trial_once(tmp_path, write):
     path = write("killme.yaml", SWEEP)
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     env = {**os.environ, "MLFLOW_TRACKING_URI": uri}
-    proc = _orch(["sweep", str(path), "--quiet"], tmp_path, env)
     client = MlflowClient(tracking_uri=uri)
+    client.search_experiments()  # create the schema now: two processes creating it at once race
+    proc = _orch(["sweep", str(path), "--quiet"], tmp_path, env)
     deadline = time.time() + 240
     while time.time() < deadline and proc.poll() is None:
         if (tmp_path / "mlflow.db").exists() and _statuses(client)["finished"] >= 2:
