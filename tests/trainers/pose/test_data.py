@@ -124,3 +124,14 @@ def test_orch_data_synth_writes_a_dataset_and_refuses_a_non_empty_folder(tmp_pat
     assert coco.exit_code == 0 and (tmp_path / "c" / "annotations" / "person_keypoints_val.json").is_file()
     bad = CliRunner().invoke(app, ["data", "synth", "kitti", str(tmp_path / "k")])
     assert bad.exit_code == 2 and "mpii, coco" in bad.output
+
+
+def test_head_boxes_come_from_an_mpii_gt_valid_mat(tmp_path):
+    from scipy.io import savemat
+
+    synth_mpii(tmp_path, n_train=1, n_val=3)
+    boxes = np.zeros((2, 2, 3))  # MPII's headboxes_src: [[x1, y1], [x2, y2]] x people
+    boxes[1, :, :] = [[30.0, 60.0, 90.0], [40.0, 80.0, 120.0]]  # sizes 30x40, 60x80, 90x120
+    savemat(tmp_path / "annot" / "gt_valid.mat", {"headboxes_src": boxes})
+    people = load_mpii(tmp_path, "annot/valid.json", "images", headboxes="annot/gt_valid.mat")
+    assert [p.head_size for p in people] == pytest.approx([0.6 * 50, 0.6 * 100, 0.6 * 150])
