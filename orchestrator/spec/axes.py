@@ -189,11 +189,11 @@ def parse_excludes(doc: LineDict, schema: Schema, axes: Axes, file: str,
             v = plain(v)
             if key in ("variant", "seed"):
                 values[key] = v
-            elif schema.param_info(key) is None:
+            elif (info := schema.param_info(key)) is None:
                 problems.add(loc.file, loc.line, f"exclude.{key}", "unknown key;",
                              did_you_mean(key, axes.order or list(schema.params)))
             else:
-                converted, error = check_value(schema.param_info(key), v)
+                converted, error = check_value(info, v)
                 if error:
                     problems.add(loc.file, loc.line, f"exclude.{key}", error)
                 values[key] = converted

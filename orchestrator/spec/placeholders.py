@@ -41,7 +41,7 @@ class _Seq(list):
             return json.dumps(list(self))
         if spec == "space":
             return " ".join(str(v) for v in self)
-        return format(",".join(str(_render(v)) for v in self), spec)
+        return format(",".join(format(_render(v)) for v in self), spec)
 
 
 def _render(value: Any) -> Any:

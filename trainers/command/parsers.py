@@ -17,7 +17,6 @@ reports so far (1, 2, ...). Every parser takes ``prefix``.
 from __future__ import annotations
 
 import json
-import math
 import re
 from typing import Any, Iterable
 
@@ -186,6 +185,3 @@ class Harvester:
                         out.append(self._emit(i, values, int(float(step)) if step is not None else None))
         return out
 
-
-def is_finite(metrics: dict[str, float]) -> bool:
-    return all(math.isfinite(v) for v in metrics.values())

@@ -24,9 +24,12 @@ class CommandFailed(RuntimeError):
 def _argv(cfg: Config) -> list[str]:
     if not cfg.command or not all(isinstance(a, (str, int, float)) for a in cfg.command):
         raise CommandFailed(f"command must be a non-empty list of strings, got {cfg.command!r}")
-    gpus = gpu_list()
-    # the spec filled every placeholder but the runtime ones; only those remain
-    return [str(a).replace("{gpus}", gpus) for a in cfg.command]
+    return [_fill_runtime(a) for a in cfg.command]
+
+
+def _fill_runtime(value) -> str:
+    """The spec filled every placeholder but the runtime ones; only ``{gpus}`` remains."""
+    return str(value).replace("{gpus}", gpu_list())
 
 
 def _env(cfg: Config, report_file: str) -> dict[str, str]:
@@ -35,7 +38,7 @@ def _env(cfg: Config, report_file: str) -> dict[str, str]:
     env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
     env["PYTHONUNBUFFERED"] = "1"  # lines arrive as they are printed, not at exit
     env["ORCH_REPORT_FILE"] = report_file
-    env.update({str(k): str(v).replace("{gpus}", gpu_list()) for k, v in cfg.env.items()})
+    env.update({str(k): _fill_runtime(v) for k, v in cfg.env.items()})
     return env
 
 

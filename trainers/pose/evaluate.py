@@ -47,10 +47,7 @@ def predict(model, loader, device, autocast, flip_pairs, flip_test: bool, shift:
 
 def evaluate(model, loader, device, autocast, cfg, dataset, gt_path: str) -> dict[str, float]:
     """``val/...`` metrics: PCKh per part, Mean and Mean@0.1 (MPII), or OKS AP (COCO)."""
-    from trainers.pose.data import flip_pairs
-
-    pairs = flip_pairs(cfg.data.dataset)
-    preds, peaks, order = predict(model, loader, device, autocast, pairs, cfg.eval.flip_test,
+    preds, peaks, order = predict(model, loader, device, autocast, dataset.flip_pairs, cfg.eval.flip_test,
                                   cfg.eval.shift_heatmap, cfg.train.channels_last and device.type == "cuda",
                                   dataset.stride)
     people = [dataset.people[i] for i in order]

@@ -10,6 +10,8 @@ import torch
 
 __all__ = ["run"]
 
+WAIT_WARNING = 0.3  # data-wait fraction above which the loader is called the bottleneck
+TRAIN_KEYS = ("image", "target", "weight", "hm_joints")  # what a step needs on the device
 _warned = False
 
 
@@ -27,7 +29,7 @@ def run(cfg, model, loader, optimizer, scaler, loss_fn, autocast, device, epoch:
     for i in range(n):
         t0 = time.perf_counter()
         batch = next(it)
-        batch = {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
+        batch = {k: batch[k].to(device, non_blocking=True) for k in TRAIN_KEYS}
         wait += time.perf_counter() - t0
         lr = lr_at(epoch - 1 + i / max(n, 1))
         for group in optimizer.param_groups:
@@ -55,7 +57,7 @@ def run(cfg, model, loader, optimizer, scaler, loss_fn, autocast, device, epoch:
         torch.cuda.synchronize()
     elapsed = time.perf_counter() - start
     data_wait = wait / elapsed if elapsed else 0.0
-    if data_wait > 0.3 and not _warned:
+    if data_wait > WAIT_WARNING and not _warned:
         _warned = True
         print(f"warning: data loading is the bottleneck: {100 * data_wait:.0f}% of step time is spent "
               f"waiting for batches with data.workers={cfg.data.workers}; raise data.workers or "

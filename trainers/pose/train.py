@@ -18,13 +18,13 @@ from orchestrator.trainer import Report
 from trainers.pose.config import Config
 from trainers.pose.data import PoseDataset, flip_pairs, load_coco, load_mpii
 from trainers.pose.evaluate import evaluate
+from trainers.pose.loop import run
 from trainers.pose.loss import make_loss
 from trainers.pose.model import build_model, count_params
 from trainers.pose.synthetic import synthetic_dataset
 
 __all__ = ["train", "build_data", "lr_at"]
 
-WAIT_WARNING = 0.3  # data-wait fraction above which the loader is called the bottleneck
 # Settings that do not change what is trained; a checkpoint resumes across them.
 _NOT_FINGERPRINTED = {("train", "out_dir"), ("train", "resume"), ("train", "log_every"),
                       ("data", "workers"), ("train", "eval_every")}
@@ -45,7 +45,7 @@ def build_data(cfg: Config, split: str):
     """(dataset, path of the annotation file it came from)."""
     root, files = _paths(cfg)
     d = cfg.data
-    images = d.val_images or files["images"] if split == "val" else files["images"]
+    images = (d.val_images or files["images"]) if split == "val" else files["images"]
     annot = files[split]
     limit = d.max_train if split == "train" else d.max_val
     if d.dataset == "mpii":
@@ -74,9 +74,10 @@ def lr_at(cfg: Config, epoch_float: float) -> float:
 
 
 def _fingerprint(cfg: Config) -> str:
-    flat = {f"{g}.{k}": v for g, group in dataclasses.asdict(cfg).items() if isinstance(group, dict)
+    tree = dataclasses.asdict(cfg)
+    flat = {f"{g}.{k}": v for g, group in tree.items() if isinstance(group, dict)
             for k, v in group.items() if (g, k) not in _NOT_FINGERPRINTED}
-    flat.update({k: v for k, v in dataclasses.asdict(cfg).items() if not isinstance(v, dict)})
+    flat.update({k: v for k, v in tree.items() if not isinstance(v, dict)})
     return hashlib.sha256(json.dumps(flat, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -119,8 +120,6 @@ def _optimizer(cfg: Config, model):
 
 
 def train(cfg: Config, report: Report) -> dict[str, float]:
-    from trainers.pose.loop import run  # the epoch loop, kept in its own module
-
     random.seed(cfg.seed)
     np.random.seed(cfg.seed % 2**32)
     torch.manual_seed(cfg.seed)

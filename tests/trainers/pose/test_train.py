@@ -1,4 +1,5 @@
 import math
+import os
 import subprocess
 import sys
 
@@ -102,7 +103,7 @@ def test_orch_train_and_python_m_run_one_config_without_ray(tmp_path):
     for argv in ([sys.executable, "-m", "orchestrator.cli", "train", "pose"],
                  [sys.executable, "-m", "trainers.pose"]):
         out = subprocess.run([*argv, *sets], capture_output=True, text=True, cwd=tmp_path,
-                             env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
+                             env={**os.environ, "PYTHONPATH": str(ROOT)})
         assert out.returncode == 0, out.stderr[-2000:]
         assert "step 1" in out.stdout and "val/Mean=" in out.stdout
         assert "ray" not in out.stderr.lower()
