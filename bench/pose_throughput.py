@@ -22,11 +22,12 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 
 from orchestrator.spec.schema import Schema  # noqa: E402
+from trainers._torch import autocast_for  # noqa: E402
 from trainers.pose.config import Config  # noqa: E402
 from trainers.pose.loop import run  # noqa: E402
 from trainers.pose.loss import make_loss  # noqa: E402
 from trainers.pose.model import build_model  # noqa: E402
-from trainers.pose.train import _autocast, _loader, _optimizer, build_data  # noqa: E402
+from trainers.pose.train import _loader, _optimizer, build_data  # noqa: E402
 
 
 def config(args) -> Config:
@@ -80,7 +81,7 @@ def main() -> None:
     if device.type == "cuda" and args.channels_last:
         model = model.to(memory_format=torch.channels_last)
     optimizer = _optimizer(cfg, model)
-    loss_fn, autocast = make_loss(cfg.loss), _autocast(cfg, device)
+    loss_fn, autocast = make_loss(cfg.loss), autocast_for(device, cfg.train.amp)
     ds, _ = build_data(cfg, "train")  # builds the synthetic set on first use
     ds.set_epoch(0, 1)
     batch = next(iter(_loader(ds, cfg, device, True, 0)))

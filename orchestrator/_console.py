@@ -6,6 +6,7 @@ import dataclasses
 from typing import Iterable
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from orchestrator.spec.errors import Problem
@@ -30,9 +31,9 @@ def print_problems(problems: Iterable[Problem], file: str) -> None:
     problems = list(problems)
     out = console(stderr=True)
     for problem in problems:
-        out.print(f"[bold red]error:[/] {problem.render()}", markup=True, soft_wrap=True)
+        out.print(f"[bold red]error:[/] {escape(problem.render())}", markup=True, soft_wrap=True)
     noun = "problem" if len(problems) == 1 else "problems"
-    out.print(f"{len(problems)} {noun} in {file}; nothing was launched.", soft_wrap=True)
+    out.print(f"{len(problems)} {noun} in {file}; nothing was launched.", soft_wrap=True, markup=False)
 
 
 def _short(value) -> str:

@@ -102,19 +102,24 @@ def load_trainer_run(trainer: str, overrides: Sequence[str] = ()) -> SweepSpec:
     return _load(doc, Path(file), file, "", overrides, None)
 
 
-def _trainer_checks(trainer, trials, doc: LineDict, file: str, problems: Problems) -> None:
-    """The trainer's own checks (parsers, ...) on every trial, each problem reported once."""
+def _trainer_checks(trainer, trials, layers: list[Layer], axes_line: int | None, fallback: Loc,
+                    problems: Problems) -> None:
+    """The trainer's own checks (parsers, list lengths, ...) on every trial, each problem reported
+    once, at the place that last set the key (``--set``, params, a base file), else the axes."""
     check = trainer.load_check()
     if check is None:
         return
-    params = doc.get("params") if isinstance(doc.get("params"), dict) else LineDict()
     seen = set()
     for trial in trials:
         for key, message in check(dict(trial.config)):
-            if (key, message) not in seen:
-                seen.add((key, message))
-                line = params.lines.get(key.split(".")[0], doc.lines.get("params", doc.lines.get("trainer")))
-                problems.add(file, line, key, message)
+            if (key, message) in seen:
+                continue
+            seen.add((key, message))
+            if key in trial.axes and key not in layers[-1]:  # axes override all but --set
+                loc = Loc(fallback.file, axes_line or fallback.line)
+            else:
+                loc = next((layer[key][1] for layer in reversed(layers) if key in layer), fallback)
+            problems.add(loc.file, loc.line, key, message)
 
 
 def _load(doc: LineDict, path: Path, file: str, source: str, overrides: Sequence[str],
@@ -175,7 +180,7 @@ def _load(doc: LineDict, path: Path, file: str, source: str, overrides: Sequence
     expansion = Expansion(name, str(trainer_name), trainer.placeholders, fixed, set_layer, axes, seeds,
                           excludes, abbrev, budget, file, trainer_line)
     trials = expand_trials(expansion, schema, problems)
-    _trainer_checks(trainer, trials, doc, file, problems)
+    _trainer_checks(trainer, trials, [*fixed, set_layer], axes.line, Loc(file, trainer_line), problems)
     if not trials and not problems:
         problems.add(file, axes.line or 1, "exclude", "every trial is excluded: nothing would run")
     problems.raise_if_any()

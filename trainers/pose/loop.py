@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import math
-import sys
 import time
 
 import torch
 
+from trainers._torch import warn_if_data_bound
+
 __all__ = ["run"]
 
-WAIT_WARNING = 0.3  # data-wait fraction above which the loader is called the bottleneck
 TRAIN_KEYS = ("image", "target", "weight", "hm_joints")  # what a step needs on the device
-_warned = False
 
 
 def run(cfg, model, loader, optimizer, scaler, loss_fn, autocast, device, epoch: int, lr_at) -> dict[str, float]:
     """Train one epoch; returns train/loss, train/lr, time/epoch_s, time/images_per_s, time/data_wait."""
-    global _warned
     model.train()
     cuda = device.type == "cuda"
     channels_last = cuda and cfg.train.channels_last
@@ -57,11 +55,7 @@ def run(cfg, model, loader, optimizer, scaler, loss_fn, autocast, device, epoch:
         torch.cuda.synchronize()
     elapsed = time.perf_counter() - start
     data_wait = wait / elapsed if elapsed else 0.0
-    if data_wait > WAIT_WARNING and not _warned:
-        _warned = True
-        print(f"warning: data loading is the bottleneck: {100 * data_wait:.0f}% of step time is spent "
-              f"waiting for batches with data.workers={cfg.data.workers}; raise data.workers or "
-              "lower the input size", file=sys.stderr, flush=True)
+    warn_if_data_bound(data_wait, cfg.data.workers, "lower the input size")
     mean_loss = float(total_loss.item()) / max(n, 1)
     return {"train/loss": mean_loss if math.isfinite(mean_loss) else float("nan"), "train/lr": lr,
             "time/epoch_s": elapsed, "time/images_per_s": images / elapsed if elapsed else 0.0,

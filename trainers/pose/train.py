@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
-import hashlib
-import json
 import math
 import os
-import random
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from orchestrator.trainer import Report
+from trainers._torch import autocast_for, fingerprint, pick_device, save_atomic, seed_everything
 from trainers.pose.config import Config
 from trainers.pose.data import PoseDataset, flip_pairs, load_coco, load_mpii
 from trainers.pose.evaluate import evaluate
@@ -73,29 +68,6 @@ def lr_at(cfg: Config, epoch_float: float) -> float:
     return o.lr * o.factor ** sum(epoch_float >= s for s in o.steps)
 
 
-def _fingerprint(cfg: Config) -> str:
-    tree = dataclasses.asdict(cfg)
-    flat = {f"{g}.{k}": v for g, group in tree.items() if isinstance(group, dict)
-            for k, v in group.items() if (g, k) not in _NOT_FINGERPRINTED}
-    flat.update({k: v for k, v in tree.items() if not isinstance(v, dict)})
-    return hashlib.sha256(json.dumps(flat, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-def _device(cfg: Config) -> torch.device:
-    if cfg.train.device == "cuda" or (cfg.train.device == "auto" and torch.cuda.is_available()):
-        if not torch.cuda.is_available():
-            raise RuntimeError("train.device: cuda was asked for but torch sees no CUDA device")
-        return torch.device("cuda")
-    return torch.device("cpu")
-
-
-def _autocast(cfg: Config, device: torch.device):
-    if device.type != "cuda" or cfg.train.amp == "off":
-        return contextlib.nullcontext
-    dtype = torch.bfloat16 if cfg.train.amp == "bf16" else torch.float16
-    return lambda: torch.autocast("cuda", dtype=dtype)
-
-
 def _loader(ds, cfg: Config, device, shuffle: bool, seed: int):
     g = torch.Generator()
     g.manual_seed(seed)
@@ -103,13 +75,6 @@ def _loader(ds, cfg: Config, device, shuffle: bool, seed: int):
         ds, batch_size=cfg.train.batch_size, shuffle=shuffle, drop_last=shuffle and len(ds) >= cfg.train.batch_size,
         num_workers=cfg.data.workers, pin_memory=device.type == "cuda", generator=g,
         persistent_workers=False, prefetch_factor=4 if cfg.data.workers else None)
-
-
-def _save(path: Path, state: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
 
 
 def _optimizer(cfg: Config, model):
@@ -120,16 +85,14 @@ def _optimizer(cfg: Config, model):
 
 
 def train(cfg: Config, report: Report) -> dict[str, float]:
-    random.seed(cfg.seed)
-    np.random.seed(cfg.seed % 2**32)
-    torch.manual_seed(cfg.seed)
-    device = _device(cfg)
+    seed_everything(cfg.seed)
+    device = pick_device(cfg.train.device)
     joints = 16 if cfg.data.dataset == "mpii" else 17
     model = build_model(cfg.model.backbone, joints, list(cfg.model.deconv), cfg.model.deconv_kernel,
                         cfg.model.pretrained).to(device)
     if device.type == "cuda" and cfg.train.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    autocast = _autocast(cfg, device)
+    autocast = autocast_for(device, cfg.train.amp)
     val_ds, gt_path = build_data(cfg, "val")
     val_loader = _loader(val_ds, cfg, device, False, cfg.seed)
     params = float(count_params(model))
@@ -146,10 +109,10 @@ def train(cfg: Config, report: Report) -> dict[str, float]:
     optimizer = _optimizer(cfg, model)
     scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda" and cfg.train.amp == "fp16")
     ckpt = Path(cfg.train.out_dir) / "checkpoint.pt" if cfg.train.out_dir else None
-    fingerprint, start = _fingerprint(cfg), 0
+    fingerprint_, start = fingerprint(cfg, _NOT_FINGERPRINTED), 0
     if ckpt and cfg.train.resume and ckpt.is_file():
         state = torch.load(ckpt, map_location=device, weights_only=False)
-        if state.get("fingerprint") == fingerprint:
+        if state.get("fingerprint") == fingerprint_:
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
             scaler.load_state_dict(state["scaler"])
@@ -164,8 +127,8 @@ def train(cfg: Config, report: Report) -> dict[str, float]:
         stats = run(cfg, model, loader, optimizer, scaler, make_loss(cfg.loss), autocast, device, epoch,
                     lambda f: lr_at(cfg, f))
         if ckpt:
-            _save(ckpt, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                         "scaler": scaler.state_dict(), "epoch": epoch, "fingerprint": fingerprint})
+            save_atomic(ckpt, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                         "scaler": scaler.state_dict(), "epoch": epoch, "fingerprint": fingerprint_})
         if epoch % cfg.train.eval_every and epoch != cfg.train.epochs:
             continue
         metrics = {**stats, **evaluate(model, val_loader, device, autocast, cfg, val_ds, gt_path),
