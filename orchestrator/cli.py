@@ -172,28 +172,45 @@ def train(
 @app.command()
 def data(
     action: Annotated[str, typer.Argument(help="synth")],
-    kind: Annotated[str, typer.Argument(help="mpii or coco")],
+    kind: Annotated[str, typer.Argument(help="mpii, coco or cityscapes")],
     out: Annotated[Path, typer.Argument(help="Folder to write the dataset into.")],
-    n_train: Annotated[int, typer.Option("--train", help="Training people (images for coco).")] = 1600,
-    n_val: Annotated[int, typer.Option("--val", help="Validation people (images for coco).")] = 200,
+    n_train: Annotated[Optional[int], typer.Option(
+        "--train", help="Training people (mpii), images (coco, cityscapes); default 1600 / 200.")] = None,
+    n_val: Annotated[Optional[int], typer.Option(
+        "--val", help="Validation people or images; default 200 / 40.")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Random seed; the same seed writes the same files.")] = 0,
+    size: Annotated[str, typer.Option("--size", help="cityscapes image size HxW.")] = "256x512",
 ) -> None:
     """Write a synthetic dataset in a real format: `orch data synth mpii OUT`.
 
     mpii: OUT/images/*.jpg and OUT/annot/{train,valid}.json (SimpleBaseline JSON, plus head boxes);
-    coco: OUT/images/*.jpg and OUT/annotations/person_keypoints_{train,val}.json.
+    coco: OUT/images/*.jpg and OUT/annotations/person_keypoints_{train,val}.json;
+    cityscapes: OUT/leftImg8bit/{train,val}/<city>/*_leftImg8bit.png and
+    OUT/gtFine/{train,val}/<city>/*_gtFine_labelIds.png (street scenes, 19 evaluated classes).
     """
     if action != "synth":
         raise typer.BadParameter(f"unknown action {action!r}; the only one is: synth")
-    if kind not in ("mpii", "coco"):
-        raise typer.BadParameter(f"unknown dataset {kind!r}; choose one of: mpii, coco")
+    if kind not in ("mpii", "coco", "cityscapes"):
+        raise typer.BadParameter(f"unknown dataset {kind!r}; choose one of: mpii, coco, cityscapes")
+    h, _, w = size.lower().partition("x")
+    if not (h.isdigit() and w.isdigit() and int(h) >= 32 and int(w) >= 32):
+        raise typer.BadParameter(f"--size {size!r}: expected HxW, both at least 32, e.g. 256x512")
     if out.exists() and any(out.iterdir()):
         typer.echo(f"error: {out} exists and is not empty; pick a new folder", err=True)
         raise typer.Exit(2)
-    from trainers.pose.synth import synth_coco, synth_mpii  # imports numpy and PIL, not torch
+    if kind == "cityscapes":
+        from trainers.seg.synth import synth_cityscapes  # numpy and PIL, not torch
 
-    written = (synth_mpii if kind == "mpii" else synth_coco)(out, n_train, n_val, seed)
-    typer.echo(f"wrote a synthetic {kind} dataset to {written} ({n_train} train, {n_val} val)")
+        n_train, n_val = n_train or 200, n_val or 40
+        written = synth_cityscapes(out, n_train, n_val, seed, (int(h), int(w)))
+        what = "images"
+    else:
+        from trainers.pose.synth import synth_coco, synth_mpii  # numpy and PIL, not torch
+
+        n_train, n_val = n_train or 1600, n_val or 200
+        written = (synth_mpii if kind == "mpii" else synth_coco)(out, n_train, n_val, seed)
+        what = "people" if kind == "mpii" else "images"
+    typer.echo(f"wrote a synthetic {kind} dataset to {written} ({n_train} train, {n_val} val {what})")
 
 
 @app.command()

@@ -14,6 +14,7 @@ COCO = [(f"val/{k}", k, k) for k in ("AP", "AP50", "AP75", "APm", "APl", "AR")]
 CITYSCAPES = ("road", "sidewalk", "building", "wall", "fence", "pole", "traffic light", "traffic sign",
               "vegetation", "terrain", "sky", "person", "rider", "car", "truck", "bus", "train",
               "motorcycle", "bicycle")
+MIOU_MODES = [("val/mIoU_flip", "mIoU flip"), ("val/mIoU_ms", "mIoU MS"), ("val/mIoU_ms_flip", "mIoU MS+flip")]
 _LOWER_IS_BETTER = re.compile(r"loss|err|mpjpe|time|wait|latency|memory", re.I)
 
 
@@ -61,6 +62,9 @@ def expand_metrics(names: list[str], logged: set[str], params: set[str], sweep_m
                 add(key, label, latex)
         elif lowered == "miou":
             add("val/mIoU", "mIoU", "mIoU")
+            for key, label in MIOU_MODES:  # the seg trainer's other evaluation modes, when logged
+                if key in logged:
+                    add(key, label, label)
             if per_class:
                 classes = sorted((k for k in logged if k.startswith("val/iou/")),
                                  key=lambda k: (CITYSCAPES.index(k[8:]) if k[8:] in CITYSCAPES else 99, k))
