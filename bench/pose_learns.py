@@ -1,7 +1,7 @@
 """Does the pose trainer learn? A ResNet-18 at 128x128 trained from scratch on the synthetic
 MPII-format set on CPU, reporting Mean PCKh after every epoch against the wall clock.
 
-    python bench/pose_learns.py [--epochs 4] [--loss mse|msssm] [--set KEY=VALUE ...]
+    python bench/pose_learns.py [--epochs 5] [--loss mse|msssm] [--set KEY=VALUE ...]
 
 The baseline in the same process is epoch 0: the untrained model's PCKh (chance level).
 """
@@ -21,14 +21,18 @@ from orchestrator.spec._yaml import parse_scalar  # noqa: E402
 from orchestrator.spec.schema import Schema  # noqa: E402
 from trainers.pose.config import Config  # noqa: E402
 
-SETTING = {"model.backbone": "resnet18", "data.input_size": [128, 128], "data.sigma": 1.5,
-           "data.workers": 1, "train.batch_size": 32, "train.out_dir": "", "train.log_every": 25,
-           "optim.lr": 3e-3, "optim.schedule": "cosine", "eval.flip_test": True}
+# Tuned for a short CPU run: a wider Gaussian and milder rotation than SimpleBaseline's 140-epoch
+# recipe get the network off the all-zero heatmap in the first epoch (sigma 1.5, rotation 30 and no
+# warmup left MSE at 0.0 PCKh after epoch 1 and 69.1 after 5).
+SETTING = {"model.backbone": "resnet18", "data.input_size": [128, 128], "data.sigma": 2.0,
+           "data.rotation": 15.0, "data.workers": 1, "train.batch_size": 32, "train.out_dir": "",
+           "train.log_every": 25, "optim.lr": 2e-3, "optim.warmup_epochs": 0.2, "optim.schedule": "cosine",
+           "eval.flip_test": True}
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--epochs", type=int, default=4)
+    p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--loss", default="mse", choices=("mse", "msssm"))
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     args = p.parse_args()

@@ -97,3 +97,25 @@ def test_no_weight_decay_on_1d_parameters_and_head_lr_factor():
         for p in group["params"]:
             assert group["weight_decay"] == (5e-4 if p.ndim > 1 else 0.0)
             assert group["lr_factor"] == (1.0 if id(p) in backbone else 10.0)
+
+
+def test_a_short_cpu_run_learns_well_above_chance():
+    from trainers.seg.data import SegDataset, dataset_root
+    from trainers.seg.metrics import confusion_matrix, miou
+
+    cfg = config(**{"data.synth_size": [128, 256], "data.synth_train": 48, "data.synth_val": 6,
+                    "data.crop": [96, 96], "data.scale": [0.75, 1.25], "model.sp_channels": [64, 64, 128],
+                    "train.batch_size": 8, "train.max_iter": 60, "train.eval_every": 20,
+                    "optim.warmup_iters": 10, "eval.final_modes": ["ms_flip"], "eval.scales": [0.75, 1.0, 1.25]})
+    # chance level: the most frequent validation class everywhere
+    val = SegDataset(dataset_root(cfg.data), "val", cfg.data, False)
+    labels = [val[i]["label"] for i in range(len(val))]
+    majority = int(torch.bincount(torch.cat([lab.flatten() for lab in labels]), minlength=256)[:19].argmax())
+    chance = miou(sum(confusion_matrix(torch.full_like(lab, majority), lab, 19) for lab in labels))[0]
+    reports = []
+    train(cfg, lambda m, s: reports.append((s, m)))
+    assert [s for s, _ in reports] == [20, 40, 60]
+    mious = [m["val/mIoU"] for _, m in reports]
+    assert mious[-1] > 2.5 * chance, (mious, chance)
+    assert reports[-1][1]["val/iou/road"] > 50 and reports[-1][1]["val/iou/sky"] > 50
+    assert reports[-1][1]["val/mIoU_ms_flip"] > 2 * chance
