@@ -126,6 +126,10 @@ def check(config: dict[str, Any]) -> list[tuple[str, str]]:
     lo_hi = config.get("data.scale")
     if lo_hi and len(lo_hi) == 2 and lo_hi[0] > lo_hi[1]:
         problems.append(("data.scale", f"min is above max: {lo_hi!r}; write [min, max]"))
+    warmup, max_iter = config.get("optim.warmup_iters", 0), config.get("train.max_iter", 1)
+    if config.get("mode", "train") == "train" and warmup and warmup >= max_iter:
+        problems.append(("optim.warmup_iters", f"{warmup} is not below train.max_iter ({max_iter}): the "
+                         "run would never leave warmup; lower it (e.g. max_iter / 20)"))
     if not config.get("eval.modes"):
         problems.append(("eval.modes", "needs at least one mode, e.g. [ss]; val/mIoU is the first"))
     return problems
