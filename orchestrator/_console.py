@@ -101,7 +101,7 @@ def print_trainer(name: str) -> None:
         bounds = [f"{op} {v:g}" for op, v in ((">=", info.ge), (">", info.gt), ("<=", info.le))
                   if v is not None]
         help_text = info.help + (f" [{', '.join(bounds)}]" if bounds else "")
-        table.add_row(key, type_name(info.type), default, help_text, )
+        table.add_row(*(escape(cell) for cell in (key, type_name(info.type), default, help_text)))
     console().print(table)
 
 

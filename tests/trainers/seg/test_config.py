@@ -39,3 +39,9 @@ def test_warmup_longer_than_training_and_set_overrides_point_at_set(write):
     assert result.exit_code == 2
     assert "optim.warmup_iters: 1000 is not below train.max_iter (300)" in out
     assert "--set: data.crop: expected 2 values, [H, W], e.g. [1024, 1024]; got [1024]" in out
+
+
+def test_orch_trainers_seg_shows_help_text_with_brackets_verbatim():
+    result = CliRunner().invoke(app, ["trainers", "seg"], env={"COLUMNS": "250"})
+    assert result.exit_code == 0
+    assert "random scale range [min, max]" in result.output and "eval.final_modes" in result.output
