@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -21,6 +20,7 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
+from bench._timing import images_per_s  # noqa: E402
 from orchestrator.spec.schema import Schema  # noqa: E402
 from trainers._torch import autocast_for  # noqa: E402
 from trainers.pose.config import Config  # noqa: E402
@@ -41,24 +41,10 @@ def config(args) -> Config:
 
 def compute_only(cfg: Config, model, optimizer, loss_fn, autocast, device, batch: dict, steps: int) -> float:
     """Images/s of forward + backward + step on one batch already on the device."""
-    model.train()
     x = batch["image"]
     if device.type == "cuda" and cfg.train.channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
-    for i in range(steps + 3):
-        if i == 3:  # warm-up steps (cudnn autotune, allocator) are not timed
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-            start = time.perf_counter()
-        with autocast():
-            out = model(x)
-        loss = loss_fn(out.float(), batch)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return steps * x.shape[0] / (time.perf_counter() - start)
+    return images_per_s(model, optimizer, autocast, x, lambda out: loss_fn(out.float(), batch), steps, device)
 
 
 def main() -> None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,6 +21,7 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
+from bench._timing import images_per_s  # noqa: E402
 from orchestrator.spec.schema import Schema  # noqa: E402
 from trainers._torch import autocast_for  # noqa: E402
 from trainers.seg.config import Config  # noqa: E402
@@ -57,21 +57,7 @@ def compute_only(cfg: Config, device, steps: int) -> float:
     y = torch.stack([it["label"] for it in items]).to(device)
     if device.type == "cuda" and cfg.train.channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
-    model.train()
-    for i in range(steps + 3):
-        if i == 3:  # warm-up steps (cudnn autotune, allocator) are not timed
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-            start = time.perf_counter()
-        with autocast():
-            out = model(x)
-        loss, _ = loss_fn(out, y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return steps * x.shape[0] / (time.perf_counter() - start)
+    return images_per_s(model, optimizer, autocast, x, lambda out: loss_fn(out, y)[0], steps, device)
 
 
 def main() -> None:

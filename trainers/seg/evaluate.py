@@ -3,6 +3,7 @@ scales and flips), each optionally by sliding window; confusion matrices accumul
 
 from __future__ import annotations
 
+import math
 import time
 
 import torch
@@ -95,7 +96,7 @@ def evaluate(model, loader, device, autocast, cfg, modes: list[str]) -> dict[str
         metrics[f"val/mIoU_{m}"] = mean
         if i == 0:
             metrics["val/mIoU"] = mean
-            metrics.update({f"val/iou/{name}": v for name, v in zip(CLASSES, per_class) if v == v})
+            metrics.update({f"val/iou/{name}": v for name, v in zip(CLASSES, per_class) if not math.isnan(v)})
     metrics["time/eval_s"] = time.perf_counter() - start
     model.train()
     return metrics

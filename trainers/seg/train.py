@@ -10,7 +10,14 @@ from pathlib import Path
 import torch
 
 from orchestrator.trainer import Report
-from trainers._torch import autocast_for, fingerprint, pick_device, save_atomic, seed_everything, warn_if_data_bound
+from trainers._torch import (
+    autocast_for,
+    fingerprint,
+    pick_device,
+    save_atomic,
+    seed_everything,
+    warn_if_data_bound,
+)
 from trainers.seg.config import Config
 from trainers.seg.data import SegDataset, dataset_root
 from trainers.seg.evaluate import evaluate
