@@ -14,6 +14,8 @@ COCO = [(f"val/{k}", k, k) for k in ("AP", "AP50", "AP75", "APm", "APl", "AR")]
 CITYSCAPES = ("road", "sidewalk", "building", "wall", "fence", "pole", "traffic light", "traffic sign",
               "vegetation", "terrain", "sky", "person", "rider", "car", "truck", "bus", "train",
               "motorcycle", "bicycle")
+_CLASS_SHORT = {"sidewalk": "Side", "building": "Build", "traffic light": "TLight", "traffic sign": "TSign",
+                "vegetation": "Veg", "terrain": "Terr", "person": "Pers", "motorcycle": "Motor", "bicycle": "Bike"}
 MIOU_MODES = [("val/mIoU_flip", "mIoU flip"), ("val/mIoU_ms", "mIoU MS"), ("val/mIoU_ms_flip", "mIoU MS+flip")]
 _LOWER_IS_BETTER = re.compile(r"loss|err|mpjpe|time|wait|latency|memory", re.I)
 
@@ -69,7 +71,7 @@ def expand_metrics(names: list[str], logged: set[str], params: set[str], sweep_m
                 classes = sorted((k for k in logged if k.startswith("val/iou/")),
                                  key=lambda k: (CITYSCAPES.index(k[8:]) if k[8:] in CITYSCAPES else 99, k))
                 for key in classes:
-                    add(key, key[8:], key[8:][:5].capitalize())
+                    add(key, key[8:], _CLASS_SHORT.get(key[8:], key[8:].capitalize()))
         elif name in logged:
             add(name, _label(name), _label(name))
         elif f"val/{name}" in logged:
