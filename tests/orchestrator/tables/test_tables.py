@@ -120,3 +120,16 @@ def test_json_rows_for_scripts():
         "pointMaxW": 0, "probMargin": 0}
     assert rows[3]["metrics"]["val/Mean"]["mean"] is None and rows[3]["metrics"]["val/Mean"]["nan"] == 2
     assert not any(isinstance(v, float) and math.isnan(v) for v in mean.values())
+
+
+def test_miou_group_adds_the_other_eval_modes_and_distinct_class_headers():
+    from orchestrator.tables.groups import expand_metrics
+
+    logged = {"val/mIoU", "val/mIoU_ss", "val/mIoU_ms_flip", "val/iou/traffic sign", "val/iou/road",
+              "val/iou/traffic light", "train/loss"}
+    plain = expand_metrics(["miou"], logged, set(), "val/mIoU", "max")
+    assert [c.key for c in plain] == ["val/mIoU", "val/mIoU_ms_flip"]
+    assert plain[1].label == "mIoU MS+flip" and plain[1].mode == "max"
+    per_class = expand_metrics(["miou"], logged, set(), "val/mIoU", "max", per_class=True)
+    assert [c.key for c in per_class][2:] == ["val/iou/road", "val/iou/traffic light", "val/iou/traffic sign"]
+    assert [c.latex for c in per_class][2:] == ["Road", "TLight", "TSign"]
