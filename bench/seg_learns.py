@@ -54,13 +54,12 @@ def main() -> None:
 
     import torch
 
-    from trainers.seg.data import SegDataset, dataset_root
     from trainers.seg.evaluate import evaluate
     from trainers.seg.model import build_model
-    from trainers.seg.train import _collate_list, train
+    from trainers.seg.train import _loaders, train
 
-    val = SegDataset(dataset_root(cfg.data), cfg.data.val_split, cfg.data, False, cfg.data.max_val)
-    loader = torch.utils.data.DataLoader(val, batch_size=cfg.eval.batch_size, collate_fn=_collate_list)
+    _, loader = _loaders(cfg, torch.device("cpu"), 0)  # the validation loader training will use
+    val = loader.dataset
     torch.manual_seed(0)
     untrained = evaluate(build_model(cfg), loader, torch.device("cpu"), contextlib.nullcontext, cfg, ["ss"])
     constant = constant_baseline(val)

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-__all__ = ["seed_everything", "pick_device", "autocast_for", "save_atomic", "fingerprint",
-           "warn_if_data_bound", "WAIT_WARNING"]
+__all__ = ["seed_everything", "pick_device", "autocast_for", "save_atomic", "resume_from",
+           "load_for_eval", "fingerprint", "warn_if_data_bound", "WAIT_WARNING"]
 
 WAIT_WARNING = 0.3  # data-wait fraction above which the loader is called the bottleneck
 _warned = False
@@ -52,6 +52,31 @@ def save_atomic(path: Path, state: dict) -> None:
     tmp = path.with_suffix(".tmp")
     torch.save(state, tmp)
     os.replace(tmp, path)
+
+
+def resume_from(ckpt: Path | None, enabled: bool, fp: str, device, model, optimizer, scaler) -> dict | None:
+    """A checkpoint's state when it exists, resuming is on and this config wrote it (its model,
+    optimizer and scaler states are then loaded); None means training from scratch."""
+    if not (ckpt and enabled and ckpt.is_file()):
+        return None
+    state = torch.load(ckpt, map_location=device, weights_only=True)
+    if state.get("fingerprint") != fp:
+        print(f"{ckpt} belongs to another config; training from scratch", flush=True)
+        return None
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    scaler.load_state_dict(state["scaler"])
+    return state
+
+
+def load_for_eval(path: str, model, device) -> dict:
+    """``mode: eval``: load the weights of a checkpoint a training run wrote (or a bare state_dict)."""
+    if not path or not Path(path).is_file():
+        raise FileNotFoundError(f"checkpoint: {path!r} is not a file; mode: eval needs the checkpoint.pt "
+                                "a training run wrote")
+    state = torch.load(path, map_location=device, weights_only=True)
+    model.load_state_dict(state.get("model", state))
+    return state
 
 
 def fingerprint(cfg, not_fingerprinted: set[tuple[str, str]]) -> str:

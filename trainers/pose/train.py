@@ -9,7 +9,8 @@ from pathlib import Path
 import torch
 
 from orchestrator.trainer import Report
-from trainers._torch import autocast_for, fingerprint, pick_device, save_atomic, seed_everything
+from trainers._torch import (autocast_for, fingerprint, load_for_eval, pick_device, resume_from, save_atomic,
+                             seed_everything)
 from trainers.pose.config import Config
 from trainers.pose.data import PoseDataset, flip_pairs, load_coco, load_mpii
 from trainers.pose.evaluate import evaluate
@@ -97,11 +98,7 @@ def train(cfg: Config, report: Report) -> dict[str, float]:
     val_loader = _loader(val_ds, cfg, device, False, cfg.seed)
     params = float(count_params(model))
     if cfg.mode == "eval":
-        if not cfg.checkpoint or not Path(cfg.checkpoint).is_file():
-            raise FileNotFoundError(f"checkpoint: {cfg.checkpoint!r} is not a file; mode: eval needs "
-                                    "the checkpoint.pt a training run wrote")
-        state = torch.load(cfg.checkpoint, map_location=device, weights_only=True)
-        model.load_state_dict(state.get("model", state))
+        state = load_for_eval(cfg.checkpoint, model, device)
         metrics = {**evaluate(model, val_loader, device, autocast, cfg, val_ds, gt_path), "model/params": params}
         report(metrics, int(state.get("epoch", 0)))
         return metrics
@@ -109,17 +106,11 @@ def train(cfg: Config, report: Report) -> dict[str, float]:
     optimizer = _optimizer(cfg, model)
     scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda" and cfg.train.amp == "fp16")
     ckpt = Path(cfg.train.out_dir) / "checkpoint.pt" if cfg.train.out_dir else None
-    fingerprint_, start = fingerprint(cfg, _NOT_FINGERPRINTED), 0
-    if ckpt and cfg.train.resume and ckpt.is_file():
-        state = torch.load(ckpt, map_location=device, weights_only=False)
-        if state.get("fingerprint") == fingerprint_:
-            model.load_state_dict(state["model"])
-            optimizer.load_state_dict(state["optimizer"])
-            scaler.load_state_dict(state["scaler"])
-            start = int(state["epoch"])
-            print(f"resumed from {ckpt} at epoch {start}", flush=True)
-        else:
-            print(f"{ckpt} belongs to another config; training from scratch", flush=True)
+    fingerprint_ = fingerprint(cfg, _NOT_FINGERPRINTED)
+    state = resume_from(ckpt, cfg.train.resume, fingerprint_, device, model, optimizer, scaler)
+    start = int(state["epoch"]) if state else 0
+    if state:
+        print(f"resumed from {ckpt} at epoch {start}", flush=True)
     metrics: dict[str, float] = {}
     for epoch in range(start + 1, cfg.train.epochs + 1):
         train_ds.set_epoch(cfg.seed, epoch)

@@ -22,6 +22,7 @@ MEAN = (0.485, 0.456, 0.406)
 STD = (0.229, 0.224, 0.225)
 SYNTH_VERSION = 1  # bump when the renderer changes, so caches are rebuilt
 _LUT = torch.from_numpy(label_lut())
+_MEAN_U8 = torch.tensor([round(255 * m) for m in MEAN], dtype=torch.uint8)[:, None, None]  # 0 once normalised
 
 
 def dataset_root(cfg_data) -> Path:
@@ -89,8 +90,7 @@ class SegDataset(torch.utils.data.Dataset):
         ch, cw = self.crop
         pad_h, pad_w = max(ch - size[0], 0), max(cw - size[1], 0)
         if pad_h or pad_w:  # image pads with the mean colour (0 after normalising), label with ignore
-            mean = torch.tensor([round(255 * m) for m in MEAN], dtype=torch.uint8)[:, None, None]
-            canvas = mean.expand(3, size[0] + pad_h, size[1] + pad_w).clone()
+            canvas = _MEAN_U8.expand(3, size[0] + pad_h, size[1] + pad_w).clone()
             canvas[:, : size[0], : size[1]] = image
             image = canvas
             label = torch.nn.functional.pad(label, (0, pad_w, 0, pad_h), value=IGNORE)

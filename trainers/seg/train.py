@@ -10,14 +10,8 @@ from pathlib import Path
 import torch
 
 from orchestrator.trainer import Report
-from trainers._torch import (
-    autocast_for,
-    fingerprint,
-    pick_device,
-    save_atomic,
-    seed_everything,
-    warn_if_data_bound,
-)
+from trainers._torch import (autocast_for, fingerprint, load_for_eval, pick_device, resume_from, save_atomic,
+                             seed_everything, warn_if_data_bound)
 from trainers.seg.config import Config
 from trainers.seg.data import SegDataset, dataset_root
 from trainers.seg.evaluate import evaluate
@@ -98,28 +92,14 @@ def _loaders(cfg: Config, device, start_iter: int):
     return loader, val_loader
 
 
-def _resume(cfg: Config, ckpt: Path | None, model, optimizer, scaler, device, fp: str) -> int:
-    if not (ckpt and cfg.train.resume and ckpt.is_file()):
-        return 0
-    state = torch.load(ckpt, map_location=device, weights_only=False)
-    if state.get("fingerprint") != fp:
-        print(f"{ckpt} belongs to another config; training from scratch", flush=True)
-        return 0
-    model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    scaler.load_state_dict(state["scaler"])
-    print(f"resumed from {ckpt} at iteration {state['iter']}", flush=True)
-    return int(state["iter"])
+def _modes(cfg: Config, last: bool) -> list[str]:
+    """eval.modes, plus eval.final_modes at the last checkpoint; each once, in order."""
+    return list(dict.fromkeys([*cfg.eval.modes, *(cfg.eval.final_modes if last else [])]))
 
 
 def _eval_only(cfg: Config, model, val_loader, device, autocast, report: Report) -> dict[str, float]:
-    if not cfg.checkpoint or not Path(cfg.checkpoint).is_file():
-        raise FileNotFoundError(f"checkpoint: {cfg.checkpoint!r} is not a file; mode: eval needs the "
-                                "checkpoint.pt a training run wrote")
-    state = torch.load(cfg.checkpoint, map_location=device, weights_only=False)
-    model.load_state_dict(state.get("model", state))
-    modes = list(dict.fromkeys([*cfg.eval.modes, *cfg.eval.final_modes]))
-    metrics = {**evaluate(model, val_loader, device, autocast, cfg, modes),
+    state = load_for_eval(cfg.checkpoint, model, device)
+    metrics = {**evaluate(model, val_loader, device, autocast, cfg, _modes(cfg, last=True)),
                "model/params": float(count_params(model))}
     report(metrics, int(state.get("iter", 0)))
     return metrics
@@ -138,7 +118,10 @@ def train(cfg: Config, report: Report) -> dict[str, float]:
     scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda" and cfg.train.amp == "fp16")
     ckpt = Path(cfg.train.out_dir) / "checkpoint.pt" if cfg.train.out_dir else None
     fp = fingerprint(cfg, _NOT_FINGERPRINTED)
-    start = _resume(cfg, ckpt, model, optimizer, scaler, device, fp)
+    state = resume_from(ckpt, cfg.train.resume, fp, device, model, optimizer, scaler)
+    start = int(state["iter"]) if state else 0
+    if state:
+        print(f"resumed from {ckpt} at iteration {start}", flush=True)
     loader, val_loader = _loaders(cfg, device, start)
     loss_fn = make_loss(cfg.loss, cfg.model.aux_weight)
     channels_last = device.type == "cuda" and cfg.train.channels_last
@@ -186,12 +169,10 @@ def train(cfg: Config, report: Report) -> dict[str, float]:
         if ckpt:
             save_atomic(ckpt, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                                "scaler": scaler.state_dict(), "iter": done, "fingerprint": fp})
-        modes = list(cfg.eval.modes) + ([m for m in cfg.eval.final_modes if m not in cfg.eval.modes]
-                                        if done == t.max_iter else [])
         metrics = {"train/loss": mean_loss if math.isfinite(mean_loss) else float("nan"),
                    "train/loss_main": mean_main, "train/lr": lr, "time/images_per_s": images / elapsed,
                    "time/data_wait": wait / elapsed, "model/params": metrics["model/params"],
-                   **evaluate(model, val_loader, device, autocast, cfg, modes)}
+                   **evaluate(model, val_loader, device, autocast, cfg, _modes(cfg, done == t.max_iter))}
         if device.type == "cuda":
             metrics["time/peak_memory_gb"] = torch.cuda.max_memory_allocated() / 2**30
         report(metrics, done)
