@@ -34,7 +34,7 @@ def bench_orch(n: int, workdir: Path) -> float:
     from rich.console import Console
 
     from orchestrator.run import run_sweep
-    from orchestrator.spec import load_sweep
+    from orchestrator.sweepfile import load_sweep
 
     lrs = ", ".join(f"{1e-4 * (1 + i):.6g}" for i in range(n))
     path = workdir / "overhead.yaml"
@@ -112,9 +112,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--trials", type=int, default=64)
     args = parser.parse_args()
-    from orchestrator.run import _init_ray
+    from orchestrator.run import start_ray
 
-    _init_ray(None)
+    start_ray()
     import ray
 
     cpus = int(ray.cluster_resources().get("CPU", 1))

@@ -17,8 +17,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from orchestrator.spec._yaml import parse_scalar  # noqa: E402
-from orchestrator.spec.schema import Schema  # noqa: E402
+from orchestrator.sweepfile._yaml import parse_scalar  # noqa: E402
+from orchestrator.sweepfile.schema import Schema  # noqa: E402
 from trainers.pose.config import Config  # noqa: E402
 
 # Tuned for a short CPU run: a wider Gaussian and milder rotation than SimpleBaseline's 140-epoch

@@ -19,8 +19,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from orchestrator.spec._yaml import parse_scalar  # noqa: E402
-from orchestrator.spec.schema import Schema  # noqa: E402
+from orchestrator.sweepfile._yaml import parse_scalar  # noqa: E402
+from orchestrator.sweepfile.schema import Schema  # noqa: E402
 from trainers.seg.config import Config  # noqa: E402
 
 SETTING = {"data.crop": [128, 128], "data.scale": [0.5, 1.0], "data.workers": 1, "train.batch_size": 8,

@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 
 from bench._timing import images_per_s  # noqa: E402
-from orchestrator.spec.schema import Schema  # noqa: E402
+from orchestrator.sweepfile.schema import Schema  # noqa: E402
 from trainers._torch import autocast_for  # noqa: E402
 from trainers.seg.config import Config  # noqa: E402
 from trainers.seg.data import SegDataset, dataset_root  # noqa: E402

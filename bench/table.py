@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 def build_store(uri: str, trials: int, metrics: int, steps: int) -> None:
     from mlflow.entities import Metric, Param, RunTag
 
-    from orchestrator.tracking.store import make_client
+    from orchestrator.tracking import make_client
 
     client = make_client(uri)
     exp = client.create_experiment("bench")
@@ -48,7 +48,7 @@ def build_store(uri: str, trials: int, metrics: int, steps: int) -> None:
 
 
 def time_orch(uri: str, metrics: list[str]) -> tuple[float, int]:
-    from orchestrator.report import TableRequest, make_table
+    from orchestrator.publish import TableRequest, make_table
 
     start = time.perf_counter()
     text, _ = make_table(TableRequest("bench", tuple(metrics), fmt="json", out="-", tracking_uri=uri))

@@ -9,10 +9,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from orchestrator.spec.errors import Problem
+from orchestrator.protocol import TrialStatus
+from orchestrator.sweepfile.errors import Problem
 
-STATUS_STYLE = {"finished": "green", "diverged": "yellow", "failed": "red", "stopped": "magenta",
-                "running": "cyan", "pending": "dim", "done before": "dim green"}
+STATUS_STYLE = {TrialStatus.FINISHED: "green", TrialStatus.DIVERGED: "yellow", TrialStatus.FAILED: "red",
+                TrialStatus.STOPPED: "magenta", TrialStatus.KILLED: "magenta", TrialStatus.RUNNING: "cyan",
+                "pending": "dim", "done before": "dim green"}
 
 
 def console(stderr: bool = False) -> Console:
@@ -89,7 +91,7 @@ def print_trainers() -> None:
 
 def print_trainer(name: str) -> None:
     from orchestrator.registry import get_trainer
-    from orchestrator.spec.schema import Schema, type_name
+    from orchestrator.sweepfile.schema import Schema, type_name
 
     trainer = get_trainer(name)
     schema = Schema(trainer.config)
@@ -102,7 +104,27 @@ def print_trainer(name: str) -> None:
                   if v is not None]
         help_text = info.help + (f" [{', '.join(bounds)}]" if bounds else "")
         table.add_row(*(escape(cell) for cell in (key, type_name(info.type), default, help_text)))
-    console().print(table)
+    out = console()
+    out.print(table)
+    for group in trainer.groups:
+        heads = ", ".join(c.header for c in group.columns)
+        names = "/".join((group.name, *group.aliases))
+        out.print(f"table group {names}: {heads}" + (f"  ({group.description})" if group.description else ""),
+                  markup=False, highlight=False)
+    for dataset in trainer.datasets:
+        out.print(f"data set {dataset.name}: orch data synth {dataset.name} DIR  ({dataset.description})",
+                  markup=False, highlight=False)
+
+
+def print_datasets(found) -> None:
+    table = Table(title="synthetic data sets (orch data synth NAME DIR)", title_justify="left")
+    for column in ("name", "trainer", "default size", "options", "what"):
+        table.add_column(column)
+    for trainer, d in found:
+        options = ", ".join(f"{k}={v[0]} ({v[1]})" for k, v in d.options.items()) or "-"
+        table.add_row(*(escape(c) for c in (d.name, trainer, f"{d.train} train, {d.val} val {d.unit}",
+                                            options, d.description)))
+    wide_console().print(table)
 
 
 def print_sweeps(sweeps) -> None:

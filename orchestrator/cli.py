@@ -56,7 +56,7 @@ def _fail(problems, file: str) -> None:
 
 
 def _load(file: Path, overrides: list[str] | None, profile: str | None):
-    from orchestrator.spec import SpecError, load_sweep
+    from orchestrator.sweepfile import SpecError, load_sweep
 
     try:
         return load_sweep(file, overrides or (), profile)
@@ -120,7 +120,7 @@ def validate(
 ) -> None:
     """Check sweep files completely without running anything; exit 2 if any has a problem."""
     from orchestrator._console import print_problems
-    from orchestrator.spec import SpecError, load_sweep
+    from orchestrator.sweepfile import SpecError, load_sweep
 
     bad = 0
     for file in files:
@@ -148,7 +148,7 @@ def train(
     `orch train sweeps/x.yaml --trial NAME` reproduces one trial of a sweep.
     """
     from orchestrator._console import console
-    from orchestrator.spec import SpecError, load_trainer_run
+    from orchestrator.sweepfile import SpecError, load_trainer_run
     from orchestrator.standalone import TrialNotFound, pick_trial, run_standalone
 
     path = Path(target)
@@ -171,46 +171,45 @@ def train(
 
 @app.command()
 def data(
-    action: Annotated[str, typer.Argument(help="synth")],
-    kind: Annotated[str, typer.Argument(help="mpii, coco or cityscapes")],
-    out: Annotated[Path, typer.Argument(help="Folder to write the dataset into.")],
+    action: Annotated[str, typer.Argument(help="list, or synth")],
+    name: Annotated[Optional[str], typer.Argument(help="With synth: the data set (see orch data list).")] = None,
+    out: Annotated[Optional[Path], typer.Argument(help="With synth: a new folder to write it into.")] = None,
     n_train: Annotated[Optional[int], typer.Option(
-        "--train", help="Training people (mpii), images (coco, cityscapes); default 1600 / 200.")] = None,
-    n_val: Annotated[Optional[int], typer.Option(
-        "--val", help="Validation people or images; default 200 / 40.")] = None,
+        "--train", help="Training items (people or images); default: the data set's.")] = None,
+    n_val: Annotated[Optional[int], typer.Option("--val", help="Validation items; default: the data set's.")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Random seed; the same seed writes the same files.")] = 0,
-    size: Annotated[str, typer.Option("--size", help="cityscapes image size HxW.")] = "256x512",
+    size: Annotated[Optional[str], typer.Option("--size", help="Shorthand for --opt size=HxW.")] = None,
+    opt: Annotated[Optional[list[str]], typer.Option(
+        "--opt", help="A data set option KEY=VALUE (orch data list shows them), repeatable.")] = None,
 ) -> None:
-    """Write a synthetic dataset in a real format: `orch data synth mpii OUT`.
+    """Synthetic data sets in real formats, declared by the trainers: `orch data list`,
+    `orch data synth mpii OUT`."""
+    from orchestrator.synthdata import DataError, list_datasets, write_dataset
 
-    mpii: OUT/images/*.jpg and OUT/annot/{train,valid}.json (SimpleBaseline JSON, plus head boxes);
-    coco: OUT/images/*.jpg and OUT/annotations/person_keypoints_{train,val}.json;
-    cityscapes: OUT/leftImg8bit/{train,val}/<city>/*_leftImg8bit.png and
-    OUT/gtFine/{train,val}/<city>/*_gtFine_labelIds.png (street scenes, 19 evaluated classes).
-    """
+    if action == "list":
+        from orchestrator._console import print_datasets
+
+        print_datasets(list_datasets())
+        return
     if action != "synth":
-        raise typer.BadParameter(f"unknown action {action!r}; the only one is: synth")
-    if kind not in ("mpii", "coco", "cityscapes"):
-        raise typer.BadParameter(f"unknown dataset {kind!r}; choose one of: mpii, coco, cityscapes")
-    h, _, w = size.lower().partition("x")
-    if not (h.isdigit() and w.isdigit() and int(h) >= 32 and int(w) >= 32):
-        raise typer.BadParameter(f"--size {size!r}: expected HxW, both at least 32, e.g. 256x512")
-    if out.exists() and any(out.iterdir()):
-        typer.echo(f"error: {out} exists and is not empty; pick a new folder", err=True)
+        raise typer.BadParameter(f"unknown action {action!r}; one of: list, synth")
+    if not name or out is None:
+        known = ", ".join(d.name for _, d in list_datasets())
+        typer.echo(f"error: orch data synth NAME OUT: name a data set and a folder; data sets: {known}", err=True)
         raise typer.Exit(2)
-    if kind == "cityscapes":
-        from trainers.seg.synth import synth_cityscapes  # numpy and PIL, not torch
-
-        n_train, n_val = n_train or 200, n_val or 40
-        written = synth_cityscapes(out, n_train, n_val, seed, (int(h), int(w)))
-        what = "images"
-    else:
-        from trainers.pose.synth import synth_coco, synth_mpii  # numpy and PIL, not torch
-
-        n_train, n_val = n_train or 1600, n_val or 200
-        written = (synth_mpii if kind == "mpii" else synth_coco)(out, n_train, n_val, seed)
-        what = "people" if kind == "mpii" else "images"
-    typer.echo(f"wrote a synthetic {kind} dataset to {written} ({n_train} train, {n_val} val {what})")
+    bad = [o for o in opt or [] if "=" not in o]
+    if bad:
+        typer.echo(f"error: --opt {bad[0]}: expected KEY=VALUE", err=True)
+        raise typer.Exit(2)
+    options = dict(o.partition("=")[::2] for o in (opt or []))
+    if size is not None:
+        options["size"] = size
+    try:
+        written, dataset, n_train, n_val = write_dataset(name, out, n_train, n_val, seed, options)
+    except DataError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"wrote a synthetic {name} dataset to {written} ({n_train} train, {n_val} val {dataset.unit})")
 
 
 @app.command()
@@ -236,7 +235,7 @@ def runs(
 ) -> None:
     """Sweeps in the tracking store, or one sweep's trials with status and the sweep's metric."""
     from orchestrator._console import print_sweep_trials, print_sweeps
-    from orchestrator.tracking.reader import SweepNotFound, list_sweeps, read_sweep
+    from orchestrator.tracking import SweepNotFound, list_sweeps, read_sweep
 
     if sweep_name is None:
         print_sweeps(list_sweeps(tracking_uri))
@@ -275,9 +274,9 @@ def table(
     tracking_uri: TrackingOption = None,
 ) -> None:
     """The ablation table of a sweep: one row per setting, seeds as mean ± std (n)."""
-    from orchestrator.report import TableRequest, make_table
+    from orchestrator.publish import TableRequest, make_table
     from orchestrator.tables import TableError, UnknownMetric
-    from orchestrator.tracking.reader import SweepNotFound
+    from orchestrator.tracking import SweepNotFound
 
     request = TableRequest(sweep_name, tuple(metric or ()), per_class, pivot, at, series, baseline, fmt,
                            out, tracking_uri)
@@ -303,9 +302,9 @@ def plot(
 ) -> None:
     """Learning curves: the metric against step per setting, seeds as a mean ± std band.
     Saved under results/ and attached to the sweep's parent run."""
-    from orchestrator.report import make_plot
+    from orchestrator.publish import make_plot
     from orchestrator.tables import UnknownMetric
-    from orchestrator.tracking.reader import SweepNotFound
+    from orchestrator.tracking import SweepNotFound
 
     try:
         path = make_plot(sweep_name, metric, out, tracking_uri)
@@ -324,7 +323,7 @@ def diff(
     """What differs between two runs: params, code (git diff between their commits when this
     repository has them, uncommitted patches), environment, data fingerprint, final metrics."""
     from orchestrator.diff import diff_runs
-    from orchestrator.tracking.reader import SweepNotFound, read_run
+    from orchestrator.tracking import SweepNotFound, read_run
 
     try:
         a, b = read_run(run_a, tracking_uri), read_run(run_b, tracking_uri)
@@ -342,7 +341,7 @@ def ui(
     """Start the MLflow UI on 127.0.0.1 for the current store and print its URL."""
     import subprocess
 
-    from orchestrator.tracking.store import resolve_uri
+    from orchestrator.tracking import resolve_uri
 
     uri = resolve_uri(tracking_uri)
     if uri.startswith(("http://", "https://")):

@@ -1,27 +1,17 @@
 """`orch diff`: what differs between two runs, so "it was 59.8, now 60.5: what changed?" has
-an answer. Pure: works on :class:`RunSnapshot`s the tracking reader fills."""
+an answer. Pure: works on :class:`orchestrator.results.RunSnapshot`s the tracking reader fills."""
 
 from __future__ import annotations
 
 import difflib
 import math
 import subprocess
-from dataclasses import dataclass, field
 from typing import Mapping
 
-__all__ = ["RunSnapshot", "diff_runs", "code_diff"]
+from orchestrator.protocol import Tag
+from orchestrator.results import RunSnapshot
 
-
-@dataclass(frozen=True)
-class RunSnapshot:
-    run_id: str
-    name: str
-    params: Mapping[str, str]
-    tags: Mapping[str, str]
-    metrics: Mapping[str, float]
-    environment: str = ""  # environment.txt
-    patch: str = ""  # git_diff.patch: uncommitted changes when it ran
-    extra: Mapping[str, str] = field(default_factory=dict)
+__all__ = ["diff_runs", "code_diff"]
 
 
 def _mapping_diff(a: Mapping[str, str], b: Mapping[str, str]) -> list[str]:
@@ -58,7 +48,7 @@ def diff_runs(a: RunSnapshot, b: RunSnapshot, cwd: str | None = None) -> str:
     params = _mapping_diff(a.params, b.params)
     out += ["params:"] + (params or ["  (same)"]) + [""]
 
-    ca, cb = a.tags.get("orch.git_commit", ""), b.tags.get("orch.git_commit", "")
+    ca, cb = a.tags.get(Tag.GIT_COMMIT, ""), b.tags.get(Tag.GIT_COMMIT, "")
     out.append("code:")
     if not ca and not cb:
         out.append("  (no git commit recorded)")

@@ -6,6 +6,7 @@ import io
 import math
 import statistics
 
+from orchestrator.protocol import TrialStatus
 from orchestrator.results import SweepRecord
 
 __all__ = ["curves", "plot_png"]
@@ -35,7 +36,7 @@ def plot_png(record: SweepRecord, metric: str) -> bytes:
         statuses.setdefault(trial.setting, set()).add(trial.status)
     fig, ax = plt.subplots(figsize=(8, 5), dpi=110)
     for setting, points in data.items():
-        bad = statuses.get(setting, set()) & {"diverged", "failed"}
+        bad = statuses.get(setting, set()) & {TrialStatus.DIVERGED, TrialStatus.FAILED}
         label = setting + (f" ({', '.join(sorted(bad))})" if bad else "")
         if not points:
             ax.plot([], [], linestyle=":", label=label)

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from functools import lru_cache
 from importlib.metadata import entry_points
+from typing import Any, Mapping
 
-from orchestrator.trainer import Trainer
+from orchestrator.protocol import ENTRY_POINT_GROUP as GROUP
+from orchestrator.trainer import MetricGroup, SynthDataset, Trainer
 
-__all__ = ["RegistryError", "available", "get_trainer"]
-
-GROUP = "orch.trainers"
+__all__ = ["RegistryError", "available", "get_trainer", "build_config", "metric_groups", "datasets"]
 
 
 class RegistryError(Exception):
@@ -52,3 +52,36 @@ def get_trainer(name: str) -> Trainer:
             "not an orchestrator.trainer.Trainer"
         )
     return trainer
+
+
+def build_config(trainer: str, flat: Mapping[str, Any]) -> Any:
+    """The typed config a trainer's ``train`` receives, from a trial's flat dotted config: the one
+    place that does this, for the Ray worker, ``orch train`` and the contract test alike."""
+    from orchestrator.sweepfile.schema import Schema
+
+    return Schema(get_trainer(trainer).config).build(dict(flat))
+
+
+def metric_groups(first: str | None = None) -> dict[str, MetricGroup]:
+    """Every registered trainer's table groups by name (and alias); ``first``'s win a clash."""
+    names = available()
+    if first in names:
+        names = [first, *(n for n in names if n != first)]
+    found: dict[str, MetricGroup] = {}
+    for name in names:
+        for group in get_trainer(name).groups:
+            for key in (group.name, *group.aliases):
+                found.setdefault(key.lower(), group)
+    return found
+
+
+def datasets() -> dict[str, tuple[str, SynthDataset]]:
+    """Synthetic data sets by name: (trainer that declares it, the data set)."""
+    found: dict[str, tuple[str, SynthDataset]] = {}
+    for name in available():
+        for dataset in get_trainer(name).datasets:
+            if dataset.name in found:
+                raise RegistryError(f"synthetic data set {dataset.name!r} is declared by trainers "
+                                    f"{found[dataset.name][0]!r} and {name!r}; rename one")
+            found[dataset.name] = (name, dataset)
+    return found

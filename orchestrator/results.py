@@ -9,7 +9,9 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Mapping
 
-__all__ = ["TrialResult", "SweepRecord", "History"]
+from orchestrator.protocol import TrialStatus
+
+__all__ = ["TrialResult", "SweepRecord", "History", "RunSnapshot"]
 
 History = tuple  # tuple[tuple[int, float], ...]: (step, value) sorted by step, one value per step
 
@@ -21,7 +23,7 @@ class TrialResult:
     setting: str  # trial name without the seed part
     key: str
     seed: int
-    status: str  # finished | diverged | failed | stopped | running
+    status: TrialStatus
     axes: Mapping[str, Any]
     params: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     metrics: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))  # latest
@@ -44,3 +46,17 @@ class SweepRecord:
     planned: int  # trials in the sweep file when it last ran
     trials: tuple[TrialResult, ...] = ()
     artifact_uri: str = ""
+
+
+@dataclass(frozen=True)
+class RunSnapshot:
+    """One run with what ``orch diff`` compares."""
+
+    run_id: str
+    name: str
+    params: Mapping[str, str]
+    tags: Mapping[str, str]
+    metrics: Mapping[str, float]
+    environment: str = ""  # environment.txt
+    patch: str = ""  # git_diff.patch: uncommitted changes when it ran
+    extra: Mapping[str, str] = field(default_factory=dict)

@@ -10,8 +10,8 @@ import math
 import time
 from typing import Any
 
-from orchestrator.registry import get_trainer
-from orchestrator.spec import Schema, SweepSpec, TrialSpec
+from orchestrator.registry import build_config, get_trainer
+from orchestrator.sweepfile import SweepSpec, TrialSpec
 
 __all__ = ["pick_trial", "run_standalone"]
 
@@ -42,7 +42,7 @@ def _fmt(value: float) -> str:
 def run_standalone(trial: TrialSpec, console: Any) -> dict[str, float]:
     """Train ``trial`` here; print each report; return the trainer's final metrics."""
     trainer = get_trainer(trial.trainer)
-    config = Schema(trainer.config).build(dict(trial.config))
+    config = build_config(trial.trainer, trial.config)
     started = time.monotonic()
     metric = trainer.metric
 

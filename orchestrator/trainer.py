@@ -2,13 +2,18 @@
 
 A trainer is a function ``train(config, report) -> dict[str, float]`` plus a
 ``Config`` dataclass that is its schema. A package registers one by pointing the
-entry-point group ``orch.trainers`` at a :class:`Trainer` object::
+entry-point group (:data:`orchestrator.protocol.ENTRY_POINT_GROUP`) at a :class:`Trainer`::
 
-    [project.entry-points."orch.trainers"]
+    [project.entry-points.'orch.trainers']
     toy = "trainers.toy:TRAINER"
 
 ``Trainer.train`` is a ``"module:function"`` string so that listing and validating
 trainers never imports torch; the function is imported only when a trial runs.
+
+A trainer owns its metadata, declared next to its schema: the metric groups that ``orch table
+--metric NAME`` expands (ordered columns, short LaTeX headers, which way is better, the names
+other tools print for the same quantity) and the synthetic data sets ``orch data synth NAME``
+writes. The core reads both from the registry and names no joint, class or data set itself.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import importlib
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Protocol
 
-__all__ = ["Report", "Trainer", "param"]
+__all__ = ["MetricColumn", "MetricGroup", "Report", "SynthDataset", "Trainer", "param"]
 
 
 class Report(Protocol):
@@ -26,6 +31,66 @@ class Report(Protocol):
 
 
 TrainFn = Callable[[Any, Report], "dict[str, float]"]
+
+
+@dataclass(frozen=True)
+class MetricColumn:
+    """One column of a table group."""
+
+    key: str  # the name reported: "val/Shoulder"
+    label: str = ""  # markdown / CSV / HTML header; default: the key without "val/"
+    latex: str = ""  # short header for LaTeX rows ("Shou"); default: the label
+    higher_is_better: bool = True
+    aliases: tuple[str, ...] = ()  # what other tools print for the same quantity: "Shou", "Total"
+    optional: bool = False  # a column only when some trial logged it (e.g. an extra eval mode)
+
+    @property
+    def header(self) -> str:
+        return self.label or (self.key[4:] if self.key.startswith("val/") else self.key)
+
+    @property
+    def latex_header(self) -> str:
+        return self.latex or self.header
+
+    def names(self) -> tuple[str, ...]:
+        """Every spelling that means this column: key, label, LaTeX header, aliases."""
+        return tuple(dict.fromkeys((self.key, self.header, self.latex_header, *self.aliases)))
+
+
+@dataclass(frozen=True)
+class MetricGroup:
+    """A named set of columns researchers paste together: ``pckh``, ``miou``, ``coco``."""
+
+    name: str
+    columns: tuple[MetricColumn, ...]
+    aliases: tuple[str, ...] = ()  # other names for the whole group: coco -> ap, oks
+    description: str = ""
+    # --per-class: logged keys under this prefix become columns too, in ``classes`` order
+    per_class_prefix: str = ""
+    classes: tuple[str, ...] = ()
+    class_latex: Mapping[str, str] = field(default_factory=dict)  # short headers: "TLight"
+
+    def column_for(self, printed: str) -> MetricColumn | None:
+        """The column another tool's name means (``Shou`` -> val/Shoulder), case-insensitive."""
+        wanted = printed.strip().lower()
+        return next((c for c in self.columns if wanted in (n.lower() for n in c.names())), None)
+
+
+@dataclass(frozen=True)
+class SynthDataset:
+    """A synthetic data set in a real on-disk format, written by ``orch data synth NAME DIR``."""
+
+    name: str
+    # "module:function" called as fn(out, n_train, n_val, seed, **options) -> Path; no torch
+    write: str
+    description: str
+    train: int  # default sizes
+    val: int
+    unit: str = "images"  # what the sizes count: images, people
+    options: Mapping[str, tuple[Any, str]] = field(default_factory=dict)  # name -> (default, help)
+
+    def load_write(self) -> Callable[..., Any]:
+        return _load(self.write)
 
 
 @dataclass(frozen=True)
@@ -43,6 +108,8 @@ class Trainer:
     # "module:function" taking a trial's flat config and returning [(key, problem)]: checks the
     # schema cannot express, run by validation before anything launches; must not import torch
     check: str = ""
+    groups: tuple[MetricGroup, ...] = ()  # table groups (``orch table --metric NAME``)
+    datasets: tuple[SynthDataset, ...] = ()  # ``orch data synth NAME``
 
     def load_train(self) -> TrainFn:
         return _load(self.train)

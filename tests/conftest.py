@@ -32,9 +32,9 @@ def write(tmp_path):
 def local_ray():
     """One embedded Ray instance, started the way `orch sweep` starts it, shared by the
     in-process sweep tests (run_sweep reuses a running instance)."""
-    from orchestrator.run import _init_ray
+    from orchestrator.run import start_ray
 
-    _init_ray(None)
+    start_ray()
     import ray
 
     yield ray

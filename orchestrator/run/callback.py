@@ -1,4 +1,5 @@
-"""The Tune callback: turns trial events into tracked runs and progress lines."""
+"""The Tune callback: decodes the worker's events (:mod:`orchestrator.protocol`) into tracked
+runs and progress lines."""
 
 from __future__ import annotations
 
@@ -7,9 +8,12 @@ from typing import Any
 
 from ray import tune
 
+from orchestrator.protocol import Final, Metrics, Retry, Tag, TrialStatus, decode
 from orchestrator.run.progress import SweepProgress
-from orchestrator.spec.model import TrialSpec
-from orchestrator.tracking.writer import SweepTracker
+from orchestrator.sweepfile.model import TrialSpec
+from orchestrator.tracking import SweepTracker
+
+_MESSAGE_LIMIT = 5000
 
 
 class TrackingCallback(tune.Callback):
@@ -20,8 +24,8 @@ class TrackingCallback(tune.Callback):
         self.last_step: dict[str, int] = {}
         self.tracker = tracker
         self.progress = progress
-        self.final: dict[str, str] = {}  # tune trial id -> status, once the worker reported it
-        self.outcomes: dict[str, str] = {}  # trial key -> status
+        self.final: dict[str, TrialStatus] = {}  # tune trial id -> status, once the worker reported it
+        self.outcomes: dict[str, TrialStatus] = {}  # trial key -> status
 
     def __getstate__(self) -> dict:
         # Tune pickles its settings for its own restore; orch resumes from MLflow instead,
@@ -38,41 +42,39 @@ class TrackingCallback(tune.Callback):
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
         spec = self._spec(trial)
-        if "orch_event" in result:
-            attempt = result.get("orch_attempt", 0)
-            self.tracker.trial_ended(spec, "failed", {f"traceback-attempt{attempt}.txt": result["orch_traceback"]},
-                                     {"orch.message": result["orch_message"][:5000]})
+        event = decode(result)
+        if isinstance(event, Metrics):
+            self.last_step[trial.trial_id] = event.step
+            self.tracker.trial_metrics(spec, dict(event.values), event.step)
+            self.progress.trial_metrics(spec.name, dict(event.values), event.step)
+        elif isinstance(event, Retry):
+            self.tracker.trial_ended(spec, TrialStatus.FAILED,
+                                     {f"traceback-attempt{event.attempt}.txt": event.traceback},
+                                     {Tag.MESSAGE: event.message[:_MESSAGE_LIMIT]})
             self.tracker.trial_started(spec)
-            self.progress.trial_retry(spec.name, result["orch_message"])
-            return
-        if "orch_status" in result:
-            status = result["orch_status"]
-            self.final[trial.trial_id] = status
-            artifacts = {"trial.log": result.get("orch_log", "")}
-            if status == "failed":
-                artifacts["traceback.txt"] = result.get("orch_traceback", "")
-            tags = {"orch.message": str(result.get("orch_message", ""))[:5000],
-                    "orch.attempts": str(result.get("orch_attempts", 1)),
-                    "orch.node_id": str(result.get("orch_node_id", ""))}
-            extra = result.get("orch_params") or {}
-            if extra:
-                tags["orch.oom_params"] = json.dumps(extra)
-            self.tracker.trial_ended(spec, status, artifacts, tags, params=extra)
-            self.outcomes[spec.key] = status
-            self.progress.trial_ended(spec.name, status, str(result.get("orch_message", "")))
-            return
-        metrics = {k: result[k] for k in result.get("orch_keys", ()) if k in result}
-        step = int(result.get("orch_step", result.get("training_iteration", 0)))
-        self.last_step[trial.trial_id] = step
-        self.tracker.trial_metrics(spec, metrics, step)
-        self.progress.trial_metrics(spec.name, metrics, step)
+            self.progress.trial_retry(spec.name, event.message)
+        elif isinstance(event, Final):
+            self._final(trial, spec, event)
 
-    def _ended_without_status(self, trial: Any, status: str, message: str) -> None:
+    def _final(self, trial: Any, spec: TrialSpec, event: Final) -> None:
+        self.final[trial.trial_id] = event.status
+        artifacts = {"trial.log": event.log}
+        if event.status == TrialStatus.FAILED:
+            artifacts["traceback.txt"] = event.traceback
+        tags = {Tag.MESSAGE: event.message[:_MESSAGE_LIMIT], Tag.ATTEMPTS: str(event.attempts),
+                Tag.NODE_ID: event.node_id}
+        if event.params:
+            tags[Tag.OOM_PARAMS] = json.dumps(dict(event.params))
+        self.tracker.trial_ended(spec, event.status, artifacts, tags, params=dict(event.params))
+        self.outcomes[spec.key] = event.status
+        self.progress.trial_ended(spec.name, event.status, event.message)
+
+    def _ended_without_status(self, trial: Any, status: TrialStatus, message: str) -> None:
         if trial.trial_id in self.final:
             return
         spec = self._spec(trial)
         self.final[trial.trial_id] = status
-        self.tracker.trial_ended(spec, status, {}, {"orch.message": message[:5000]})
+        self.tracker.trial_ended(spec, status, {}, {Tag.MESSAGE: message[:_MESSAGE_LIMIT]})
         self.outcomes[spec.key] = status
         self.progress.trial_ended(spec.name, status, message)
 
@@ -80,11 +82,12 @@ class TrackingCallback(tune.Callback):
         # the scheduler ended it before the worker's final report: at the step budget that is a
         # complete trial, before it an early stop (ASHA, median rule)
         if self.budget and self.last_step.get(trial.trial_id, 0) >= self.budget:
-            self._ended_without_status(trial, "finished", f"reached the step budget {self.budget}")
+            self._ended_without_status(trial, TrialStatus.FINISHED, f"reached the step budget {self.budget}")
         else:
-            self._ended_without_status(trial, "stopped", "stopped early by the scheduler")
+            self._ended_without_status(trial, TrialStatus.STOPPED, "stopped early by the scheduler")
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         # the worker itself died (killed, out of host memory): nothing reported a status
         message = str(getattr(trial, "error_msg", "") or "the trial's worker process died")
-        self._ended_without_status(trial, "failed", message.strip().splitlines()[-1] if message else "")
+        self._ended_without_status(trial, TrialStatus.FAILED,
+                                   message.strip().splitlines()[-1] if message else "")

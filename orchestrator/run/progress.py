@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from orchestrator._console import STATUS_STYLE
-
+from orchestrator.protocol import TrialStatus
 
 
 def _clock(seconds: float) -> str:
@@ -60,7 +60,7 @@ class SweepProgress:
     def trial_retry(self, name: str, message: str) -> None:
         self._line(f"[yellow]retry[/]    {name}: {message}")
 
-    def trial_ended(self, name: str, status: str, message: str = "") -> None:
+    def trial_ended(self, name: str, status: TrialStatus, message: str = "") -> None:
         run = self.running.pop(name, None)
         if run is not None:
             self.durations.append(time.monotonic() - run.started)
@@ -68,7 +68,7 @@ class SweepProgress:
         done = sum(self.counts.values())
         value = f"  {self.metric}={run.value:.4g}" if run and run.value is not None else ""
         style = STATUS_STYLE.get(status, "")
-        why = f"  ({message})" if message and status != "finished" else ""
+        why = f"  ({message})" if message and status != TrialStatus.FINISHED else ""
         self._line(f"[{done:>{len(str(self.total))}}/{self.total}] [{style}]{status:<8}[/] {name}{value}{why}")
 
     def _better(self, a: float, b: float) -> bool:
@@ -105,7 +105,7 @@ class SweepProgress:
             f"  elapsed {_clock(time.monotonic() - self.started)}"
             + (f"  ETA {_clock(eta)}" if eta is not None else ""))
         counts = Text("  ")
-        for status in ("finished", "diverged", "failed", "stopped"):
+        for status in (TrialStatus.FINISHED, TrialStatus.DIVERGED, TrialStatus.FAILED, TrialStatus.STOPPED):
             counts.append(f"{status} {self.counts.get(status, 0)}   ", style=STATUS_STYLE[status])
         counts.append(f"pending {max(0, self.total - done - len(self.running))}", style="dim")
         if self.skipped:

@@ -15,8 +15,8 @@ from typing import Any
 import ray
 from ray import tune
 
-from orchestrator.registry import get_trainer
-from orchestrator.spec.schema import Schema
+from orchestrator.protocol import PARAM_PREFIX_OOM, Final, Metrics, Retry, TrialStatus, encode
+from orchestrator.registry import build_config, get_trainer
 
 LOG_LIMIT = 1_000_000  # characters of a trial's output kept for its log artifact
 
@@ -25,7 +25,7 @@ class _Stop(BaseException):
     """Unwinds the trainer from inside report(); a BaseException so a trainer's own
     ``except Exception`` cannot swallow it."""
 
-    def __init__(self, status: str, message: str = ""):
+    def __init__(self, status: TrialStatus, message: str = ""):
         super().__init__(message)
         self.status = status
         self.message = message
@@ -69,27 +69,53 @@ class Reporter:
         self.max_epochs = max_epochs
         self.timeout_s = timeout_s
         self.started = time.monotonic()
-        self.nan_seen = False
+        self.step = 0
+        self.last: dict[str, float] = {}  # the latest value of every metric reported
 
     def __call__(self, metrics: dict[str, float], step: int) -> None:
         values = {str(k): float(v) for k, v in metrics.items()
                   if isinstance(v, (int, float)) and not isinstance(v, bool)}
         bad = sorted((k for k, v in values.items() if not math.isfinite(v)),
                      key=lambda k: (not k.endswith("loss"), k))
-        tune.report({**values, "orch_step": int(step), "orch_keys": list(values)})
-        if bad:
-            self.nan_seen = True
-            if self.on_nan == "stop":
-                shown = ", ".join(bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
-                raise _Stop("diverged", f"non-finite {shown} at step {step}")
+        self.step = int(step)
+        self.last.update(values)
+        tune.report(encode(Metrics(self.step, values)))
+        if bad and self.on_nan == "stop":
+            shown = ", ".join(bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
+            raise _Stop(TrialStatus.DIVERGED, f"non-finite {shown} at step {step}")
         if self.max_epochs and step >= self.max_epochs:
-            raise _Stop("finished", f"reached stop.max_epochs={self.max_epochs}")
+            raise _Stop(TrialStatus.FINISHED, f"reached stop.max_epochs={self.max_epochs}")
         if self.timeout_s and time.monotonic() - self.started > self.timeout_s:
-            raise _Stop("stopped", f"exceeded stop.timeout={self.timeout_s:g}s")
+            raise _Stop(TrialStatus.STOPPED, f"exceeded stop.timeout={self.timeout_s:g}s")
 
 
 def _is_oom(exc: BaseException) -> bool:
     return type(exc).__name__ == "OutOfMemoryError" or "out of memory" in str(exc).lower()
+
+
+class _Attempts:
+    """Retries and OOM batch halving: decides, after a trainer error, whether to try again."""
+
+    def __init__(self, flat: dict[str, Any], retries: int, on_oom: str):
+        self.flat = flat
+        self.retries_left = retries
+        self.on_oom = on_oom
+        self.batch_key = next((k for k in flat if k.rsplit(".", 1)[-1] == "batch_size"), None)
+        self.changed: dict[str, Any] = {}  # params logged as oom.<key>
+        self.count = 0
+
+    def again(self, exc: BaseException) -> str | None:
+        """A retry message when another attempt should run, else None."""
+        message = f"{type(exc).__name__}: {exc}"
+        key = self.batch_key
+        if _is_oom(exc) and self.on_oom == "halve_batch" and key and int(self.flat[key]) > 1:
+            self.flat[key] = int(self.flat[key]) // 2
+            self.changed[f"{PARAM_PREFIX_OOM}{key}"] = self.flat[key]
+            return f"{message}; halving {key} to {self.flat[key]}"
+        if self.retries_left > 0:
+            self.retries_left -= 1
+            return message
+        return None
 
 
 def run_trial(config: dict[str, Any], payload: dict[str, Any]) -> None:
@@ -97,47 +123,33 @@ def run_trial(config: dict[str, Any], payload: dict[str, Any]) -> None:
     trial = payload["trials"][config["index"]]
     if os.path.isdir(payload["cwd"]):  # Tune starts trials in its own folder; on other nodes the
         os.chdir(payload["cwd"])  # folder may not exist and paths must be absolute anyway
-    trainer = get_trainer(trial["trainer"])
-    schema = Schema(trainer.config)
-    train = trainer.load_train()
-    flat = dict(trial["config"])
-    batch_key = next((k for k in flat if k.rsplit(".", 1)[-1] == "batch_size"), None)
-    retries_left = payload["retries"]
-    attempt, status, message = 0, "failed", ""
-    last_traceback = ""  # earlier attempts' tracebacks went out with their retry events
-    extra_params: dict[str, Any] = {}
+    train = get_trainer(trial["trainer"]).load_train()
+    attempts = _Attempts(dict(trial["config"]), payload["retries"], payload["on_oom"])
+    status, message, last_traceback = TrialStatus.FAILED, "", ""
     tee_out, tee_err = _Tee(sys.stdout), _Tee(sys.stderr)
     while True:
-        attempt += 1
+        attempts.count += 1
         reporter = Reporter(payload["on_nan"], payload["max_epochs"], payload["timeout_s"])
         try:
             with redirect_stdout(tee_out), redirect_stderr(tee_err):
-                train(schema.build(flat), reporter)
-            status, message = "finished", ""
+                train(build_config(trial["trainer"], attempts.flat), reporter)
+            status, message = TrialStatus.FINISHED, ""
             break
         except _Stop as stop:
             status, message = stop.status, stop.message
             break
         except Exception as exc:  # noqa: BLE001 - any trainer error is this trial's failure
-            text = traceback.format_exc()
-            last_traceback = text
+            last_traceback = traceback.format_exc()  # earlier ones went out with their retry events
             message = f"{type(exc).__name__}: {exc}"
-            if (_is_oom(exc) and payload["on_oom"] == "halve_batch" and batch_key
-                    and int(flat[batch_key]) > 1):
-                flat[batch_key] = int(flat[batch_key]) // 2
-                extra_params[f"oom.{batch_key}"] = flat[batch_key]
-                tune.report({"orch_event": "retry", "orch_message": f"{message}; halving {batch_key} "
-                             f"to {flat[batch_key]}", "orch_traceback": text, "orch_attempt": attempt})
-                continue
-            if retries_left > 0:
-                retries_left -= 1
-                tune.report({"orch_event": "retry", "orch_message": message, "orch_traceback": text,
-                             "orch_attempt": attempt})
-                continue
-            status = "failed"
-            break
-    context = ray.get_runtime_context()
+            retry = attempts.again(exc)
+            if retry is None:
+                status = TrialStatus.FAILED
+                break
+            tune.report(encode(Retry(reporter.step, attempts.count, retry, last_traceback)))
     log = f"--- stdout ---\n{tee_out.text()}\n--- stderr ---\n{tee_err.text()}"
-    tune.report({"orch_status": status, "orch_message": message, "orch_attempts": attempt,
-                 "orch_traceback": last_traceback, "orch_log": log,
-                 "orch_params": extra_params, "orch_node_id": context.get_node_id()})
+    final = Final(reporter.step, status, message, attempts.count, last_traceback, log, attempts.changed,
+                  ray.get_runtime_context().get_node_id())
+    # the last values ride along, so a scheduler that keeps every result (the median rule) finds
+    # the sweep metric at the final step too
+    last = {**reporter.last, payload["metric"]: reporter.last.get(payload["metric"], math.nan)}
+    tune.report({**last, **encode(final)})

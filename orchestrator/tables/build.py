@@ -10,6 +10,7 @@ import statistics
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
+from orchestrator.protocol import TrialStatus
 from orchestrator.results import SweepRecord, TrialResult
 from orchestrator.tables.groups import Column
 
@@ -117,13 +118,13 @@ def _aggregate(trials: list[TrialResult], column: Column, at: str, step: int | N
     failed = nan = 0
     texts: set[str] = set()
     for trial in trials:
-        if trial.status == "failed" and not column.is_param:
+        if trial.status == TrialStatus.FAILED and not column.is_param:
             failed += 1
             continue
         value = _trial_value(trial, column, at, step, metric, mode)
         if isinstance(value, str):
             texts.add(value)
-        elif trial.status == "diverged" and not column.is_param or \
+        elif trial.status == TrialStatus.DIVERGED and not column.is_param or \
                 (value is not None and not math.isfinite(value)):
             nan += 1
         elif value is not None:
@@ -138,7 +139,7 @@ def _aggregate(trials: list[TrialResult], column: Column, at: str, step: int | N
     if series and not column.is_param:
         by_step: dict[int, list[float]] = {}
         for trial in trials:
-            if trial.status in ("failed", "diverged"):
+            if trial.status in (TrialStatus.FAILED, TrialStatus.DIVERGED):
                 continue
             for s, v in trial.history.get(column.key, ()):
                 if math.isfinite(v):

@@ -1,7 +1,10 @@
 """Read a sweep straight from a local MLflow SQLite store: five queries for any number of runs.
 
 Read-only (``mode=ro``), so it never competes with a running sweep for the write lock. Uses the
-tables MLflow's own SQLAlchemy store defines (runs, tags, params, metrics, latest_metrics).
+tables MLflow's own SQLAlchemy store defines (runs, tags, params, metrics, latest_metrics), which
+are MLflow's private business: the store's schema revision (alembic's ``alembic_version``) must
+be one these queries were checked against, else :class:`UnknownSchema` sends the caller to the
+client.
 """
 
 from __future__ import annotations
@@ -13,16 +16,41 @@ from collections import defaultdict
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+from orchestrator.protocol import Tag
 from orchestrator.results import SweepRecord
-from orchestrator.tracking.reader import order_trials, dedupe_history, sweep_record, trial_result
-from orchestrator.tracking.store import KIND_TAG, PARENT_TAG, SWEEP_TAG, to_mlflow_name
+from orchestrator.tracking._records import dedupe_history, order_trials, sweep_record, trial_result
+from orchestrator.tracking.store import to_mlflow_name
+
+__all__ = ["KNOWN_REVISIONS", "UnknownSchema", "read_sqlite", "schema_revision"]
+
+# MLflow schema revisions whose runs/tags/params/metrics/latest_metrics tables these queries
+# were checked against (mlflow 3.17: dc11669786a5). Add one after checking a new MLflow's tables.
+KNOWN_REVISIONS = frozenset({"dc11669786a5"})
+
+
+class UnknownSchema(Exception):
+    pass
+
+
+def schema_revision(db: sqlite3.Connection) -> str | None:
+    try:
+        row = db.execute("SELECT version_num FROM alembic_version").fetchone()
+    except sqlite3.DatabaseError:
+        return None
+    return row[0] if row else None
 
 
 def _connect(uri: str) -> sqlite3.Connection | None:
     path = Path(uri[len("sqlite:///"):])
     if not path.exists():
         return None
-    return sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+    revision = schema_revision(db)
+    if revision not in KNOWN_REVISIONS:
+        db.close()
+        raise UnknownSchema(f"{path} has MLflow schema revision {revision or '(none)'}, which orch's "
+                            "direct SQLite reader does not know")
+    return db
 
 
 def _planned(artifact_uri: str) -> list[dict]:
@@ -40,10 +68,10 @@ def read_sqlite(uri: str, name: str | None, metrics: list[str] | None) -> SweepR
         return None
     with db:
         query = (f"SELECT r.run_uuid, r.experiment_id, r.status, r.start_time, r.name, r.artifact_uri "
-                 f"FROM runs r JOIN tags k ON k.run_uuid = r.run_uuid AND k.key = ? AND k.value = 'sweep' "
+                 f"FROM runs r JOIN tags k ON k.run_uuid = r.run_uuid AND k.key = ? AND k.value = ? "
                  f"{'JOIN tags s ON s.run_uuid = r.run_uuid AND s.key = ? AND s.value = ?' if name else ''} "
                  f"WHERE r.lifecycle_stage = 'active' ORDER BY r.start_time DESC LIMIT 1")
-        args = (KIND_TAG, SWEEP_TAG, name) if name else (KIND_TAG,)
+        args = (Tag.KIND, Tag.SWEEP_KIND, Tag.SWEEP, name) if name else (Tag.KIND, Tag.SWEEP_KIND)
         row = db.execute(query, args).fetchone()
         if row is None:
             return None
@@ -51,19 +79,19 @@ def read_sqlite(uri: str, name: str | None, metrics: list[str] | None) -> SweepR
         parent_tags = dict(db.execute("SELECT key, value FROM tags WHERE run_uuid = ?", (parent_id,)))
         children = "SELECT run_uuid FROM tags WHERE key = ? AND value = ?"
         runs = dict(db.execute(f"SELECT run_uuid, name FROM runs WHERE lifecycle_stage = 'active' "
-                               f"AND run_uuid IN ({children})", (PARENT_TAG, parent_id)))
+                               f"AND run_uuid IN ({children})", (Tag.PARENT, parent_id)))
         tags: dict[str, dict] = defaultdict(dict)
         for run, key, value in db.execute(f"SELECT run_uuid, key, value FROM tags WHERE run_uuid IN "
-                                          f"({children})", (PARENT_TAG, parent_id)):
+                                          f"({children})", (Tag.PARENT, parent_id)):
             tags[run][key] = value
         params: dict[str, dict] = defaultdict(dict)
         for run, key, value in db.execute(f"SELECT run_uuid, key, value FROM params WHERE run_uuid IN "
-                                          f"({children})", (PARENT_TAG, parent_id)):
+                                          f"({children})", (Tag.PARENT, parent_id)):
             params[run][key] = value
         latest: dict[str, dict] = defaultdict(dict)
         for run, key, value, is_nan in db.execute(
                 f"SELECT run_uuid, key, value, is_nan FROM latest_metrics WHERE run_uuid IN ({children})",
-                (PARENT_TAG, parent_id)):
+                (Tag.PARENT, parent_id)):
             latest[run][key] = math.nan if is_nan else value
         points: dict[tuple[str, str], list] = defaultdict(list)
         key_filter, key_args = "", ()
@@ -73,7 +101,7 @@ def read_sqlite(uri: str, name: str | None, metrics: list[str] | None) -> SweepR
             key_args = tuple(names)
         for run, key, step, stamp, value, is_nan in db.execute(
                 f"SELECT run_uuid, key, step, timestamp, value, is_nan FROM metrics WHERE run_uuid IN "
-                f"({children}) {key_filter}", (PARENT_TAG, parent_id, *key_args)):
+                f"({children}) {key_filter}", (Tag.PARENT, parent_id, *key_args)):
             points[(run, key)].append((step, stamp, math.nan if is_nan else value))
     history: dict[str, dict] = defaultdict(dict)
     for (run, key), pts in points.items():

@@ -13,6 +13,7 @@ from functools import lru_cache
 from importlib.metadata import distributions, version
 
 from orchestrator import __version__
+from orchestrator.protocol import Tag
 
 __all__ = ["git_state", "run_tags", "environment_report", "is_secret_name"]
 
@@ -51,14 +52,14 @@ def git_state(cwd: str | None = None) -> dict[str, str]:
 def run_tags(git: dict[str, str]) -> dict[str, str]:
     """Tags of a sweep's parent run; ``git`` is :func:`git_state` taken once per sweep."""
     tags = {
-        "orch.version": __version__,
-        "orch.host": socket.gethostname(),
-        "orch.command": shlex.join([os.path.basename(sys.argv[0]), *sys.argv[1:]])[:5000],
-        "orch.python": platform.python_version(),
+        Tag.VERSION: __version__,
+        Tag.HOST: socket.gethostname(),
+        Tag.COMMAND: shlex.join([os.path.basename(sys.argv[0]), *sys.argv[1:]])[:5000],
+        Tag.PYTHON: platform.python_version(),
     }
     if git:
-        tags.update({"orch.git_commit": git["commit"], "orch.git_dirty": git["dirty"]})
-        tags["mlflow.source.git.commit"] = git["commit"]
+        tags.update({Tag.GIT_COMMIT: git["commit"], Tag.GIT_DIRTY: git["dirty"]})
+        tags[Tag.SOURCE_COMMIT] = git["commit"]
     return tags
 
 

@@ -1,80 +1,43 @@
 """Read sweeps back from MLflow as frozen records (:mod:`orchestrator.results`).
 
 A sweep is read in a handful of queries, never one per run and metric: a local SQLite store
-is read directly (read-only); any other store through the client, histories fetched in parallel.
+whose schema revision orch knows is read directly (read-only); any other store through the
+client, histories fetched in parallel.
 """
 
 from __future__ import annotations
 
 import json
+import re
+import sys
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
-from types import MappingProxyType
-from typing import Iterable
+from pathlib import Path
 
-from orchestrator.results import SweepRecord, TrialResult
-from orchestrator.tracking.store import (KEY_TAG, KIND_TAG, PARENT_TAG, STATUS_TAG, SWEEP_TAG,
-                                         from_mlflow_name, make_client, resolve_uri, to_mlflow_name)
+from orchestrator.protocol import Tag
+from orchestrator.results import RunSnapshot, SweepRecord
+from orchestrator.tracking import _sqlite_reader
+from orchestrator.tracking._paging import search_all
+from orchestrator.tracking._records import dedupe_history, order_trials, sweep_record, trial_result
+from orchestrator.tracking.store import from_mlflow_name, make_client, resolve_uri, to_mlflow_name
 
-__all__ = ["SweepNotFound", "list_sweeps", "read_sweep", "dedupe_history"]
+__all__ = ["SweepNotFound", "list_sweeps", "read_sweep", "read_run"]
+
+_noticed: set[str] = set()
 
 
 class SweepNotFound(Exception):
     pass
 
 
-def dedupe_history(points: Iterable[tuple[int, int, float]]) -> tuple[tuple[int, float], ...]:
-    """(step, timestamp, value) -> one (step, value) per step, the latest logged; a resumed
-    trial logs its steps again into the same run."""
-    latest: dict[int, tuple[int, float]] = {}
-    for step, stamp, value in points:
-        if step not in latest or stamp >= latest[step][0]:
-            latest[step] = (stamp, value)
-    return tuple((step, latest[step][1]) for step in sorted(latest))
-
-
-def sweep_record(tags: dict[str, str], run_id: str, experiment_id: str, status: str,
-                 start_time: int, run_name: str, artifact_uri: str,
-                 trials: tuple[TrialResult, ...] = ()) -> SweepRecord:
-    return SweepRecord(
-        name=tags.get(SWEEP_TAG, run_name), run_id=run_id, experiment_id=str(experiment_id),
-        status=status, start_time=start_time, trainer=tags.get("orch.trainer", ""),
-        metric=tags.get("orch.metric", ""), mode=tags.get("orch.mode", "max"),
-        axes=tuple(json.loads(tags.get("orch.axes", "[]"))), planned=int(tags.get("orch.trials", "0")),
-        trials=trials, artifact_uri=artifact_uri)
-
-
-def trial_result(run_id: str, run_name: str, tags: dict[str, str], params: dict[str, str],
-                 latest: dict[str, float], history: dict[str, tuple]) -> TrialResult:
-    return TrialResult(
-        run_id=run_id, name=tags.get("orch.trial_name", run_name),
-        setting=tags.get("orch.setting", run_name), key=tags.get(KEY_TAG, ""),
-        seed=int(tags.get("orch.seed", "0")), status=tags.get(STATUS_TAG, "running"),
-        axes=MappingProxyType(json.loads(tags.get("orch.axes", "{}"))),
-        params=MappingProxyType(params),
-        metrics=MappingProxyType({from_mlflow_name(k): v for k, v in latest.items()}),
-        history=MappingProxyType({from_mlflow_name(k): v for k, v in history.items()}),
-        tags=MappingProxyType(tags), message=tags.get("orch.message", ""))
-
-
-def order_trials(trials: list[TrialResult], planned: list[dict]) -> tuple[TrialResult, ...]:
-    order = {t["name"]: i for i, t in enumerate(planned)}
-    return tuple(sorted(trials, key=lambda t: (order.get(t.name, len(order)), t.name)))
-
-
 # ---- through the MLflow client (servers, any store) ------------------------------------------
 def _client_parents(client, name: str | None) -> list:
     ids = [e.experiment_id for e in client.search_experiments()]
-    if not ids:
-        return []
-    filt = f"tags.`{KIND_TAG}` = 'sweep'" + (f" and tags.`{SWEEP_TAG}` = '{name}'" if name else "")
-    return list(client.search_runs(ids, filter_string=filt, order_by=["attributes.start_time DESC"],
-                                   max_results=1000))
+    filt = f"tags.`{Tag.KIND}` = '{Tag.SWEEP_KIND}'" + (f" and tags.`{Tag.SWEEP}` = '{name}'" if name else "")
+    return search_all(client, ids, filt, ["attributes.start_time DESC"])
 
 
 def _client_planned(client, run_id: str) -> list[dict]:
-    import tempfile
-    from pathlib import Path
-
     try:
         with tempfile.TemporaryDirectory() as tmp:
             return json.loads(Path(client.download_artifacts(run_id, "trials.json", tmp)).read_text())
@@ -86,18 +49,10 @@ def _client_read(uri: str, name: str | None, metrics: list[str] | None) -> Sweep
     client = make_client(uri)
     parents = _client_parents(client, name)
     if not parents:
-        raise _not_found(name, uri, [r.data.tags.get(SWEEP_TAG, "") for r in _client_parents(client, None)])
+        raise _not_found(name, uri, [r.data.tags.get(Tag.SWEEP, "") for r in _client_parents(client, None)])
     parent = parents[0]
-    runs = []
-    token = None
-    while True:
-        page = client.search_runs([parent.info.experiment_id],
-                                  filter_string=f"tags.`{PARENT_TAG}` = '{parent.info.run_id}'",
-                                  max_results=5000, page_token=token)
-        runs.extend(page)
-        token = page.token
-        if not token:
-            break
+    runs = search_all(client, [parent.info.experiment_id], f"tags.`{Tag.PARENT}` = '{parent.info.run_id}'",
+                      page_size=5000)
     wanted = [to_mlflow_name(m) for m in metrics] if metrics is not None else None
 
     def histories(run) -> dict[str, tuple]:
@@ -119,6 +74,12 @@ def _not_found(name: str | None, uri: str, known: list[str]) -> SweepNotFound:
     return SweepNotFound(f"{what} in {uri}; known sweeps: {', '.join(sorted(set(known))) or 'none'}")
 
 
+def _notice(message: str) -> None:
+    if message not in _noticed:  # once per process and store
+        _noticed.add(message)
+        print(f"notice: {message}", file=sys.stderr, flush=True)
+
+
 # ---- public --------------------------------------------------------------------------------------
 def list_sweeps(uri: str | None = None) -> list[SweepRecord]:
     uri = resolve_uri(uri)
@@ -134,23 +95,22 @@ def read_sweep(name: str | None = None, uri: str | None = None,
     step histories of ``metrics`` (all metrics when None)."""
     uri = resolve_uri(uri)
     if uri.startswith("sqlite:///"):
-        from orchestrator.tracking._sqlite_reader import read_sqlite
-
-        record = read_sqlite(uri, name, metrics)
-        if record is None:
-            raise _not_found(name, uri, [s.name for s in list_sweeps(uri)])
-        return record
+        if not Path(uri[len("sqlite:///"):]).exists():  # reading never creates a store
+            raise SweepNotFound(f"no MLflow store at {uri[len('sqlite:///'):]}: run `orch sweep` here "
+                                "first, or point --tracking-uri / MLFLOW_TRACKING_URI at the store")
+        try:
+            record = _sqlite_reader.read_sqlite(uri, name, metrics)
+        except _sqlite_reader.UnknownSchema as exc:
+            _notice(f"{exc}; reading it through the MLflow client instead (slower)")
+        else:
+            if record is None:
+                raise _not_found(name, uri, [s.name for s in list_sweeps(uri)])
+            return record
     return _client_read(uri, name, metrics)
 
 
-def read_run(ref: str, uri: str | None = None):
+def read_run(ref: str, uri: str | None = None) -> RunSnapshot:
     """A run by id, or the latest run whose trial name is ``ref``, with what `orch diff` needs."""
-    import re
-    import tempfile
-    from pathlib import Path
-
-    from orchestrator.diff import RunSnapshot
-
     client = make_client(resolve_uri(uri))
     run = None
     if re.fullmatch(r"[0-9a-f]{32}", ref):
@@ -160,7 +120,7 @@ def read_run(ref: str, uri: str | None = None):
             run = None
     if run is None:
         ids = [e.experiment_id for e in client.search_experiments()]
-        found = client.search_runs(ids, f"tags.`orch.trial_name` = '{ref}'",
+        found = client.search_runs(ids, f"tags.`{Tag.TRIAL_NAME}` = '{ref}'",
                                    order_by=["attributes.start_time DESC"], max_results=1) if ids else []
         if not found:
             raise SweepNotFound(f"no run with id or trial name {ref!r} in {resolve_uri(uri)}")
@@ -172,7 +132,7 @@ def read_run(ref: str, uri: str | None = None):
                 texts[name] = Path(client.download_artifacts(run.info.run_id, name, tmp)).read_text()
             except Exception:  # noqa: BLE001 - absent artifact: nothing to compare
                 texts[name] = ""
-    return RunSnapshot(run.info.run_id, run.data.tags.get("orch.trial_name", run.info.run_name),
+    return RunSnapshot(run.info.run_id, run.data.tags.get(Tag.TRIAL_NAME, run.info.run_name),
                        dict(run.data.params), dict(run.data.tags),
                        {from_mlflow_name(k): v for k, v in run.data.metrics.items()},
                        texts["environment.txt"], texts["git_diff.patch"])

@@ -7,14 +7,7 @@ import os
 import re
 from pathlib import Path
 
-__all__ = ["resolve_uri", "make_client", "experiment_id", "to_mlflow_name", "from_mlflow_name",
-           "STATUS_TAG", "KEY_TAG", "SWEEP_TAG", "KIND_TAG", "PARENT_TAG"]
-
-STATUS_TAG = "orch.status"
-KEY_TAG = "orch.trial_key"
-SWEEP_TAG = "orch.sweep"
-KIND_TAG = "orch.kind"
-PARENT_TAG = "mlflow.parentRunId"
+__all__ = ["resolve_uri", "make_client", "experiment_id", "to_mlflow_name", "from_mlflow_name"]
 
 _INVALID = re.compile(r"[^/\w.\- :]")
 

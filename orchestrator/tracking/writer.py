@@ -18,22 +18,21 @@ from typing import Any, Callable
 
 import yaml
 
-from orchestrator.spec.model import SweepSpec, TrialSpec
+from orchestrator.protocol import DONE_STATUSES, Tag, TrialStatus
+from orchestrator.sweepfile.model import SweepSpec, TrialSpec
+from orchestrator.tracking._paging import search_all
 from orchestrator.tracking.provenance import environment_report, git_state, run_tags
-from orchestrator.tracking.store import (KEY_TAG, KIND_TAG, PARENT_TAG, STATUS_TAG, SWEEP_TAG,
-                                         experiment_id, make_client, resolve_uri, to_mlflow_name)
+from orchestrator.tracking.store import experiment_id, make_client, resolve_uri, to_mlflow_name
 
-__all__ = ["SweepTracker", "ExistingTrial", "DONE_STATUSES", "log_parent_artifact"]
+__all__ = ["SweepTracker", "ExistingTrial", "log_parent_artifact"]
 
-DONE_STATUSES = ("finished", "diverged")  # results a resume keeps; failed/stopped/running re-run
-_RUN_STATUS = {"finished": "FINISHED", "diverged": "FINISHED", "failed": "FAILED", "stopped": "KILLED"}
 _MAX_PARAM = 6000
 
 
 @dataclass(frozen=True)
 class ExistingTrial:
     run_id: str
-    status: str
+    status: TrialStatus
 
 
 def _param_value(value: Any) -> str:
@@ -63,13 +62,13 @@ class SweepTracker:
 
         found = [] if new else self.client.search_runs(
             [self.experiment_id],
-            filter_string=f"tags.`{KIND_TAG}` = 'sweep' and tags.`{SWEEP_TAG}` = '{self.spec.name}'",
+            filter_string=f"tags.`{Tag.KIND}` = '{Tag.SWEEP_KIND}' and tags.`{Tag.SWEEP}` = '{self.spec.name}'",
             order_by=["attributes.start_time DESC"], max_results=1)
-        tags = {**run_tags(self.git), KIND_TAG: "sweep", SWEEP_TAG: self.spec.name,
-                "orch.trainer": self.spec.trainer, "orch.metric": self.spec.metric,
-                "orch.mode": self.spec.mode, "orch.axes": json.dumps(list(self.spec.axes)),
-                "orch.seeds": json.dumps(list(self.spec.seeds)), "orch.trials": str(len(self.spec.trials)),
-                "mlflow.note.content": self.spec.description}
+        spec = self.spec
+        tags = {**run_tags(self.git), Tag.KIND: Tag.SWEEP_KIND, Tag.SWEEP: spec.name,
+                Tag.TRAINER: spec.trainer, Tag.METRIC: spec.metric, Tag.MODE: spec.mode,
+                Tag.AXES: json.dumps(list(spec.axes)), Tag.SEEDS: json.dumps(list(spec.seeds)),
+                Tag.TRIALS: str(len(spec.trials)), Tag.NOTE: spec.description}
         if found:
             self.parent_id = found[0].info.run_id
             self.client.update_run(self.parent_id, status="RUNNING")
@@ -85,19 +84,12 @@ class SweepTracker:
 
     def _children(self) -> dict[str, ExistingTrial]:
         out: dict[str, ExistingTrial] = {}
-        token = None
-        while True:
-            page = self.client.search_runs([self.experiment_id],
-                                           filter_string=f"tags.`{PARENT_TAG}` = '{self.parent_id}'",
-                                           max_results=1000, page_token=token)
-            for run in page:
-                key = run.data.tags.get(KEY_TAG)
-                status = run.data.tags.get(STATUS_TAG, "running")
-                if key and (key not in out or status in DONE_STATUSES):
-                    out[key] = ExistingTrial(run.info.run_id, status)
-            token = page.token
-            if not token:
-                return out
+        for run in search_all(self.client, [self.experiment_id], f"tags.`{Tag.PARENT}` = '{self.parent_id}'"):
+            key = run.data.tags.get(Tag.KEY)
+            status = TrialStatus.parse(run.data.tags.get(Tag.STATUS))
+            if key and (key not in out or status in DONE_STATUSES):
+                out[key] = ExistingTrial(run.info.run_id, status)
+        return out
 
     def done_keys(self) -> set[str]:
         return {k for k, t in self.existing.items() if t.status in DONE_STATUSES}
@@ -110,7 +102,7 @@ class SweepTracker:
         stamp = int(time.time() * 1000)
         self._queue.put(lambda: self._metrics(trial, metrics, step, stamp))
 
-    def trial_ended(self, trial: TrialSpec, status: str, artifacts: dict[str, str],
+    def trial_ended(self, trial: TrialSpec, status: TrialStatus, artifacts: dict[str, str],
                     tags: dict[str, str] | None = None, params: dict[str, Any] | None = None) -> None:
         self._queue.put(lambda: self._end(trial, status, artifacts, tags or {}, params or {}))
 
@@ -119,17 +111,17 @@ class SweepTracker:
 
         self._attempts[trial.key] = self._attempts.get(trial.key, 0) + 1
         run_id = self._runs.get(trial.key)
-        tags = {STATUS_TAG: "running", "orch.attempt": str(self._attempts[trial.key])}
+        tags = {Tag.STATUS: TrialStatus.RUNNING.value, Tag.ATTEMPT: str(self._attempts[trial.key])}
         if run_id is not None:
             self.client.update_run(run_id, status="RUNNING")
             self.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
             return
-        tags.update({PARENT_TAG: self.parent_id, KEY_TAG: trial.key, SWEEP_TAG: self.spec.name,
-                     "orch.trial_name": trial.name, "orch.setting": trial.setting, "orch.seed": str(trial.seed), "orch.trainer": trial.trainer,
-                     "orch.axes": json.dumps(dict(trial.axes))})
-        tags.update({f"orch.axis.{a}": _param_value(v) for a, v in trial.axes.items()})
+        tags.update({Tag.PARENT: self.parent_id, Tag.KEY: trial.key, Tag.SWEEP: self.spec.name,
+                     Tag.TRIAL_NAME: trial.name, Tag.SETTING: trial.setting, Tag.SEED: str(trial.seed),
+                     Tag.TRAINER: trial.trainer, Tag.AXES: json.dumps(dict(trial.axes))})
+        tags.update({Tag.axis(a): _param_value(v) for a, v in trial.axes.items()})
         if self.git:  # per trial too: `orch diff` compares two runs' code
-            tags.update({"orch.git_commit": self.git["commit"], "orch.git_dirty": self.git["dirty"]})
+            tags.update({Tag.GIT_COMMIT: self.git["commit"], Tag.GIT_DIRTY: self.git["dirty"]})
         run = self.client.create_run(self.experiment_id, tags=tags, run_name=trial.name)
         run_id = self._runs[trial.key] = run.info.run_id
         params = {k: _param_value(v) for k, v in trial.config.items()}
@@ -150,7 +142,7 @@ class SweepTracker:
         for i in range(0, len(items), 1000):
             self.client.log_batch(self._runs[trial.key], metrics=items[i:i + 1000])
 
-    def _end(self, trial: TrialSpec, status: str, artifacts: dict[str, str], tags: dict[str, str],
+    def _end(self, trial: TrialSpec, status: TrialStatus, artifacts: dict[str, str], tags: dict[str, str],
              params: dict[str, Any]) -> None:
         from mlflow.entities import Param, RunTag
 
@@ -160,9 +152,9 @@ class SweepTracker:
         for name, text in artifacts.items():
             if text:
                 self.client.log_text(run_id, text, name)
-        all_tags = {**tags, STATUS_TAG: status}
+        all_tags = {**tags, Tag.STATUS: status.value}
         self.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in all_tags.items()])
-        self.client.set_terminated(run_id, _RUN_STATUS.get(status, "FAILED"))
+        self.client.set_terminated(run_id, status.run_status)
 
     # ---- the writer thread ---------------------------------------------------------------
     def _drain(self) -> None:

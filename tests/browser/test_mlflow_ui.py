@@ -44,7 +44,7 @@ def test_mlflow_ui_lists_parent_children_and_a_param_column(local_ray, tmp_path,
     from selenium.webdriver.support.ui import WebDriverWait
 
     from orchestrator.run import run_sweep
-    from orchestrator.spec import load_sweep
+    from orchestrator.sweepfile import load_sweep
 
     spec = load_sweep(write("browsed.yaml", "name: browsed\ntrainer: toy\nparams: {epochs: 2}\n"
                                             "grid: {probMargin: [0, 0.5, 0.8]}\n"))

@@ -5,7 +5,7 @@ from importlib.metadata import EntryPoint
 import pytest
 
 from orchestrator import registry
-from orchestrator.spec import Schema
+from orchestrator.sweepfile import Schema
 from orchestrator.trainer import Trainer
 
 

@@ -17,7 +17,7 @@ from trainers.pose.evaluate import evaluate
 from trainers.pose.loop import run
 from trainers.pose.loss import make_loss
 from trainers.pose.model import build_model, count_params
-from trainers.pose.synthetic import synthetic_dataset
+from trainers.pose.synth import synthetic_dataset
 
 __all__ = ["train", "build_data", "lr_at"]
 

@@ -7,16 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["CLASSES", "LABEL_IDS", "IGNORE", "label_lut", "list_split", "SplitError"]
+from trainers.seg.labels import EVALUATED, CLASSES, IGNORE, LABEL_IDS
 
-IGNORE = 255
-# (name, labelId) of the 19 evaluated classes, in train-id order
-_EVALUATED = (("road", 7), ("sidewalk", 8), ("building", 11), ("wall", 12), ("fence", 13), ("pole", 17),
-              ("traffic light", 19), ("traffic sign", 20), ("vegetation", 21), ("terrain", 22), ("sky", 23),
-              ("person", 24), ("rider", 25), ("car", 26), ("truck", 27), ("bus", 28), ("train", 31),
-              ("motorcycle", 32), ("bicycle", 33))
-CLASSES = tuple(name for name, _ in _EVALUATED)
-LABEL_IDS = {name: label_id for name, label_id in _EVALUATED} | {"unlabeled": 0, "ego vehicle": 1}
+__all__ = ["CLASSES", "LABEL_IDS", "IGNORE", "label_lut", "list_split", "SplitError"]
 
 
 class SplitError(FileNotFoundError):
@@ -26,7 +19,7 @@ class SplitError(FileNotFoundError):
 def label_lut() -> np.ndarray:
     """uint8[256]: labelId -> train id, 255 for the ids Cityscapes does not evaluate."""
     lut = np.full(256, IGNORE, dtype=np.uint8)
-    for train_id, (_, label_id) in enumerate(_EVALUATED):
+    for train_id, (_, label_id) in enumerate(EVALUATED):
         lut[label_id] = train_id
     return lut
 

@@ -18,7 +18,7 @@ from PIL import Image, ImageDraw, ImageFilter
 
 from trainers.seg.cityscapes import LABEL_IDS
 
-__all__ = ["synth_cityscapes", "render_scene", "CITIES"]
+__all__ = ["synth_cityscapes", "write_synthetic", "render_scene", "CITIES"]
 
 CITIES = {"train": ("aachen", "bochum", "bremen"), "val": ("frankfurt", "lindau", "munster")}
 _BASE = {"road": (128, 64, 128), "sidewalk": (170, 150, 160), "building": (110, 100, 95),
@@ -241,3 +241,11 @@ def synth_cityscapes(out: str | Path, n_train: int = 200, n_val: int = 40, seed:
         {"generator": "orch data synth cityscapes", "seed": seed, "train": n_train, "val": n_val,
          "size": [h, w]}, indent=1) + "\n")
     return out
+
+
+def write_synthetic(out: str | Path, n_train: int, n_val: int, seed: int = 0, size: str = "256x512") -> Path:
+    """``orch data synth cityscapes``: :func:`synth_cityscapes` with the size given as ``HxW``."""
+    h, _, w = str(size).lower().partition("x")
+    if not (h.isdigit() and w.isdigit() and int(h) >= 32 and int(w) >= 32):
+        raise ValueError(f"size {size!r}: expected HxW, both at least 32, e.g. 256x512")
+    return synth_cityscapes(out, n_train, n_val, seed, (int(h), int(w)))

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from orchestrator.cli import app
 from orchestrator.run import run_sweep
-from orchestrator.spec import load_sweep
+from orchestrator.sweepfile import load_sweep
 from tests.orchestrator.run.conftest import children, parents
 
 pytestmark = pytest.mark.slow
@@ -72,7 +72,7 @@ def test_plot_writes_a_png_and_attaches_it_to_the_parent(local_ray, store, write
     assert [a.path for a in client.list_artifacts(parent, "results")] == ["results/curves_val_Mean.png"]
 
     from orchestrator.plots import curves
-    from orchestrator.tracking.reader import read_sweep
+    from orchestrator.tracking import read_sweep
 
     data = curves(read_sweep("curves", uri), "val/Mean")
     assert [p[0] for p in data["t7"]] == [1, 2, 3] and all(p[3] == 2 for p in data["t7"])

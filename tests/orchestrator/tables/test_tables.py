@@ -9,6 +9,7 @@ import statistics
 
 import pytest
 
+from orchestrator.registry import metric_groups
 from orchestrator.tables import (TableError, UnknownMetric, build_pivot, build_table, expand_metrics,
                                  render)
 from tests.conftest import ROOT
@@ -22,7 +23,7 @@ def columns(names, rec=None, per_class=False):
     rec = rec or record()
     logged = {k for t in rec.trials for k in t.history}
     params = {k for t in rec.trials for k in t.params}
-    return expand_metrics(names, logged, params, rec.metric, rec.mode, per_class)
+    return expand_metrics(names, logged, params, rec.metric, rec.mode, per_class, metric_groups(rec.trainer))
 
 
 def check(name: str, text: str) -> None:
@@ -123,13 +124,12 @@ def test_json_rows_for_scripts():
 
 
 def test_miou_group_adds_the_other_eval_modes_and_distinct_class_headers():
-    from orchestrator.tables.groups import expand_metrics
-
     logged = {"val/mIoU", "val/mIoU_ss", "val/mIoU_ms_flip", "val/iou/traffic sign", "val/iou/road",
               "val/iou/traffic light", "train/loss"}
-    plain = expand_metrics(["miou"], logged, set(), "val/mIoU", "max")
+    plain = expand_metrics(["miou"], logged, set(), "val/mIoU", "max", groups=metric_groups("seg"))
     assert [c.key for c in plain] == ["val/mIoU", "val/mIoU_ms_flip"]
     assert plain[1].label == "mIoU MS+flip" and plain[1].mode == "max"
-    per_class = expand_metrics(["miou"], logged, set(), "val/mIoU", "max", per_class=True)
+    per_class = expand_metrics(["miou"], logged, set(), "val/mIoU", "max", per_class=True,
+                               groups=metric_groups("seg"))
     assert [c.key for c in per_class][2:] == ["val/iou/road", "val/iou/traffic light", "val/iou/traffic sign"]
     assert [c.latex for c in per_class][2:] == ["Road", "TLight", "TSign"]

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from orchestrator.tracking.provenance import environment_report, is_secret_name
-from orchestrator.tracking.store import from_mlflow_name, resolve_uri, to_mlflow_name
+from orchestrator.tracking import environment_report, is_secret_name
+from orchestrator.tracking import from_mlflow_name, resolve_uri, to_mlflow_name
 
 
 def test_default_store_is_sqlite_in_the_working_directory(tmp_path, monkeypatch):

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from orchestrator.spec import Schema, load_sweep
+from orchestrator.sweepfile import Schema, load_sweep
 from tests.conftest import ROOT
 from trainers.command.config import Config
 from trainers.command.train import CommandFailed, train
@@ -122,7 +122,7 @@ def test_gpus_expand_to_the_visible_devices(monkeypatch, tmp_path):
 
 
 def test_unknown_placeholder_is_a_validation_error(write):
-    from orchestrator.spec import SpecError
+    from orchestrator.sweepfile import SpecError
 
     sweep = write("bad.yaml", """
         name: bad

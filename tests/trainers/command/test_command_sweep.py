@@ -7,7 +7,7 @@ import math
 import pytest
 
 from orchestrator.run import run_sweep
-from orchestrator.spec import load_sweep
+from orchestrator.sweepfile import load_sweep
 from tests.conftest import ROOT
 from tests.orchestrator.run.conftest import children, parents
 

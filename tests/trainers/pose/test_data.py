@@ -123,7 +123,7 @@ def test_orch_data_synth_writes_a_dataset_and_refuses_a_non_empty_folder(tmp_pat
     coco = CliRunner().invoke(app, ["data", "synth", "coco", str(tmp_path / "c"), "--train", "2", "--val", "1"])
     assert coco.exit_code == 0 and (tmp_path / "c" / "annotations" / "person_keypoints_val.json").is_file()
     bad = CliRunner().invoke(app, ["data", "synth", "kitti", str(tmp_path / "k")])
-    assert bad.exit_code == 2 and "mpii, coco" in bad.output
+    assert bad.exit_code == 2 and "registered: cityscapes, coco, mpii" in bad.output
 
 
 def test_head_boxes_come_from_an_mpii_gt_valid_mat(tmp_path):

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from orchestrator.cli import app
 from orchestrator.run import run_sweep
-from orchestrator.spec import load_sweep
+from orchestrator.sweepfile import load_sweep
 from tests.conftest import ROOT
 from tests.orchestrator.run.conftest import children, parents
 

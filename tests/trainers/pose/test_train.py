@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from orchestrator.registry import get_trainer
-from orchestrator.spec import Schema
+from orchestrator.sweepfile import Schema
 from tests.conftest import ROOT
 from trainers.pose.train import train
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from orchestrator.registry import get_trainer
-from orchestrator.spec import Schema
+from orchestrator.sweepfile import Schema
 from trainers.seg.model import backbone_parameters
 from trainers.seg.train import build_optimizer, lr_at, train
 

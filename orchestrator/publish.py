@@ -40,7 +40,8 @@ def write_atomic(path: Path, text: str | bytes) -> None:
 
 def make_table(req: TableRequest) -> tuple[str, Path | None]:
     """Render the table a request asks for; returns (text, file written or None)."""
-    from orchestrator.tracking.reader import read_sweep
+    from orchestrator.registry import metric_groups
+    from orchestrator.tracking import read_sweep
 
     if req.fmt not in FORMATS:
         raise ValueError(f"--format {req.fmt!r}: one of {', '.join(FORMATS)}")
@@ -48,7 +49,7 @@ def make_table(req: TableRequest) -> tuple[str, Path | None]:
     logged = {k for t in record.trials for k in (*t.history, *t.metrics)}
     params = {k for t in record.trials for k in t.params}
     columns = expand_metrics(list(req.metrics) or [record.metric], logged, params, record.metric,
-                             record.mode, req.per_class)
+                             record.mode, req.per_class, metric_groups(record.trainer))
     at = req.at or "best"
     if req.pivot:
         table = build_pivot(record, columns[0], req.pivot[0], req.pivot[1], at)
@@ -68,8 +69,7 @@ def make_plot(sweep: str | None, metric: str | None, out: str | None = None,
     artifact of the sweep's parent run."""
     from orchestrator.plots import plot_png
     from orchestrator.tables.groups import UnknownMetric
-    from orchestrator.tracking.reader import read_sweep
-    from orchestrator.tracking.writer import log_parent_artifact
+    from orchestrator.tracking import log_parent_artifact, read_sweep
 
     record = read_sweep(sweep, tracking_uri)
     metric = metric or record.metric

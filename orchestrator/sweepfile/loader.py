@@ -6,15 +6,15 @@ from pathlib import Path
 from typing import Sequence
 
 from orchestrator.registry import RegistryError, get_trainer
-from orchestrator.spec._yaml import LineDict, YamlSyntaxError, parse_scalar, parse_yaml
-from orchestrator.spec.axes import parse_abbrev, parse_axes, parse_excludes
-from orchestrator.spec.errors import Problem, Problems, SpecError, did_you_mean
-from orchestrator.spec.expand import Expansion, expand_trials
-from orchestrator.spec.layers import Layer, Loc, check_layer, flatten_layer, load_base
-from orchestrator.spec.model import SweepSpec
-from orchestrator.spec.options import (parse_choice, parse_experiment, parse_int, parse_metric,
+from orchestrator.sweepfile._yaml import LineDict, YamlSyntaxError, parse_scalar, parse_yaml
+from orchestrator.sweepfile.axes import parse_abbrev, parse_axes, parse_excludes
+from orchestrator.sweepfile.errors import Problem, Problems, SpecError, did_you_mean
+from orchestrator.sweepfile.expand import Expansion, expand_trials
+from orchestrator.sweepfile.layers import Layer, Loc, check_layer, flatten_layer, load_base
+from orchestrator.sweepfile.model import SweepSpec
+from orchestrator.sweepfile.options import (parse_choice, parse_experiment, parse_int, parse_metric,
                                        parse_resources, parse_scheduler, parse_seeds, parse_stop)
-from orchestrator.spec.schema import Schema
+from orchestrator.sweepfile.schema import Schema
 
 __all__ = ["load_sweep", "load_trainer_run", "parse_overrides", "TOP_LEVEL_KEYS"]
 

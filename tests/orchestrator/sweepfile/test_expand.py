@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from orchestrator.spec import load_sweep
+from orchestrator.sweepfile import load_sweep
 from tests.conftest import ROOT
 
 NOTES_GRID = """
@@ -137,7 +137,7 @@ def test_yaml_12_floats_and_set_typing(write):
 
 def test_placeholders_fill_from_config_and_trial(write, tmp_path):
     # the toy trainer has no string parameter: use a trainer registered only for this test
-    from tests.orchestrator.spec.strtrainer import registered
+    from tests.orchestrator.sweepfile.strtrainer import registered
 
     with registered():
         spec = load_sweep(write("ph.yaml", """
@@ -213,7 +213,7 @@ def test_golden_json(sweep):
 
 def test_spec_is_pure():
     code = (
-        "import sys; from orchestrator.spec import load_sweep; "
+        "import sys; from orchestrator.sweepfile import load_sweep; "
         f"s = load_sweep({str(ROOT / 'sweeps' / 'toy_grid.yaml')!r}); "
         "heavy = [m for m in ('ray', 'mlflow', 'torch', 'pandas') if m in sys.modules]; "
         "print(len(s.trials), heavy)"

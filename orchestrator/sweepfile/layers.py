@@ -9,9 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from orchestrator.spec._yaml import LineDict, YamlSyntaxError, load_yaml_file, plain
-from orchestrator.spec.errors import Problems, did_you_mean
-from orchestrator.spec.schema import Schema, check_value
+from orchestrator.sweepfile._yaml import LineDict, YamlSyntaxError, load_yaml_file, plain
+from orchestrator.sweepfile.errors import Problems, did_you_mean
+from orchestrator.sweepfile.schema import Schema, check_value
 
 __all__ = ["Loc", "Layer", "flatten_layer", "check_layer", "load_base"]
 

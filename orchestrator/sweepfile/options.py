@@ -6,9 +6,9 @@ import re
 from types import MappingProxyType
 from typing import Any
 
-from orchestrator.spec._yaml import LineDict, plain
-from orchestrator.spec.errors import Problems, did_you_mean
-from orchestrator.spec.model import Resources, Scheduler, StopRule
+from orchestrator.sweepfile._yaml import LineDict, plain
+from orchestrator.sweepfile.errors import Problems, did_you_mean
+from orchestrator.sweepfile.model import Resources, Scheduler, StopRule
 
 __all__ = ["parse_resources", "parse_metric", "parse_stop", "parse_scheduler", "parse_seeds",
            "parse_memory", "parse_int", "parse_choice", "parse_experiment"]

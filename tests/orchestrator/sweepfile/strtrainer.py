@@ -23,7 +23,7 @@ def registered():
     eps = registry._entry_points()
 
     class _EP:
-        value = "tests.orchestrator.spec.strtrainer:TRAINER"
+        value = "tests.orchestrator.sweepfile.strtrainer:TRAINER"
 
         def load(self):
             return TRAINER
@@ -36,4 +36,4 @@ def registered():
         registry.get_trainer.cache_clear()
 
 
-TRAINER = Trainer(config=StrConfig, train="tests.orchestrator.spec.strtrainer:train")
+TRAINER = Trainer(config=StrConfig, train="tests.orchestrator.sweepfile.strtrainer:train")

@@ -151,7 +151,7 @@ def test_missing_file(tmp_path):
 
 
 def test_unknown_placeholder(write):
-    from tests.orchestrator.spec.strtrainer import registered
+    from tests.orchestrator.sweepfile.strtrainer import registered
 
     path = write("ph.yaml", "trainer: _strtest\nparams:\n  out: 'runs/{sweep}/{nmae}'\n")
     with registered():

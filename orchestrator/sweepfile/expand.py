@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Mapping
 
-from orchestrator.spec.axes import Axes, Exclude
-from orchestrator.spec.errors import Problems, did_you_mean
-from orchestrator.spec.layers import Layer, Loc
-from orchestrator.spec.model import TrialSpec
-from orchestrator.spec.naming import trial_key, trial_name
-from orchestrator.spec.placeholders import PlaceholderError, fill
-from orchestrator.spec.schema import Schema, check_value
+from orchestrator.sweepfile.axes import Axes, Exclude
+from orchestrator.sweepfile.errors import Problems, did_you_mean
+from orchestrator.sweepfile.layers import Layer, Loc
+from orchestrator.sweepfile.model import TrialSpec
+from orchestrator.sweepfile.naming import trial_key, trial_name
+from orchestrator.sweepfile.placeholders import PlaceholderError, fill
+from orchestrator.sweepfile.schema import Schema, check_value
 
 __all__ = ["Expansion", "expand_trials"]
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from orchestrator.spec._yaml import LineDict, LineList, plain
-from orchestrator.spec.errors import Problems, did_you_mean
-from orchestrator.spec.layers import Layer, Loc, check_layer, flatten_layer
-from orchestrator.spec.schema import Schema, check_value, type_name
+from orchestrator.sweepfile._yaml import LineDict, LineList, plain
+from orchestrator.sweepfile.errors import Problems, did_you_mean
+from orchestrator.sweepfile.layers import Layer, Loc, check_layer, flatten_layer
+from orchestrator.sweepfile.schema import Schema, check_value, type_name
 
 __all__ = ["Point", "Axes", "parse_axes", "Exclude", "parse_excludes", "parse_abbrev"]
 

@@ -1,0 +1,168 @@
+"""What the worker and the driver say to each other, and every name orch writes into MLflow.
+
+One module so that a status, an event field or a tag is spelled once: the worker encodes
+events into the dicts Ray Tune carries (:func:`encode`), the driver's callback decodes them
+(:func:`decode`), the tracking writer and reader use :class:`Tag`. Stdlib only: the worker, the
+driver and the pure table code all import it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Mapping, Union
+
+__all__ = ["TrialStatus", "DONE_STATUSES", "Tag", "Metrics", "Retry", "Final", "Event", "encode",
+           "decode", "STEP_KEY", "ENTRY_POINT_GROUP", "PARAM_PREFIX_OOM"]
+
+ENTRY_POINT_GROUP = "orch.trainers"  # the entry-point group trainer packages register in
+PARAM_PREFIX_OOM = "oom."  # params logged when OOM halving changed a value: oom.train.batch_size
+
+
+class TrialStatus(str, Enum):
+    """How a trial ended (or that it is still running). A ``str`` so it compares, prints and
+    serialises as its value: ``TrialStatus.FINISHED == "finished"``."""
+
+    FINISHED = "finished"  # ran to the end (or to its step budget)
+    DIVERGED = "diverged"  # a metric went non-finite and the NaN guard stopped it: a result
+    FAILED = "failed"  # the trainer raised, or its worker died
+    STOPPED = "stopped"  # a scheduler stopped it early, or a per-trial timeout
+    KILLED = "killed"  # interrupted from outside (Ctrl-C, SIGTERM)
+    RUNNING = "running"  # started, not ended: in progress, or orch died under it
+
+    def __str__(self) -> str:
+        return self.value
+
+    @property
+    def run_status(self) -> str:
+        """The MLflow run status a trial with this status gets."""
+        return {"finished": "FINISHED", "diverged": "FINISHED", "failed": "FAILED",
+                "running": "RUNNING"}.get(self.value, "KILLED")
+
+    @classmethod
+    def parse(cls, value: str | None) -> "TrialStatus":
+        """A stored status; anything unknown (an older orch, a hand-edited tag) reads as running."""
+        try:
+            return cls(value)
+        except ValueError:
+            return cls.RUNNING
+
+
+DONE_STATUSES = frozenset({TrialStatus.FINISHED, TrialStatus.DIVERGED})  # results a resume keeps
+
+
+class Tag:
+    """MLflow tag names. Parent runs carry the sweep-level ones, child runs the trial-level ones."""
+
+    # which runs are orch's, and how they hang together
+    KIND = "orch.kind"  # "sweep" on a parent run
+    SWEEP = "orch.sweep"
+    PARENT = "mlflow.parentRunId"  # MLflow's own: the UI nests children under it
+    NOTE = "mlflow.note.content"  # MLflow's own: the run description the UI shows
+    SOURCE_COMMIT = "mlflow.source.git.commit"
+    # the sweep (parent run)
+    TRAINER = "orch.trainer"
+    METRIC = "orch.metric"
+    MODE = "orch.mode"
+    AXES = "orch.axes"  # JSON: axis names on the parent, {axis: value} on a child
+    SEEDS = "orch.seeds"
+    TRIALS = "orch.trials"  # how many trials the sweep file had when it last ran
+    # a trial (child run)
+    KEY = "orch.trial_key"
+    STATUS = "orch.status"
+    TRIAL_NAME = "orch.trial_name"
+    SETTING = "orch.setting"
+    SEED = "orch.seed"
+    ATTEMPT = "orch.attempt"  # how many times this run was started
+    ATTEMPTS = "orch.attempts"  # tries inside the last start (retries, OOM halving)
+    MESSAGE = "orch.message"
+    NODE_ID = "orch.node_id"
+    OOM_PARAMS = "orch.oom_params"
+    AXIS_PREFIX = "orch.axis."
+    # provenance
+    VERSION = "orch.version"
+    HOST = "orch.host"
+    COMMAND = "orch.command"
+    PYTHON = "orch.python"
+    GIT_COMMIT = "orch.git_commit"
+    GIT_DIRTY = "orch.git_dirty"
+
+    SWEEP_KIND = "sweep"  # the value of KIND on a parent run
+
+    @staticmethod
+    def axis(name: str) -> str:
+        return f"{Tag.AXIS_PREFIX}{name}"
+
+
+# ---- worker -> driver events, carried in Ray Tune result dicts ---------------------------------
+STEP_KEY = "orch_step"  # the scheduler's time attribute: every event carries it
+_EVENT_KEY = "orch_event"
+_KEYS_KEY = "orch_keys"
+_DATA_KEY = "orch_data"
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """A ``report(metrics, step)`` call. The values go top-level into the Tune result, where
+    schedulers look for the sweep metric."""
+
+    step: int
+    values: Mapping[str, float]
+
+
+@dataclass(frozen=True)
+class Retry:
+    """An attempt failed and the worker tries again (retries, OOM batch halving)."""
+
+    step: int
+    attempt: int
+    message: str
+    traceback: str = ""
+
+
+@dataclass(frozen=True)
+class Final:
+    """The worker's last word on a trial."""
+
+    step: int
+    status: TrialStatus
+    message: str = ""
+    attempts: int = 1
+    traceback: str = ""  # of the final attempt, when it failed
+    log: str = ""  # what the trainer printed
+    params: Mapping[str, Any] = field(default_factory=dict)  # values changed on the way (OOM)
+    node_id: str = ""
+
+
+Event = Union[Metrics, Retry, Final]
+
+
+def encode(event: Event) -> dict[str, Any]:
+    """The dict to hand to ``tune.report``."""
+    if isinstance(event, Metrics):
+        values = {str(k): float(v) for k, v in event.values.items()}
+        return {**values, STEP_KEY: int(event.step), _EVENT_KEY: "metrics", _KEYS_KEY: list(values)}
+    if isinstance(event, Retry):
+        data = {"attempt": event.attempt, "message": event.message, "traceback": event.traceback}
+        return {STEP_KEY: int(event.step), _EVENT_KEY: "retry", _DATA_KEY: data}
+    data = {"status": event.status.value, "message": event.message, "attempts": event.attempts,
+            "traceback": event.traceback, "log": event.log, "params": dict(event.params),
+            "node_id": event.node_id}
+    return {STEP_KEY: int(event.step), _EVENT_KEY: "final", _DATA_KEY: data}
+
+
+def decode(result: Mapping[str, Any]) -> Event | None:
+    """The event inside a Tune result; None for a result orch did not send (Tune's own)."""
+    kind = result.get(_EVENT_KEY)
+    step = int(result.get(STEP_KEY, 0))
+    if kind == "metrics":
+        return Metrics(step, {k: result[k] for k in result.get(_KEYS_KEY, ()) if k in result})
+    data = result.get(_DATA_KEY) or {}
+    if kind == "retry":
+        return Retry(step, int(data.get("attempt", 0)), str(data.get("message", "")),
+                     str(data.get("traceback", "")))
+    if kind == "final":
+        return Final(step, TrialStatus.parse(data.get("status")), str(data.get("message", "")),
+                     int(data.get("attempts", 1)), str(data.get("traceback", "")), str(data.get("log", "")),
+                     dict(data.get("params") or {}), str(data.get("node_id", "")))
+    return None

@@ -1,0 +1,54 @@
+"""Stored rows -> frozen records (:mod:`orchestrator.results`), shared by both read paths (the
+SQLite fast path and the MLflow client), so they cannot disagree on what a tag means."""
+
+from __future__ import annotations
+
+import json
+from types import MappingProxyType
+from typing import Iterable
+
+from orchestrator.protocol import Tag, TrialStatus
+from orchestrator.results import SweepRecord, TrialResult
+from orchestrator.tracking.store import from_mlflow_name
+
+__all__ = ["dedupe_history", "sweep_record", "trial_result", "order_trials"]
+
+
+def dedupe_history(points: Iterable[tuple[int, int, float]]) -> tuple[tuple[int, float], ...]:
+    """(step, timestamp, value) -> one (step, value) per step, the latest logged; a resumed
+    trial logs its steps again into the same run."""
+    latest: dict[int, tuple[int, float]] = {}
+    for step, stamp, value in points:
+        if step not in latest or stamp >= latest[step][0]:
+            latest[step] = (stamp, value)
+    return tuple((step, latest[step][1]) for step in sorted(latest))
+
+
+def sweep_record(tags: dict[str, str], run_id: str, experiment_id: str, status: str,
+                 start_time: int, run_name: str, artifact_uri: str,
+                 trials: tuple[TrialResult, ...] = ()) -> SweepRecord:
+    return SweepRecord(
+        name=tags.get(Tag.SWEEP, run_name), run_id=run_id, experiment_id=str(experiment_id),
+        status=status, start_time=start_time, trainer=tags.get(Tag.TRAINER, ""),
+        metric=tags.get(Tag.METRIC, ""), mode=tags.get(Tag.MODE, "max"),
+        axes=tuple(json.loads(tags.get(Tag.AXES, "[]"))), planned=int(tags.get(Tag.TRIALS, "0")),
+        trials=trials, artifact_uri=artifact_uri)
+
+
+def trial_result(run_id: str, run_name: str, tags: dict[str, str], params: dict[str, str],
+                 latest: dict[str, float], history: dict[str, tuple]) -> TrialResult:
+    return TrialResult(
+        run_id=run_id, name=tags.get(Tag.TRIAL_NAME, run_name),
+        setting=tags.get(Tag.SETTING, run_name), key=tags.get(Tag.KEY, ""),
+        seed=int(tags.get(Tag.SEED, "0")), status=TrialStatus.parse(tags.get(Tag.STATUS)),
+        axes=MappingProxyType(json.loads(tags.get(Tag.AXES, "{}"))),
+        params=MappingProxyType(params),
+        metrics=MappingProxyType({from_mlflow_name(k): v for k, v in latest.items()}),
+        history=MappingProxyType({from_mlflow_name(k): v for k, v in history.items()}),
+        tags=MappingProxyType(tags), message=tags.get(Tag.MESSAGE, ""))
+
+
+def order_trials(trials: list[TrialResult], planned: list[dict]) -> tuple[TrialResult, ...]:
+    """The sweep file's order (``trials.json``), unknown names last."""
+    order = {t["name"]: i for i, t in enumerate(planned)}
+    return tuple(sorted(trials, key=lambda t: (order.get(t.name, len(order)), t.name)))
