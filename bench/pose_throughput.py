@@ -22,7 +22,7 @@ import torch  # noqa: E402
 
 from bench._timing import images_per_s  # noqa: E402
 from orchestrator.sweepfile.schema import Schema  # noqa: E402
-from trainers._torch import autocast_for  # noqa: E402
+from trainers._torch import StepMeter, TrainStep, place  # noqa: E402
 from trainers.pose.config import Config  # noqa: E402
 from trainers.pose.loop import run  # noqa: E402
 from trainers.pose.loss import make_loss  # noqa: E402
@@ -39,12 +39,9 @@ def config(args) -> Config:
     return Schema(Config).build(flat)
 
 
-def compute_only(cfg: Config, model, optimizer, loss_fn, autocast, device, batch: dict, steps: int) -> float:
+def compute_only(step: TrainStep, loss_fn, batch: dict, steps: int) -> float:
     """Images/s of forward + backward + step on one batch already on the device."""
-    x = batch["image"]
-    if device.type == "cuda" and cfg.train.channels_last:
-        x = x.contiguous(memory_format=torch.channels_last)
-    return images_per_s(model, optimizer, autocast, x, lambda out: loss_fn(out.float(), batch), steps, device)
+    return images_per_s(step, batch["image"], lambda out: loss_fn(out.float(), batch), steps)
 
 
 def main() -> None:
@@ -62,23 +59,20 @@ def main() -> None:
     args.images = args.batch * args.steps
     cfg = config(args)
     torch.manual_seed(0)
-    device = torch.device(args.device)
-    model = build_model(args.backbone, 16, [256, 256, 256]).to(device)
-    if device.type == "cuda" and args.channels_last:
-        model = model.to(memory_format=torch.channels_last)
+    model, placement = place(build_model(args.backbone, 16, [256, 256, 256]), cfg.train)
+    device = placement.device
     optimizer = _optimizer(cfg, model)
-    loss_fn, autocast = make_loss(cfg.loss), autocast_for(device, cfg.train.amp)
+    loss_fn = make_loss(cfg.loss)
+    scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda" and args.amp == "fp16")
+    step = TrainStep(model, optimizer, scaler, placement, StepMeter())
     ds, _ = build_data(cfg, "train")  # builds the synthetic set on first use
     ds.set_epoch(0, 1)
     batch = next(iter(_loader(ds, cfg, device, True, 0)))
     batch = {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
-    baseline = compute_only(cfg, model, optimizer, loss_fn, autocast, device, batch, args.steps)
-    scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda" and args.amp == "fp16")
-    run(cfg, model, _loader(ds, cfg, device, True, 1), optimizer, scaler, loss_fn, autocast, device, 1,
-        lambda f: cfg.optim.lr)  # warm-up epoch: worker start, page cache
+    baseline = compute_only(step, loss_fn, batch, args.steps)
+    run(cfg, step, _loader(ds, cfg, device, True, 1), loss_fn, 1, lambda f: cfg.optim.lr)  # warm-up epoch
     ds.set_epoch(0, 2)
-    stats = run(cfg, model, _loader(ds, cfg, device, True, 2), optimizer, scaler, loss_fn, autocast, device, 2,
-                lambda f: cfg.optim.lr)
+    stats = run(cfg, step, _loader(ds, cfg, device, True, 2), loss_fn, 2, lambda f: cfg.optim.lr)
     name = torch.cuda.get_device_name() if device.type == "cuda" else f"CPU x{torch.get_num_threads()} threads"
     print(f"pose throughput: {args.backbone} {args.input}x{args.input} batch {args.batch} on {name}, "
           f"amp {args.amp}, channels_last {args.channels_last and device.type == 'cuda'}, "

@@ -23,7 +23,7 @@ import torch  # noqa: E402
 
 from bench._timing import images_per_s  # noqa: E402
 from orchestrator.sweepfile.schema import Schema  # noqa: E402
-from trainers._torch import autocast_for  # noqa: E402
+from trainers._torch import StepMeter, TrainStep, place  # noqa: E402
 from trainers.seg.config import Config  # noqa: E402
 from trainers.seg.data import SegDataset, dataset_root  # noqa: E402
 from trainers.seg.loss import make_loss  # noqa: E402
@@ -46,18 +46,15 @@ def config(args, max_iter: int, eval_every: int) -> Config:
 def compute_only(cfg: Config, device, steps: int) -> float:
     """Images/s of forward + backward + step on one batch already on the device."""
     torch.manual_seed(0)
-    model = build_model(cfg).to(device)
-    if device.type == "cuda" and cfg.train.channels_last:
-        model = model.to(memory_format=torch.channels_last)
+    model, placement = place(build_model(cfg), cfg.train)
     optimizer, loss_fn = build_optimizer(cfg, model), make_loss(cfg.loss, cfg.model.aux_weight)
-    autocast = autocast_for(device, cfg.train.amp)
+    scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda" and cfg.train.amp == "fp16")
+    step = TrainStep(model, optimizer, scaler, placement, StepMeter())
     ds = SegDataset(dataset_root(cfg.data), "train", cfg.data, True)
     items = [ds[(i % len(ds), i)] for i in range(cfg.train.batch_size)]
     x = torch.stack([it["image"] for it in items]).to(device)
     y = torch.stack([it["label"] for it in items]).to(device)
-    if device.type == "cuda" and cfg.train.channels_last:
-        x = x.contiguous(memory_format=torch.channels_last)
-    return images_per_s(model, optimizer, autocast, x, lambda out: loss_fn(out, y)[0], steps, device)
+    return images_per_s(step, x, lambda out: loss_fn(out, y), steps)
 
 
 def main() -> None:

@@ -1,11 +1,9 @@
 """The trainer contract, importable with nothing but the standard library.
 
 A trainer is a function ``train(config, report) -> dict[str, float]`` plus a
-``Config`` dataclass that is its schema. A package registers one by pointing the
-entry-point group (:data:`orchestrator.protocol.ENTRY_POINT_GROUP`) at a :class:`Trainer`::
-
-    [project.entry-points.'orch.trainers']
-    toy = "trainers.toy:TRAINER"
+``Config`` dataclass that is its schema. A package registers one by pointing an entry point
+of the group :data:`orchestrator.protocol.ENTRY_POINT_GROUP` at a :class:`Trainer`, as this
+project's pyproject.toml does for its own (``toy = "trainers.toy:TRAINER"``).
 
 ``Trainer.train`` is a ``"module:function"`` string so that listing and validating
 trainers never imports torch; the function is imported only when a trial runs.

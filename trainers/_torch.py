@@ -1,6 +1,7 @@
-"""What every torch trainer needs the same way: seeding, device and AMP choice, atomic
-checkpoints, a config fingerprint that decides whether a checkpoint may be resumed, and the
-data-wait warning."""
+"""What every torch trainer needs the same way: seeding, device and AMP choice, the training
+step (autocast, channels_last, grad scaler) with its throughput and data-wait accounting and
+progress line, atomic checkpoints with a config fingerprint that decides whether one may be
+resumed, and the data-wait warning."""
 
 from __future__ import annotations
 
@@ -11,13 +12,17 @@ import json
 import os
 import random
 import sys
+import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
 
 __all__ = ["seed_everything", "pick_device", "autocast_for", "save_atomic", "resume_from",
-           "load_for_eval", "fingerprint", "warn_if_data_bound", "WAIT_WARNING"]
+           "load_for_eval", "fingerprint", "warn_if_data_bound", "WAIT_WARNING", "Placement", "place",
+           "Checkpoints", "prepare_training", "StepMeter", "TrainStep"]
 
 WAIT_WARNING = 0.3  # data-wait fraction above which the loader is called the bottleneck
 _warned = False
@@ -96,3 +101,119 @@ def warn_if_data_bound(data_wait: float, workers: int, hint: str) -> None:
         print(f"warning: data loading is the bottleneck: {100 * data_wait:.0f}% of step time is spent "
               f"waiting for batches with data.workers={workers}; raise data.workers or {hint}",
               file=sys.stderr, flush=True)
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where and how a model runs: the device, its autocast factory, channels_last or not."""
+
+    device: torch.device
+    autocast: Callable[[], Any]
+    channels_last: bool
+
+    def batch(self, x: torch.Tensor) -> torch.Tensor:
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
+
+
+def place(model, train_cfg) -> tuple[Any, Placement]:
+    """Move ``model`` to ``train.device`` (channels_last on CUDA when ``train.channels_last``) and
+    pick ``train.amp``'s autocast; returns the placed model and how to feed it."""
+    device = pick_device(train_cfg.device)
+    model = model.to(device)
+    channels_last = device.type == "cuda" and train_cfg.channels_last
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    return model, Placement(device, autocast_for(device, train_cfg.amp), channels_last)
+
+
+@dataclass
+class Checkpoints:
+    """``train.out_dir/checkpoint.pt``: where a training run resumes (``start``, in epochs or
+    iterations as ``unit`` says) and how it saves."""
+
+    path: Path | None
+    fingerprint: str
+    unit: str  # "epoch" | "iter": the key the position is saved under
+    start: int
+    model: Any
+    optimizer: Any
+    scaler: Any
+
+    def save(self, position: int) -> None:
+        if self.path:
+            save_atomic(self.path, {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                                    "scaler": self.scaler.state_dict(), self.unit: position,
+                                    "fingerprint": self.fingerprint})
+
+
+def prepare_training(cfg, model, optimizer, placement: Placement, not_fingerprinted: set[tuple[str, str]],
+                     unit: str) -> Checkpoints:
+    """The grad scaler (fp16 on CUDA only) and the checkpoint to resume, loaded into ``model``,
+    ``optimizer`` and the scaler when it exists, ``train.resume`` is on and this config wrote it."""
+    device = placement.device
+    scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda" and cfg.train.amp == "fp16")
+    path = Path(cfg.train.out_dir) / "checkpoint.pt" if cfg.train.out_dir else None
+    fp = fingerprint(cfg, not_fingerprinted)
+    state = resume_from(path, cfg.train.resume, fp, device, model, optimizer, scaler)
+    start = int(state[unit]) if state else 0
+    if state:
+        print(f"resumed from {path} at {'iteration' if unit == 'iter' else unit} {start}", flush=True)
+    return Checkpoints(path, fp, unit, start, model, optimizer, scaler)
+
+
+class StepMeter:
+    """Wall time, time spent waiting for batches and images trained since the last reset."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.start = self.last = time.perf_counter()
+        self.wait = 0.0
+        self.images = 0
+
+    def next_batch(self, batches: Iterator, to_device: Callable[[Any], Any]) -> Any:
+        """The next batch, already on the device; the time it took counts as data wait."""
+        t0 = time.perf_counter()
+        batch = to_device(next(batches))
+        self.wait += time.perf_counter() - t0
+        return batch
+
+    def stats(self, device: torch.device) -> dict[str, float]:
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        elapsed = time.perf_counter() - self.start
+        return {"time/epoch_s": elapsed, "time/images_per_s": self.images / elapsed if elapsed else 0.0,
+                "time/data_wait": self.wait / elapsed if elapsed else 0.0}
+
+    def line(self, head: str, loss: float, lr: float, digits: int = 5) -> str:
+        """The progress line: ``Epoch: [3][50/200]  loss 0.00123  lr 1.00e-03  48.1 img/s  data 2%``."""
+        now = time.perf_counter()
+        span = max(now - self.start, 1e-9)
+        text = (f"{head}  loss {loss:.{digits}f}  lr {lr:.2e}  {self.images / span:.1f} img/s  "
+                f"data {100 * self.wait / span:.0f}%  ({now - self.last:.1f}s)")
+        self.last = now
+        return text
+
+
+class TrainStep:
+    """One optimisation step: the forward pass under autocast, the loss in fp32 from
+    ``loss_of(output)`` (a tensor, or a tuple whose first element is the total), a scaled backward
+    and the optimizer step. Returns what ``loss_of`` returned, detached."""
+
+    def __init__(self, model, optimizer, scaler, placement: Placement, meter: StepMeter):
+        self.model, self.optimizer, self.scaler = model, optimizer, scaler
+        self.placement, self.meter = placement, meter
+
+    def __call__(self, x: torch.Tensor, loss_of: Callable[[Any], Any]) -> Any:
+        x = self.placement.batch(x)
+        with self.placement.autocast():
+            out = self.model(x)
+        losses = loss_of(out)
+        total = losses[0] if isinstance(losses, tuple) else losses
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(total).backward()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.meter.images += x.shape[0]
+        return tuple(t.detach() for t in losses) if isinstance(losses, tuple) else losses.detach()

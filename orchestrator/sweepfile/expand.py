@@ -70,69 +70,93 @@ def _fill_placeholders(config: dict[str, Any], locs: dict[str, Loc], context: di
             config[key] = converted
 
 
+class _Admitted:
+    """The trials kept so far, by key and by name; refuses duplicates with a problem each."""
+
+    def __init__(self, ex: Expansion, problems: Problems):
+        self.ex, self.problems = ex, problems
+        self.pinned_axes = set(ex.overrides) & set(ex.axes.order)
+        self.by_key: dict[str, TrialSpec] = {}
+        self.by_name: dict[str, TrialSpec] = {}
+        self.trials: list[TrialSpec] = []
+
+    def add(self, trial: TrialSpec) -> None:
+        ex = self.ex
+        if trial.key in self.by_key:
+            if not self.pinned_axes:
+                self.problems.add(ex.file, ex.axes.line, "trials",
+                                  f"duplicate trials: {self.by_key[trial.key].name} and {trial.name} have "
+                                  "the same config", "sub-grids overlap, a value is listed twice, or a "
+                                  "variant repeats another; remove one.")
+            return
+        if trial.name in self.by_name:
+            self.problems.add(ex.file, ex.axes.line, "trials", f"two different trials are both named {trial.name!r}",
+                              "give the axes distinct prefixes with `abbrev:`.")
+            return
+        self.by_key[trial.key] = self.by_name[trial.name] = trial
+        self.trials.append(trial)
+
+
+def _merged_point(combo, fixed: Layer, ex: Expansion, schema: Schema, problems: Problems) -> tuple[Layer, Any] | None:
+    """One grid point's layers over the fixed ones (and --set over all); None when a required
+    key is missing (reported)."""
+    merged: Layer = dict(fixed)
+    variant = None
+    for point in combo:
+        merged.update(point.layer)
+        variant = point.axes.get("variant", variant)
+    merged.update(ex.overrides)
+    missing = [k for k in schema.required() if k not in merged]
+    for key in missing:
+        problems.add(ex.file, ex.trainer_line, key, f"required by trainer {ex.trainer!r} but not set",
+                     "set it in params: or base:.")
+    return None if missing else (merged, variant)
+
+
+def _seed_trials(merged: Layer, variant: Any, ex: Expansion, schema: Schema, problems: Problems,
+                 explicit: bool, used_excludes: set[int]) -> list[TrialSpec]:
+    """The trials of one grid point, one per seed not excluded."""
+    config = {k: v for k, (v, _) in merged.items()}
+    locs = {k: loc for k, (_, loc) in merged.items()}
+    axes = {a: variant if a == "variant" else config.get(a) for a in ex.axes.order}
+    setting = trial_name(axes, ex.abbrev, explicit)
+    out = []
+    for seed in ex.seeds:
+        hits = [i for i, e in enumerate(ex.excludes) if _matches(e, config, variant, seed)]
+        if hits:
+            used_excludes.update(hits)
+            continue
+        name = f"{setting}_s{seed}" if len(ex.seeds) > 1 else setting
+        trial_config = dict(config)
+        if "seed" in schema.params:
+            trial_config["seed"] = seed
+        context = {**trial_config, "name": name, "setting": setting, "seed": seed, "sweep": ex.sweep}
+        if variant is not None:
+            context["variant"] = variant
+        _fill_placeholders(trial_config, locs, context, ex, schema, problems)
+        key = trial_key(ex.trainer, trial_config, seed, ex.budget)
+        out.append(TrialSpec(name, setting, key, ex.trainer, seed, MappingProxyType(axes),
+                             MappingProxyType(trial_config)))
+    return out
+
+
 def expand_trials(ex: Expansion, schema: Schema, problems: Problems) -> list[TrialSpec]:
-    defaults = {k: (v, Loc("schema default", None)) for k, v in schema.defaults().items()}
-    fixed: Layer = dict(defaults)
+    fixed: Layer = {k: (v, Loc("schema default", None)) for k, v in schema.defaults().items()}
     for layer in ex.fixed:
         fixed.update(layer)
-    pinned_axes = set(ex.overrides) & set(ex.axes.order)
     explicit = bool(ex.abbrev) and all(a in ex.abbrev for a in ex.axes.order)
     used_excludes: set[int] = set()
-    trials: list[TrialSpec] = []
-    by_key: dict[str, TrialSpec] = {}
-    by_name: dict[str, TrialSpec] = {}
+    admitted = _Admitted(ex, problems)
     for combo in _grid_points(ex.axes):
-        merged: Layer = dict(fixed)
-        variant = None
-        for point in combo:
-            merged.update(point.layer)
-            variant = point.axes.get("variant", variant)
-        merged.update(ex.overrides)
-        missing = [k for k in schema.required() if k not in merged]
-        for key in missing:
-            problems.add(ex.file, ex.trainer_line, key, f"required by trainer {ex.trainer!r} but not set",
-                         "set it in params: or base:.")
-        if missing:
+        point = _merged_point(combo, fixed, ex, schema, problems)
+        if point is None:
             continue
-        config = {k: v for k, (v, _) in merged.items()}
-        locs = {k: loc for k, (_, loc) in merged.items()}
-        axes = {a: variant if a == "variant" else config.get(a) for a in ex.axes.order}
-        setting = trial_name(axes, ex.abbrev, explicit)
-        for seed in ex.seeds:
-            hits = [i for i, e in enumerate(ex.excludes) if _matches(e, config, variant, seed)]
-            if hits:
-                used_excludes.update(hits)
-                continue
-            name = f"{setting}_s{seed}" if len(ex.seeds) > 1 else setting
-            trial_config = dict(config)
-            if "seed" in schema.params:
-                trial_config["seed"] = seed
-            context = {**trial_config, "name": name, "setting": setting, "seed": seed,
-                       "sweep": ex.sweep}
-            if variant is not None:
-                context["variant"] = variant
-            _fill_placeholders(trial_config, locs, context, ex, schema, problems)
-            key = trial_key(ex.trainer, trial_config, seed, ex.budget)
-            trial = TrialSpec(name, setting, key, ex.trainer, seed, MappingProxyType(axes),
-                              MappingProxyType(trial_config))
-            if key in by_key:
-                if not pinned_axes:
-                    problems.add(ex.file, ex.axes.line, "trials",
-                                 f"duplicate trials: {by_key[key].name} and {name} have the same config",
-                                 "sub-grids overlap, a value is listed twice, or a variant repeats "
-                                 "another; remove one.")
-                continue
-            if name in by_name:
-                problems.add(ex.file, ex.axes.line, "trials",
-                             f"two different trials are both named {name!r}",
-                             "give the axes distinct prefixes with `abbrev:`.")
-                continue
-            by_key[key] = by_name[name] = trial
-            trials.append(trial)
+        for trial in _seed_trials(*point, ex, schema, problems, explicit, used_excludes):
+            admitted.add(trial)
     for i, exclude in enumerate(ex.excludes):
         if i not in used_excludes:
             shown = ", ".join(f"{k}={v!r}" for k, v in exclude.values.items())
             problems.add(exclude.loc.file, exclude.loc.line, "exclude",
                          f"entry {{{shown}}} matches no trial",
                          "check the values against the grid; a typo here would silently run them.")
-    return trials
+    return admitted.trials

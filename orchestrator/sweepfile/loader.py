@@ -122,15 +122,9 @@ def _trainer_checks(trainer, trials, layers: list[Layer], axes_line: int | None,
             problems.add(loc.file, loc.line, key, message)
 
 
-def _load(doc: LineDict, path: Path, file: str, source: str, overrides: Sequence[str],
-          profile: str | None) -> SweepSpec:
-    problems = Problems()
-    for key in doc:
-        if key not in TOP_LEVEL_KEYS:
-            problems.add(file, doc.lines.get(key), str(key), "unknown top-level key;",
-                         did_you_mean(str(key), TOP_LEVEL_KEYS))
-    if profile:
-        doc = _apply_profile(doc, profile, file, problems)
+def _trainer_of(doc: LineDict, path: Path, file: str, problems: Problems):
+    """(sweep name, trainer name, its line, the registered Trainer); stops at a missing or unknown
+    trainer, since nothing else can be checked without its schema."""
     name = doc.get("name", path.stem)
     if not isinstance(name, str) or not name.strip():
         problems.add(file, doc.lines.get("name"), "name", f"expected a non-empty string, got {name!r}")
@@ -147,8 +141,11 @@ def _load(doc: LineDict, path: Path, file: str, source: str, overrides: Sequence
         problems.add(file, trainer_line, "trainer", f"{exc}.")
         problems.raise_if_any()
         raise
-    schema = Schema(trainer.config)
+    return name, str(trainer_name), trainer_line, trainer
 
+
+def _fixed_layers(doc: LineDict, path: Path, file: str, schema: Schema, problems: Problems) -> list[Layer]:
+    """``base:`` files then ``params:``, flattened and checked against the schema."""
     fixed: list[Layer] = []
     if doc.get("base") is not None:
         fixed.extend(load_base(doc["base"], doc.lines.get("base"), path, schema, problems))
@@ -157,7 +154,21 @@ def _load(doc: LineDict, path: Path, file: str, source: str, overrides: Sequence
             fixed.append(flatten_layer(doc["params"], schema, file, problems))
         else:
             problems.add(file, doc.lines.get("params"), "params", "expected a mapping of key: value")
-    fixed = [check_layer(layer, schema, problems) for layer in fixed]
+    return [check_layer(layer, schema, problems) for layer in fixed]
+
+
+def _load(doc: LineDict, path: Path, file: str, source: str, overrides: Sequence[str],
+          profile: str | None) -> SweepSpec:
+    problems = Problems()
+    for key in doc:
+        if key not in TOP_LEVEL_KEYS:
+            problems.add(file, doc.lines.get(key), str(key), "unknown top-level key;",
+                         did_you_mean(str(key), TOP_LEVEL_KEYS))
+    if profile:
+        doc = _apply_profile(doc, profile, file, problems)
+    name, trainer_name, trainer_line, trainer = _trainer_of(doc, path, file, problems)
+    schema = Schema(trainer.config)
+    fixed = _fixed_layers(doc, path, file, schema, problems)
     set_layer = parse_overrides(overrides, schema, problems)
 
     axes = parse_axes(doc, schema, file, problems)
@@ -177,7 +188,7 @@ def _load(doc: LineDict, path: Path, file: str, source: str, overrides: Sequence
     description = doc.get("description") or ""
 
     budget = {"max_epochs": stop.max_epochs} if stop.max_epochs else {}
-    expansion = Expansion(name, str(trainer_name), trainer.placeholders, fixed, set_layer, axes, seeds,
+    expansion = Expansion(name, trainer_name, trainer.placeholders, fixed, set_layer, axes, seeds,
                           excludes, abbrev, budget, file, trainer_line)
     trials = expand_trials(expansion, schema, problems)
     _trainer_checks(trainer, trials, [*fixed, set_layer], axes.line, Loc(file, trainer_line), problems)
@@ -185,7 +196,7 @@ def _load(doc: LineDict, path: Path, file: str, source: str, overrides: Sequence
         problems.add(file, axes.line or 1, "exclude", "every trial is excluded: nothing would run")
     problems.raise_if_any()
     return SweepSpec(
-        name=name, path=file, trainer=str(trainer_name), description=str(description).strip(),
+        name=name, path=file, trainer=trainer_name, description=str(description).strip(),
         metric=metric, mode=mode, axes=tuple(axes.order), seeds=seeds, trials=tuple(trials),
         resources=resources, max_concurrent=max_concurrent, stop=stop, retries=retries,
         on_oom=on_oom, scheduler=scheduler, experiment=experiment,

@@ -58,6 +58,27 @@ def test_every_registered_trainer_runs_two_steps():
                 smoke[key] = 2
         smoke.update(trainer.smoke)
         reports = []
-        final = trainer.load_train()(schema.build(smoke), lambda m, s: reports.append((m, s)))
+        final = trainer.load_train()(registry.build_config(name, smoke), lambda m, s: reports.append((m, s)))
         assert reports, name
         assert trainer.metric in reports[-1][0] and isinstance(final, dict)
+
+
+def test_trainers_declare_their_table_groups_and_data_sets():
+    groups = registry.metric_groups()
+    assert [c.header for c in groups["pckh"].columns] == ["Head", "Shoulder", "Elbow", "Wrist", "Hip", "Knee",
+                                                           "Ankle", "Mean", "Mean@0.1"]
+    assert groups["oks"] is groups["coco"] and groups["miou"].per_class_prefix == "val/iou/"
+    # the names other tools print for the same quantity
+    assert groups["pckh"].column_for("Shou").key == "val/Shoulder"
+    assert groups["pckh"].column_for("Total").key == "val/Mean"
+    assert groups["pckh"].column_for("ankl").key == "val/Ankle"
+    assert groups["miou"].column_for("mIOU").key == "val/mIoU"
+    assert groups["pckh"].column_for("MOTA") is None
+    assert {name: trainer for name, (trainer, _) in registry.datasets().items()} == {
+        "mpii": "pose", "coco": "pose", "cityscapes": "seg"}
+
+
+def test_two_trainers_declaring_one_data_set_fail_loudly(fake_entry_points):
+    fake_entry_points(("pose", "trainers.pose:TRAINER"), ("pose2", "trainers.pose:TRAINER"))
+    with pytest.raises(registry.RegistryError, match="'mpii' is declared by trainers 'pose' and 'pose2'"):
+        registry.datasets()

@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 
 from orchestrator.trainer import Report
-from trainers._torch import (autocast_for, fingerprint, load_for_eval, pick_device, resume_from, save_atomic,
+from trainers._torch import (StepMeter, TrainStep, load_for_eval, place, prepare_training,
                              seed_everything)
 from trainers.pose.config import Config
 from trainers.pose.data import PoseDataset, flip_pairs, load_coco, load_mpii
@@ -87,13 +87,10 @@ def _optimizer(cfg: Config, model):
 
 def train(cfg: Config, report: Report) -> dict[str, float]:
     seed_everything(cfg.seed)
-    device = pick_device(cfg.train.device)
     joints = 16 if cfg.data.dataset == "mpii" else 17
-    model = build_model(cfg.model.backbone, joints, list(cfg.model.deconv), cfg.model.deconv_kernel,
-                        cfg.model.pretrained).to(device)
-    if device.type == "cuda" and cfg.train.channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    autocast = autocast_for(device, cfg.train.amp)
+    model, placement = place(build_model(cfg.model.backbone, joints, list(cfg.model.deconv),
+                                         cfg.model.deconv_kernel, cfg.model.pretrained), cfg.train)
+    device, autocast = placement.device, placement.autocast
     val_ds, gt_path = build_data(cfg, "val")
     val_loader = _loader(val_ds, cfg, device, False, cfg.seed)
     params = float(count_params(model))
@@ -104,22 +101,15 @@ def train(cfg: Config, report: Report) -> dict[str, float]:
         return metrics
     train_ds, _ = build_data(cfg, "train")
     optimizer = _optimizer(cfg, model)
-    scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda" and cfg.train.amp == "fp16")
-    ckpt = Path(cfg.train.out_dir) / "checkpoint.pt" if cfg.train.out_dir else None
-    fingerprint_ = fingerprint(cfg, _NOT_FINGERPRINTED)
-    state = resume_from(ckpt, cfg.train.resume, fingerprint_, device, model, optimizer, scaler)
-    start = int(state["epoch"]) if state else 0
-    if state:
-        print(f"resumed from {ckpt} at epoch {start}", flush=True)
+    ckpts = prepare_training(cfg, model, optimizer, placement, _NOT_FINGERPRINTED, "epoch")
+    step = TrainStep(model, optimizer, ckpts.scaler, placement, StepMeter())
+    loss_fn = make_loss(cfg.loss)
     metrics: dict[str, float] = {}
-    for epoch in range(start + 1, cfg.train.epochs + 1):
+    for epoch in range(ckpts.start + 1, cfg.train.epochs + 1):
         train_ds.set_epoch(cfg.seed, epoch)
         loader = _loader(train_ds, cfg, device, True, cfg.seed * 100_003 + epoch)
-        stats = run(cfg, model, loader, optimizer, scaler, make_loss(cfg.loss), autocast, device, epoch,
-                    lambda f: lr_at(cfg, f))
-        if ckpt:
-            save_atomic(ckpt, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                         "scaler": scaler.state_dict(), "epoch": epoch, "fingerprint": fingerprint_})
+        stats = run(cfg, step, loader, loss_fn, epoch, lambda f: lr_at(cfg, f))
+        ckpts.save(epoch)
         if epoch % cfg.train.eval_every and epoch != cfg.train.epochs:
             continue
         metrics = {**stats, **evaluate(model, val_loader, device, autocast, cfg, val_ds, gt_path),

@@ -4,13 +4,11 @@
 from __future__ import annotations
 
 import math
-import time
-from pathlib import Path
 
 import torch
 
 from orchestrator.trainer import Report
-from trainers._torch import (autocast_for, fingerprint, load_for_eval, pick_device, resume_from, save_atomic,
+from trainers._torch import (Checkpoints, Placement, StepMeter, TrainStep, load_for_eval, place, prepare_training,
                              seed_everything, warn_if_data_bound)
 from trainers.seg.config import Config
 from trainers.seg.data import SegDataset, dataset_root
@@ -97,86 +95,72 @@ def _modes(cfg: Config, last: bool) -> list[str]:
     return list(dict.fromkeys([*cfg.eval.modes, *(cfg.eval.final_modes if last else [])]))
 
 
-def _eval_only(cfg: Config, model, val_loader, device, autocast, report: Report) -> dict[str, float]:
-    state = load_for_eval(cfg.checkpoint, model, device)
-    metrics = {**evaluate(model, val_loader, device, autocast, cfg, _modes(cfg, last=True)),
+def _eval_only(cfg: Config, model, val_loader, placement: Placement, report: Report) -> dict[str, float]:
+    state = load_for_eval(cfg.checkpoint, model, placement.device)
+    metrics = {**evaluate(model, val_loader, placement.device, placement.autocast, cfg, _modes(cfg, last=True)),
                "model/params": float(count_params(model))}
     report(metrics, int(state.get("iter", 0)))
     return metrics
 
 
-def train(cfg: Config, report: Report) -> dict[str, float]:
-    seed_everything(cfg.seed)
-    device = pick_device(cfg.train.device)
-    model = build_model(cfg).to(device)
-    if device.type == "cuda" and cfg.train.channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    autocast = autocast_for(device, cfg.train.amp)
-    if cfg.mode == "eval":
-        return _eval_only(cfg, model, _loaders(cfg, device, 0)[1], device, autocast, report)
-    optimizer = build_optimizer(cfg, model)
-    scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda" and cfg.train.amp == "fp16")
-    ckpt = Path(cfg.train.out_dir) / "checkpoint.pt" if cfg.train.out_dir else None
-    fp = fingerprint(cfg, _NOT_FINGERPRINTED)
-    state = resume_from(ckpt, cfg.train.resume, fp, device, model, optimizer, scaler)
-    start = int(state["iter"]) if state else 0
-    if state:
-        print(f"resumed from {ckpt} at iteration {start}", flush=True)
-    loader, val_loader = _loaders(cfg, device, start)
+def _checkpoint_metrics(cfg: Config, step: TrainStep, val_loader, done: int, stats: dict[str, float],
+                        losses: list[float], lr: float, params: float) -> dict[str, float]:
+    """What an evaluation reports: training figures since the last one, then mIoU per mode."""
+    device = step.placement.device
+    warn_if_data_bound(stats["time/data_wait"], cfg.data.workers, "lower the crop size")
+    mean_loss, mean_main = losses
+    metrics = {"train/loss": mean_loss if math.isfinite(mean_loss) else float("nan"),
+               "train/loss_main": mean_main, "train/lr": lr, "time/images_per_s": stats["time/images_per_s"],
+               "time/data_wait": stats["time/data_wait"], "model/params": params,
+               **evaluate(step.model, val_loader, device, step.placement.autocast, cfg,
+                          _modes(cfg, done == cfg.train.max_iter))}
+    if device.type == "cuda":
+        metrics["time/peak_memory_gb"] = torch.cuda.max_memory_allocated() / 2**30
+    return metrics
+
+
+def _iterations(cfg: Config, step: TrainStep, ckpts: Checkpoints, loader, val_loader,
+                report: Report) -> dict[str, float]:
+    """Train from ``ckpts.start`` to ``train.max_iter``, evaluating and checkpointing every
+    ``train.eval_every`` iterations and at the end."""
+    t, device = cfg.train, step.placement.device
     loss_fn = make_loss(cfg.loss, cfg.model.aux_weight)
-    channels_last = device.type == "cuda" and cfg.train.channels_last
-    t = cfg.train
-    metrics: dict[str, float] = {"model/params": float(count_params(model))}
-    total = torch.zeros(2, device=device)
-    steps, images, wait, lr = 0, 0, 0.0, 0.0
-    clock = last = time.perf_counter()
+    params = float(count_params(step.model))
+    metrics: dict[str, float] = {"model/params": params}
+    total, steps, lr = torch.zeros(2, device=device), 0, 0.0
     batches = iter(loader)
-    model.train()
-    for it in range(start, t.max_iter):
-        t0 = time.perf_counter()
-        batch = next(batches)
-        x = batch["image"].to(device, non_blocking=True)
-        y = batch["label"].to(device, non_blocking=True)
-        wait += time.perf_counter() - t0
-        if channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
+    step.model.train()
+    step.meter.reset()
+    for it in range(ckpts.start, t.max_iter):
+        x, y = step.meter.next_batch(batches, lambda b: (b["image"].to(device, non_blocking=True),
+                                                         b["label"].to(device, non_blocking=True)))
         lr = lr_at(cfg, it)
-        for group in optimizer.param_groups:
+        for group in step.optimizer.param_groups:
             group["lr"] = lr * group["lr_factor"]
-        with autocast():
-            out = model(x)
-        loss, main = loss_fn(out, y)
-        optimizer.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        scaler.step(optimizer)
-        scaler.update()
-        total += torch.stack([loss.detach(), main.detach()])
-        steps, images = steps + 1, images + x.shape[0]
-        done = it + 1
+        loss, main = step(x, lambda out: loss_fn(out, y))
+        total += torch.stack([loss, main])
+        steps, done = steps + 1, it + 1
         if done % t.log_every == 0 or done == t.max_iter:
-            now = time.perf_counter()
-            print(f"Iter: [{done}/{t.max_iter}]  loss {loss.item():.4f}  lr {lr:.2e}  "
-                  f"{images / (now - clock):.1f} img/s  data {100 * wait / (now - clock):.0f}%  "
-                  f"({now - last:.1f}s)", flush=True)
-            last = now
+            print(step.meter.line(f"Iter: [{done}/{t.max_iter}]", loss.item(), lr, digits=4), flush=True)
         if done % t.eval_every and done != t.max_iter:
             continue
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        elapsed = time.perf_counter() - clock
-        mean_loss, mean_main = (total / steps).tolist()
-        warn_if_data_bound(wait / elapsed, cfg.data.workers, "lower the crop size")
-        if ckpt:
-            save_atomic(ckpt, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                               "scaler": scaler.state_dict(), "iter": done, "fingerprint": fp})
-        metrics = {"train/loss": mean_loss if math.isfinite(mean_loss) else float("nan"),
-                   "train/loss_main": mean_main, "train/lr": lr, "time/images_per_s": images / elapsed,
-                   "time/data_wait": wait / elapsed, "model/params": metrics["model/params"],
-                   **evaluate(model, val_loader, device, autocast, cfg, _modes(cfg, done == t.max_iter))}
-        if device.type == "cuda":
-            metrics["time/peak_memory_gb"] = torch.cuda.max_memory_allocated() / 2**30
+        stats = step.meter.stats(device)  # before the checkpoint and evaluation, as the step's own time
+        ckpts.save(done)
+        metrics = _checkpoint_metrics(cfg, step, val_loader, done, stats, (total / steps).tolist(), lr, params)
         report(metrics, done)
         total.zero_()
-        steps, images, wait = 0, 0, 0.0
-        clock = last = time.perf_counter()
+        steps = 0
+        step.meter.reset()
     return metrics
+
+
+def train(cfg: Config, report: Report) -> dict[str, float]:
+    seed_everything(cfg.seed)
+    model, placement = place(build_model(cfg), cfg.train)
+    if cfg.mode == "eval":
+        return _eval_only(cfg, model, _loaders(cfg, placement.device, 0)[1], placement, report)
+    optimizer = build_optimizer(cfg, model)
+    ckpts = prepare_training(cfg, model, optimizer, placement, _NOT_FINGERPRINTED, "iter")
+    loader, val_loader = _loaders(cfg, placement.device, ckpts.start)
+    step = TrainStep(model, optimizer, ckpts.scaler, placement, StepMeter())
+    return _iterations(cfg, step, ckpts, loader, val_loader, report)

@@ -1,0 +1,76 @@
+"""The two read paths of a local SQLite store: the direct read-only one, used only for MLflow
+schema revisions orch knows, and the MLflow client, which must give the same table."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from orchestrator.protocol import TrialStatus
+from orchestrator.publish import TableRequest, make_table
+from orchestrator.sweepfile import load_sweep
+from orchestrator.tracking import SweepNotFound, SweepTracker, _sqlite_reader, read_sweep
+
+pytestmark = pytest.mark.slow  # MLflow creates a real store
+
+
+@pytest.fixture
+def tracked(write, store):
+    """A sweep written through the real tracker (no Ray): 2 settings x 2 seeds, 3 steps each,
+    one seed of one setting diverged."""
+    uri, _ = store
+    spec = load_sweep(write("read.yaml", """
+        name: readback
+        trainer: toy
+        grid: {t: [7, 10]}
+        seeds: 2
+    """))
+    tracker = SweepTracker(spec, uri)
+    tracker.open_parent()
+    for i, trial in enumerate(spec.trials):
+        tracker.trial_started(trial)
+        for step in (1, 2, 3):
+            value = float("nan") if (i == 3 and step == 3) else 40.0 + 10 * i + step
+            tracker.trial_metrics(trial, {"val/Mean": value, "val/Mean@0.1": value / 2, "train/loss": 1 / step},
+                                  step)
+        tracker.trial_ended(trial, TrialStatus.DIVERGED if i == 3 else TrialStatus.FINISHED, {"trial.log": "x"})
+    assert tracker.close("FINISHED") == []
+    return uri
+
+
+def _table(uri: str, fmt: str = "json") -> str:
+    return make_table(TableRequest("readback", ("Mean", "Mean@0.1", "train/loss"), fmt=fmt, out="-",
+                                   tracking_uri=uri))[0]
+
+
+def test_fast_path_refuses_an_unknown_schema_and_the_client_gives_the_same_table(tracked, monkeypatch, capsys):
+    import sqlite3
+
+    path = tracked[len("sqlite:///"):]
+    revision = _sqlite_reader.schema_revision(sqlite3.connect(path))
+    assert revision  # MLflow's alembic_version table
+    # as if this MLflow's revision were the one these queries were checked against
+    monkeypatch.setattr(_sqlite_reader, "KNOWN_REVISIONS", frozenset({revision}))
+    fast = read_sweep("readback", tracked)
+    fast_table = {fmt: _table(tracked, fmt) for fmt in ("json", "md")}
+    assert capsys.readouterr().err == ""
+
+    monkeypatch.setattr(_sqlite_reader, "KNOWN_REVISIONS", frozenset({"0123456789ab"}))
+    with pytest.raises(_sqlite_reader.UnknownSchema, match=f"schema revision {revision}"):
+        _sqlite_reader.read_sqlite(tracked, "readback", None)
+    client = read_sweep("readback", tracked)
+    notice = capsys.readouterr().err
+    assert notice.count("\n") == 1 and "reading it through the MLflow client" in notice
+    assert {fmt: _table(tracked, fmt) for fmt in ("json", "md")} == fast_table
+    assert [repr((t.name, t.status, dict(t.history))) for t in client.trials] == \
+        [repr((t.name, t.status, dict(t.history))) for t in fast.trials]  # repr: nan == nan
+    rows = {r["setting"]: r["metrics"] for r in json.loads(fast_table["json"])}
+    assert rows["t10"]["val/Mean"]["nan"] == 1 and rows["t7"]["val/Mean"]["n"] == 2
+
+
+def test_reading_an_absent_store_creates_nothing(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    with pytest.raises(SweepNotFound, match="no MLflow store at"):
+        read_sweep(None, uri)
+    assert not (tmp_path / "mlflow.db").exists()
