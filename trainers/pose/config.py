@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from orchestrator.trainer import param
+from trainers._config import TorchConfig, TorchTrain
 
 BACKBONES = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "densenet121",
              "densenet169", "densenet201", "mobilenet_v2", "mobilenet_v3_large", "shufflenet_v2_x1_0")
@@ -69,15 +70,11 @@ class Optim:
 
 
 @dataclass
-class Train:
+class Train(TorchTrain):
     epochs: int = param(140, ge=1, help="training epochs (SimpleBaseline: 140)")
     batch_size: int = param(32, ge=1, help="images per step")
-    device: str = param("auto", choices=("auto", "cpu", "cuda"), help="auto picks CUDA when present")
-    amp: str = param("bf16", choices=("off", "bf16", "fp16"), help="mixed precision on CUDA")
-    channels_last: bool = param(True, help="channels_last memory format on CUDA")
     out_dir: str = param("checkpoints/{sweep}/{name}", help="checkpoint folder; a checkpoint per "
                          "epoch, resumed when the config matches")
-    resume: bool = param(True, help="continue from out_dir's checkpoint when it matches this config")
     log_every: int = param(50, ge=1, help="print a progress line every N steps")
     eval_every: int = param(1, ge=1, help="evaluate and report every N epochs")
 
@@ -89,13 +86,10 @@ class Eval:
 
 
 @dataclass
-class Config:
+class Config(TorchConfig):
     model: Model = field(default_factory=Model)
     data: Data = field(default_factory=Data)
     loss: Loss = field(default_factory=Loss)
     optim: Optim = field(default_factory=Optim)
     train: Train = field(default_factory=Train)
     eval: Eval = field(default_factory=Eval)
-    mode: str = param("train", choices=("train", "eval"), help="eval: evaluate `checkpoint` only")
-    checkpoint: str = param("", help="model checkpoint for mode: eval (a file train wrote)")
-    seed: int = param(0, help="set by the sweep's seeds")

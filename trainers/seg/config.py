@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from orchestrator.trainer import param
+from trainers._config import TorchConfig, TorchTrain
 
 BACKBONES = ("resnet18", "resnet34", "resnet50", "resnet101")
 EVAL_MODES = ("ss", "flip", "ms", "ms_flip")
@@ -70,16 +71,12 @@ class Optim:
 
 
 @dataclass
-class Train:
+class Train(TorchTrain):
     max_iter: int = param(80000, ge=1, help="training iterations")
     batch_size: int = param(16, ge=1, help="images per iteration")
     eval_every: int = param(10000, ge=1, help="evaluate and report mIoU every N iterations (and at the end)")
-    device: str = param("auto", choices=("auto", "cpu", "cuda"), help="auto picks CUDA when present")
-    amp: str = param("bf16", choices=("off", "bf16", "fp16"), help="mixed precision on CUDA")
-    channels_last: bool = param(True, help="channels_last memory format on CUDA")
     out_dir: str = param("checkpoints/{sweep}/{name}", help="checkpoint folder, written at every "
                          "evaluation; empty turns checkpoints off")
-    resume: bool = param(True, help="continue from out_dir's checkpoint when it matches this config")
     log_every: int = param(50, ge=1, help="print a progress line every N iterations")
 
 
@@ -99,16 +96,13 @@ class Eval:
 
 
 @dataclass
-class Config:
+class Config(TorchConfig):
     model: Model = field(default_factory=Model)
     data: Data = field(default_factory=Data)
     loss: Loss = field(default_factory=Loss)
     optim: Optim = field(default_factory=Optim)
     train: Train = field(default_factory=Train)
     eval: Eval = field(default_factory=Eval)
-    mode: str = param("train", choices=("train", "eval"), help="eval: evaluate `checkpoint` only")
-    checkpoint: str = param("", help="model checkpoint for mode: eval (a file train wrote)")
-    seed: int = param(0, help="set by the sweep's seeds")
 
 
 _PAIRS = {"model.sp_channels": (3, "three widths, e.g. [64, 64, 128]"),
