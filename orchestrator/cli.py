@@ -81,17 +81,23 @@ def sweep(
     resume: Annotated[bool, typer.Option(
         "--resume", help="Resume the sweep's latest parent run (the default; kept for scripts).")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Plain progress lines, no live view.")] = False,
+    rerun: Annotated[Optional[list[str]], typer.Option(
+        "--rerun", help="Also re-run trials that ended with this status on resume (stopped: the ones a "
+        "scheduler stopped early, which are kept as results otherwise); repeatable.")] = None,
 ) -> None:
     """Expand a sweep file into trials, validate every one, and run them on Ray Tune.
 
     Every trial becomes a child run under one parent run per sweep in MLflow. Re-running the
-    same sweep skips trials that already finished (or diverged) and re-runs the rest in their
-    existing runs. Exit code 0 when no trial failed, 1 otherwise, 2 for a bad sweep file.
+    same sweep skips trials that already finished, diverged or were stopped by the scheduler, and
+    re-runs the rest in their existing runs. Exit code 0 when no trial failed, 1 otherwise, 2 for
+    a bad sweep file or a sweep that is already running, 130 when interrupted (Ctrl-C, SIGTERM).
     """
     if new and resume:
         raise typer.BadParameter("--new and --resume exclude each other")
     if fmt not in ("table", "json"):
         raise typer.BadParameter(f"--format must be table or json, not {fmt!r}")
+    if any(r not in ("stopped", "diverged") for r in rerun or ()):
+        raise typer.BadParameter("--rerun takes stopped or diverged (failed and killed trials are always re-run)")
     spec = _load(file, overrides, profile)
     if dry_run:
         if fmt == "json":
@@ -103,9 +109,21 @@ def sweep(
         return
     from orchestrator._console import console
     from orchestrator.run import run_sweep
+    from orchestrator.tracking import StoreError, SweepBusy
 
-    outcome = run_sweep(spec, address=address, tracking_uri=tracking_uri, new=new, quiet=quiet,
-                        console=console(stderr=True))
+    try:
+        outcome = run_sweep(spec, address=address, tracking_uri=tracking_uri, new=new, quiet=quiet,
+                            console=console(stderr=True), rerun=tuple(rerun or ()))
+    except (SweepBusy, StoreError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:  # the second Ctrl-C: cleaned up, out at once
+        typer.echo("interrupted twice: forced exit; running trials were recorded as killed", err=True)
+        raise typer.Exit(130) from None
+    if outcome.interrupted:
+        typer.echo(f"interrupted: {spec.name} is incomplete; run the same command again to resume it",
+                   err=True)
+        raise typer.Exit(130)
     for error in outcome.tracking_errors:
         console(stderr=True).print(f"[red]tracking error:[/] {error}")
     if not outcome.ok:

@@ -26,8 +26,8 @@ class TrialStatus(str, Enum):
     FINISHED = "finished"  # ran to the end (or to its step budget)
     DIVERGED = "diverged"  # a metric went non-finite and the NaN guard stopped it: a result
     FAILED = "failed"  # the trainer raised, or its worker died
-    STOPPED = "stopped"  # a scheduler stopped it early, or a per-trial timeout
-    KILLED = "killed"  # interrupted from outside (Ctrl-C, SIGTERM)
+    STOPPED = "stopped"  # a scheduler (ASHA, median rule) stopped it early: a result
+    KILLED = "killed"  # interrupted from outside (Ctrl-C, SIGTERM) or past stop.timeout
     RUNNING = "running"  # started, not ended: in progress, or orch died under it
 
     def __str__(self) -> str:
@@ -48,7 +48,9 @@ class TrialStatus(str, Enum):
             return cls.RUNNING
 
 
-DONE_STATUSES = frozenset({TrialStatus.FINISHED, TrialStatus.DIVERGED})  # results a resume keeps
+# results a resume keeps: a scheduler's early stop is a result too (re-run only with --rerun
+# stopped); failed, killed (Ctrl-C, timeout) and running trials are run again
+DONE_STATUSES = frozenset({TrialStatus.FINISHED, TrialStatus.DIVERGED, TrialStatus.STOPPED})
 
 
 class Tag:
@@ -67,6 +69,8 @@ class Tag:
     AXES = "orch.axes"  # JSON: axis names on the parent, {axis: value} on a child
     SEEDS = "orch.seeds"
     TRIALS = "orch.trials"  # how many trials the sweep file had when it last ran
+    OWNER = "orch.owner"  # JSON {host, pid, token, command, since} of the launcher running it now
+    HEARTBEAT = "orch.heartbeat"  # unix seconds, renewed while the owner runs
     # a trial (child run)
     KEY = "orch.trial_key"
     STATUS = "orch.status"

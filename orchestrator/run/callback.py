@@ -9,6 +9,7 @@ from typing import Any
 from ray import tune
 
 from orchestrator.protocol import Final, Metrics, Retry, Tag, TrialStatus, decode
+from orchestrator.run import interrupt
 from orchestrator.run.progress import SweepProgress
 from orchestrator.sweepfile.model import TrialSpec
 from orchestrator.tracking import SweepTracker
@@ -26,6 +27,7 @@ class TrackingCallback(tune.Callback):
         self.progress = progress
         self.final: dict[str, TrialStatus] = {}  # tune trial id -> status, once the worker reported it
         self.outcomes: dict[str, TrialStatus] = {}  # trial key -> status
+        self.started: dict[str, Any] = {}  # tune trial id -> tune trial, for those that started
 
     def __getstate__(self) -> dict:
         # Tune pickles its settings for its own restore; orch resumes from MLflow instead,
@@ -36,6 +38,7 @@ class TrackingCallback(tune.Callback):
         return self.trials[trial.config["index"]]
 
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self.started[trial.trial_id] = trial
         spec = self._spec(trial)
         self.tracker.trial_started(spec)
         self.progress.trial_started(spec.name)
@@ -78,10 +81,19 @@ class TrackingCallback(tune.Callback):
         self.outcomes[spec.key] = status
         self.progress.trial_ended(spec.name, status, message)
 
+    def end_unfinished(self, status: TrialStatus, message: str) -> None:
+        """Record every trial that started and has no final status yet (an interrupt)."""
+        for trial in list(self.started.values()):
+            self._ended_without_status(trial, status, message)
+
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         # the scheduler ended it before the worker's final report: at the step budget that is a
         # complete trial, before it an early stop (ASHA, median rule)
-        if self.budget and self.last_step.get(trial.trial_id, 0) >= self.budget:
+        current = interrupt.active()
+        if current is not None and current.interrupted:  # Tune stopping everything after Ctrl-C
+            self._ended_without_status(trial, TrialStatus.KILLED,
+                                       f"interrupted by {current.signal_name or 'SIGINT'}")
+        elif self.budget and self.last_step.get(trial.trial_id, 0) >= self.budget:
             self._ended_without_status(trial, TrialStatus.FINISHED, f"reached the step budget {self.budget}")
         else:
             self._ended_without_status(trial, TrialStatus.STOPPED, "stopped early by the scheduler")

@@ -17,6 +17,8 @@ _TUNE_SETTINGS = {
     # orch draws its own progress; Tune's reporter would print over it
     "RAY_AIR_NEW_OUTPUT": "0",
     "TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S": "100",
+    # orch handles Ctrl-C itself (orchestrator.run.interrupt): trials are recorded as killed
+    "TUNE_DISABLE_SIGINT_HANDLER": "1",
 }
 
 
@@ -44,6 +46,10 @@ def start_ray(address: str | None = None) -> bool:
     if address:
         ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
     else:
+        from orchestrator.processes import reap_orphans, tag_instance
+
+        reap_orphans()  # what an orch killed with kill -9 left running
+        tag_instance()  # every process of this instance and its trials carries the tag
         # "local": always a new embedded instance, never one a `ray start` left behind; its
         # servers bind to the node address, so 127.0.0.1 keeps them off the network
         ray.init(address="local", _node_ip_address="127.0.0.1", include_dashboard=False,

@@ -71,6 +71,11 @@ class SweepProgress:
         why = f"  ({message})" if message and status != TrialStatus.FINISHED else ""
         self._line(f"[{done:>{len(str(self.total))}}/{self.total}] [{style}]{status:<8}[/] {name}{value}{why}")
 
+    def note(self, text: str) -> None:
+        """A line the user must see (interrupts), live view or not."""
+        target = self._live.console if self._live is not None else self.console
+        target.print(f"[bold]{text}[/]", highlight=False, soft_wrap=True)
+
     def _better(self, a: float, b: float) -> bool:
         return a > b if self.mode == "max" else a < b
 

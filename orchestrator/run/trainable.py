@@ -15,6 +15,7 @@ from typing import Any
 import ray
 from ray import tune
 
+from orchestrator.processes import ENV_DIR
 from orchestrator.protocol import PARAM_PREFIX_OOM, Final, Metrics, Retry, TrialStatus, encode
 from orchestrator.registry import build_config, get_trainer
 
@@ -86,7 +87,7 @@ class Reporter:
         if self.max_epochs and step >= self.max_epochs:
             raise _Stop(TrialStatus.FINISHED, f"reached stop.max_epochs={self.max_epochs}")
         if self.timeout_s and time.monotonic() - self.started > self.timeout_s:
-            raise _Stop(TrialStatus.STOPPED, f"exceeded stop.timeout={self.timeout_s:g}s")
+            raise _Stop(TrialStatus.KILLED, f"exceeded stop.timeout={self.timeout_s:g}s")
 
 
 def _is_oom(exc: BaseException) -> bool:
@@ -123,6 +124,8 @@ def run_trial(config: dict[str, Any], payload: dict[str, Any]) -> None:
     trial = payload["trials"][config["index"]]
     if os.path.isdir(payload["cwd"]):  # Tune starts trials in its own folder; on other nodes the
         os.chdir(payload["cwd"])  # folder may not exist and paths must be absolute anyway
+    if os.path.isdir(payload["process_dir"]):  # where trials register the process groups they start
+        os.environ[ENV_DIR] = payload["process_dir"]
     train = get_trainer(trial["trainer"]).load_train()
     attempts = _Attempts(dict(trial["config"]), payload["retries"], payload["on_oom"])
     status, message, last_traceback = TrialStatus.FAILED, "", ""

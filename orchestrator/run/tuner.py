@@ -16,6 +16,7 @@ from rich.console import Console
 
 from orchestrator.protocol import STEP_KEY, TrialStatus
 from orchestrator.run.environment import configure_environment, start_ray
+from orchestrator.run.interrupt import Interrupts
 from orchestrator.sweepfile.model import SweepSpec
 
 __all__ = ["SweepOutcome", "run_sweep"]
@@ -30,6 +31,7 @@ class SweepOutcome:
     counts: dict[str, int] = field(default_factory=dict)  # status -> trials, this run
     skipped: int = 0  # finished before this run
     tracking_errors: list[str] = field(default_factory=list)
+    interrupted: bool = False  # Ctrl-C or SIGTERM ended it early
 
     @property
     def ok(self) -> bool:
@@ -70,8 +72,11 @@ def _trial_dirname(trial: Any) -> str:
 
 
 def run_sweep(spec: SweepSpec, *, address: str | None = None, tracking_uri: str | None = None,
-              new: bool = False, quiet: bool = False, console: Console | None = None) -> SweepOutcome:
-    """Run every trial of ``spec`` not already finished; return the counts by status."""
+              new: bool = False, quiet: bool = False, console: Console | None = None,
+              rerun: tuple[str, ...] = ()) -> SweepOutcome:
+    """Run every trial of ``spec`` not already finished; return the counts by status.
+    Ctrl-C / SIGTERM: the running trials are stopped and recorded as killed, the parent run as
+    KILLED, and ``outcome.interrupted`` says so (a second Ctrl-C raises KeyboardInterrupt)."""
     from orchestrator.run.progress import SweepProgress
     from orchestrator.tracking import SweepTracker
 
@@ -79,23 +84,25 @@ def run_sweep(spec: SweepSpec, *, address: str | None = None, tracking_uri: str 
     console = console or Console(stderr=True, highlight=False)
     tracker = SweepTracker(spec, tracking_uri)
     parent = tracker.open_parent(new=new)
-    done = tracker.done_keys()
+    done = tracker.done_keys(rerun)
     todo = [i for i, t in enumerate(spec.trials) if t.key not in done]
     outcome = SweepOutcome(spec.name, parent, tracker.experiment_id, tracker.uri, skipped=len(spec.trials) - len(todo))
     progress = SweepProgress(spec.name, spec.metric, spec.mode, len(todo), outcome.skipped,
                              spec.max_concurrent or len(todo) or 1, console,
                              live=console.is_terminal and not quiet)
+    interrupts = Interrupts(lambda name: progress.note(
+        f"{name}: stopping the running trials and launching no more (again to force the exit)"))
     status = "FINISHED"
     try:
-        if todo:
-            callback = _fit(spec, todo, tracker, progress, address)
-            counts = Counter(callback.outcomes.values())
-            counts[TrialStatus.STOPPED] += len(todo) - len(callback.outcomes)  # never reported back
-            outcome.counts = {k: n for k, n in counts.items() if n}
+        with interrupts:
+            if todo:
+                outcome.counts = _fit(spec, todo, tracker, progress, address, interrupts)
     except KeyboardInterrupt:
-        status = "KILLED"
+        interrupts.count = max(interrupts.count, 1)
         raise
     finally:
+        if interrupts.interrupted:
+            status, outcome.interrupted = "KILLED", True
         summary = {**outcome.counts, "skipped": outcome.skipped}
         outcome.tracking_errors = tracker.close(status, summary)
     if not quiet or not console.is_terminal:
@@ -103,26 +110,26 @@ def run_sweep(spec: SweepSpec, *, address: str | None = None, tracking_uri: str 
     return outcome
 
 
-def _fit(spec: SweepSpec, todo: list[int], tracker, progress, address: str | None):
-    started_ray = start_ray(address)
-    from ray import tune
-
-    from orchestrator.run.callback import TrackingCallback
-    from orchestrator.run.trainable import run_trial
-
-    storage = tempfile.mkdtemp(prefix="orch-tune-")
-    payload: dict[str, Any] = {
+def _payload(spec: SweepSpec, process_dir: str) -> dict[str, Any]:
+    return {
         "trials": [{"trainer": t.trainer, "config": dict(t.config), "name": t.name} for t in spec.trials],
         "retries": spec.retries, "on_nan": spec.stop.on_nan, "on_oom": spec.on_oom,
         "max_epochs": spec.stop.max_epochs, "timeout_s": spec.stop.timeout_s, "metric": spec.metric,
         # relative paths in configs (data.root, out_dir) mean what they mean where orch was run
         "cwd": os.getcwd(),
+        "process_dir": process_dir,  # trials register the process groups they start here
     }
-    trainable = tune.with_resources(tune.with_parameters(run_trial, payload=payload), _resources(spec))
+
+
+def _tuner(spec: SweepSpec, todo: list[int], callback, stopper, storage: str, process_dir: str):
+    from ray import tune
+
+    from orchestrator.run.trainable import run_trial
+
+    trainable = tune.with_resources(tune.with_parameters(run_trial, payload=_payload(spec, process_dir)),
+                                    _resources(spec))
     scheduler = _scheduler(spec)
-    budgets = [b for b in (spec.stop.max_epochs, spec.scheduler.options.get("max_t")) if b]
-    callback = TrackingCallback(spec.trials, tracker, progress, min(budgets) if budgets else None)
-    tuner = tune.Tuner(
+    return tune.Tuner(
         trainable,
         param_space={"index": tune.grid_search(todo)},
         tune_config=tune.TuneConfig(
@@ -131,17 +138,42 @@ def _fit(spec: SweepSpec, todo: list[int], tracker, progress, address: str | Non
             trial_name_creator=_TrialNames([t.name for t in spec.trials]),
             trial_dirname_creator=_trial_dirname),
         run_config=tune.RunConfig(name=spec.name, storage_path=storage, verbose=0, callbacks=[callback],
-                                  failure_config=tune.FailureConfig(max_failures=0)),
+                                  stop=stopper, failure_config=tune.FailureConfig(max_failures=0)),
     )
+
+
+def _fit(spec: SweepSpec, todo: list[int], tracker, progress, address: str | None,
+         interrupts) -> dict[str, int]:
+    """Run the Tune experiment; returns the count of trials by final status."""
+    from orchestrator.processes import ENV_INSTANCE, instance_processes, stop_groups, stop_processes
+    from orchestrator.run.callback import TrackingCallback
+    from orchestrator.run.stopper import StopOnInterrupt
+
+    started_ray = start_ray(address)
+    storage = tempfile.mkdtemp(prefix="orch-tune-")
+    process_dir = tempfile.mkdtemp(prefix="orch-procs-")
+    budgets = [b for b in (spec.stop.max_epochs, spec.scheduler.options.get("max_t")) if b]
+    callback = TrackingCallback(spec.trials, tracker, progress, min(budgets) if budgets else None)
     try:
         with progress, warnings.catch_warnings():
             warnings.simplefilter("ignore")
             logging.getLogger("ray.tune").setLevel(logging.CRITICAL)
-            tuner.fit()
+            _tuner(spec, todo, callback, StopOnInterrupt(), storage, process_dir).fit()
     finally:
-        shutil.rmtree(storage, ignore_errors=True)
+        stop_groups(process_dir)  # trial scripts still running (Ctrl-C): SIGTERM, grace, SIGKILL
+        if interrupts.interrupted:
+            callback.end_unfinished(TrialStatus.KILLED, f"interrupted by {interrupts.signal_name or 'SIGINT'}")
         if started_ray:
             import ray
 
             ray.shutdown()
-    return callback
+            tag = os.environ.get(ENV_INSTANCE)
+            if tag:  # whatever of this instance outlived the shutdown (agents, orphaned scripts)
+                stop_processes(list(instance_processes(tag)))
+        shutil.rmtree(storage, ignore_errors=True)
+        shutil.rmtree(process_dir, ignore_errors=True)
+    counts = Counter(callback.outcomes.values())
+    missing = len(todo) - len(callback.outcomes)
+    if missing and not interrupts.interrupted:  # Tune ended them without a word from the worker
+        counts[TrialStatus.STOPPED] += missing
+    return {k: n for k, n in counts.items() if n}

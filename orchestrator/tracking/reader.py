@@ -19,7 +19,7 @@ from orchestrator.results import RunSnapshot, SweepRecord
 from orchestrator.tracking import _sqlite_reader
 from orchestrator.tracking._paging import search_all
 from orchestrator.tracking._records import dedupe_history, order_trials, sweep_record, trial_result
-from orchestrator.tracking.store import from_mlflow_name, make_client, resolve_uri, to_mlflow_name
+from orchestrator.tracking.store import from_mlflow_name, make_client, resolve_uri, sqlite_path, to_mlflow_name
 
 __all__ = ["SweepNotFound", "list_sweeps", "read_sweep", "read_run"]
 
@@ -46,7 +46,7 @@ def _client_planned(client, run_id: str) -> list[dict]:
 
 
 def _client_read(uri: str, name: str | None, metrics: list[str] | None) -> SweepRecord:
-    client = make_client(uri)
+    client = make_client(uri, create=False)
     parents = _client_parents(client, name)
     if not parents:
         raise _not_found(name, uri, [r.data.tags.get(Tag.SWEEP, "") for r in _client_parents(client, None)])
@@ -74,6 +74,12 @@ def _not_found(name: str | None, uri: str, known: list[str]) -> SweepNotFound:
     return SweepNotFound(f"{what} in {uri}; known sweeps: {', '.join(sorted(set(known))) or 'none'}")
 
 
+def _require(path: Path) -> None:
+    if not path.exists():  # reading never creates a store
+        raise SweepNotFound(f"no MLflow store at {path}: run `orch sweep` here first, or point "
+                            "--tracking-uri / MLFLOW_TRACKING_URI at the store")
+
+
 def _notice(message: str) -> None:
     if message not in _noticed:  # once per process and store
         _noticed.add(message)
@@ -83,7 +89,10 @@ def _notice(message: str) -> None:
 # ---- public --------------------------------------------------------------------------------------
 def list_sweeps(uri: str | None = None) -> list[SweepRecord]:
     uri = resolve_uri(uri)
-    client = make_client(uri)
+    path = sqlite_path(uri)
+    if path is not None and not path.exists():  # reading never creates a store
+        return []
+    client = make_client(uri, create=False)
     return [sweep_record(dict(r.data.tags), r.info.run_id, r.info.experiment_id, r.info.status,
                          r.info.start_time, r.info.run_name, r.info.artifact_uri)
             for r in _client_parents(client, None)]
@@ -94,10 +103,9 @@ def read_sweep(name: str | None = None, uri: str | None = None,
     """The latest run of sweep ``name`` (default: the most recent sweep) with its trials and the
     step histories of ``metrics`` (all metrics when None)."""
     uri = resolve_uri(uri)
-    if uri.startswith("sqlite:///"):
-        if not Path(uri[len("sqlite:///"):]).exists():  # reading never creates a store
-            raise SweepNotFound(f"no MLflow store at {uri[len('sqlite:///'):]}: run `orch sweep` here "
-                                "first, or point --tracking-uri / MLFLOW_TRACKING_URI at the store")
+    path = sqlite_path(uri)
+    if path is not None:
+        _require(path)
         try:
             record = _sqlite_reader.read_sqlite(uri, name, metrics)
         except _sqlite_reader.UnknownSchema as exc:
@@ -111,7 +119,11 @@ def read_sweep(name: str | None = None, uri: str | None = None,
 
 def read_run(ref: str, uri: str | None = None) -> RunSnapshot:
     """A run by id, or the latest run whose trial name is ``ref``, with what `orch diff` needs."""
-    client = make_client(resolve_uri(uri))
+    uri = resolve_uri(uri)
+    path = sqlite_path(uri)
+    if path is not None:
+        _require(path)
+    client = make_client(uri, create=False)
     run = None
     if re.fullmatch(r"[0-9a-f]{32}", ref):
         try:
@@ -123,7 +135,7 @@ def read_run(ref: str, uri: str | None = None) -> RunSnapshot:
         found = client.search_runs(ids, f"tags.`{Tag.TRIAL_NAME}` = '{ref}'",
                                    order_by=["attributes.start_time DESC"], max_results=1) if ids else []
         if not found:
-            raise SweepNotFound(f"no run with id or trial name {ref!r} in {resolve_uri(uri)}")
+            raise SweepNotFound(f"no run with id or trial name {ref!r} in {uri}")
         run = found[0]
     texts = {}
     with tempfile.TemporaryDirectory() as tmp:

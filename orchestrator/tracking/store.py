@@ -7,16 +7,19 @@ import os
 import re
 from pathlib import Path
 
-__all__ = ["resolve_uri", "make_client", "experiment_id", "to_mlflow_name", "from_mlflow_name"]
+__all__ = ["resolve_uri", "make_client", "experiment_id", "to_mlflow_name", "from_mlflow_name", "sqlite_path"]
 
 _INVALID = re.compile(r"[^/\w.\- :]")
 
 
 def resolve_uri(uri: str | None = None) -> str:
-    """--tracking-uri, else MLFLOW_TRACKING_URI, else a SQLite store in the working directory."""
+    """--tracking-uri, else MLFLOW_TRACKING_URI, else a SQLite store in the working directory.
+    A relative SQLite path (``sqlite:///mlflow.db``) means one in the working directory."""
     uri = uri or os.environ.get("MLFLOW_TRACKING_URI") or ""
     if not uri:
         return f"sqlite:///{Path.cwd() / 'mlflow.db'}"
+    if uri.startswith("sqlite:///") and not uri[len("sqlite:///"):].startswith("/"):
+        return f"sqlite:///{(Path.cwd() / uri[len('sqlite:///'):]).resolve()}"
     return uri
 
 
@@ -25,8 +28,20 @@ def _quiet_mlflow() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
-def make_client(uri: str):
+def sqlite_path(uri: str) -> Path | None:
+    """The database file of a local ``sqlite:///`` URI, else None."""
+    return Path(uri[len("sqlite:///"):]) if uri.startswith("sqlite:///") else None
+
+
+def make_client(uri: str, create: bool = True):
+    """An MlflowClient on ``uri``. A local SQLite store is made whole first (created atomically
+    when absent, unless ``create`` is False: readers never create a store)."""
     _quiet_mlflow()
+    path = sqlite_path(uri)
+    if path is not None:
+        from orchestrator.tracking._local_store import prepare_sqlite_store
+
+        prepare_sqlite_store(path, create)
     # MLflow prints a "View run ... at: URL" line per finished run on HTTP stores: orch has its own
     os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     from mlflow import MlflowClient

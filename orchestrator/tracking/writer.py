@@ -21,7 +21,9 @@ import yaml
 from orchestrator.protocol import DONE_STATUSES, Tag, TrialStatus
 from orchestrator.sweepfile.model import SweepSpec, TrialSpec
 from orchestrator.tracking._paging import search_all
-from orchestrator.tracking.provenance import environment_report, git_state, run_tags
+from orchestrator.tracking.lease import HEARTBEAT_S, TagLease
+from orchestrator.tracking.parent import open_parent
+from orchestrator.tracking.provenance import environment_report, git_state
 from orchestrator.tracking.store import experiment_id, make_client, resolve_uri, to_mlflow_name
 
 __all__ = ["SweepTracker", "ExistingTrial", "log_parent_artifact"]
@@ -55,32 +57,27 @@ class SweepTracker:
         self._errors: list[str] = []
         self._thread = threading.Thread(target=self._drain, name="orch-mlflow-writer", daemon=True)
         self._thread.start()
+        self.lease = None
+        self.resumed = False
+        self.previous_tags: dict[str, str] = {}
+        self._stopping = threading.Event()
+        self._beats = threading.Thread(target=self._heartbeat, name="orch-lease-heartbeat", daemon=True)
 
     # ---- parent run and what already exists --------------------------------------------
     def open_parent(self, new: bool = False) -> str:
-        from mlflow.entities import RunTag
-
-        found = [] if new else self.client.search_runs(
-            [self.experiment_id],
-            filter_string=f"tags.`{Tag.KIND}` = '{Tag.SWEEP_KIND}' and tags.`{Tag.SWEEP}` = '{self.spec.name}'",
-            order_by=["attributes.start_time DESC"], max_results=1)
-        spec = self.spec
-        tags = {**run_tags(self.git), Tag.KIND: Tag.SWEEP_KIND, Tag.SWEEP: spec.name,
-                Tag.TRAINER: spec.trainer, Tag.METRIC: spec.metric, Tag.MODE: spec.mode,
-                Tag.AXES: json.dumps(list(spec.axes)), Tag.SEEDS: json.dumps(list(spec.seeds)),
-                Tag.TRIALS: str(len(spec.trials)), Tag.NOTE: spec.description}
-        if found:
-            self.parent_id = found[0].info.run_id
-            self.client.update_run(self.parent_id, status="RUNNING")
-            self.client.log_batch(self.parent_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
-            self.existing = self._children()
-        else:
-            run = self.client.create_run(self.experiment_id, tags=tags, run_name=self.spec.name)
-            self.parent_id = run.info.run_id
+        """Take the sweep's lease, find or create its parent run, and read which trials it has."""
+        opened = open_parent(self.client, self.experiment_id, self.spec, self.uri, self.git, new)
+        self.parent_id, self.lease, self.previous_tags = opened.run_id, opened.lease, opened.previous_tags
+        self.resumed = opened.resumed
+        self.existing = self._children() if opened.resumed else {}
         self._runs = {key: t.run_id for key, t in self.existing.items()}
-        self.client.log_text(self.parent_id, self.spec.source, "sweep.yaml")
-        self.client.log_text(self.parent_id, json.dumps(self.spec.to_dicts(), indent=1), "trials.json")
+        if isinstance(self.lease, TagLease):
+            self._beats.start()
         return self.parent_id
+
+    def _heartbeat(self) -> None:
+        while not self._stopping.wait(HEARTBEAT_S):
+            self._queue.put(self.lease.beat)
 
     def _children(self) -> dict[str, ExistingTrial]:
         out: dict[str, ExistingTrial] = {}
@@ -91,8 +88,10 @@ class SweepTracker:
                 out[key] = ExistingTrial(run.info.run_id, status)
         return out
 
-    def done_keys(self) -> set[str]:
-        return {k for k, t in self.existing.items() if t.status in DONE_STATUSES}
+    def done_keys(self, rerun: tuple[str, ...] = ()) -> set[str]:
+        """Trial keys a resume skips: their results are kept (``rerun``: statuses to run again)."""
+        keep = DONE_STATUSES - {TrialStatus.parse(r) for r in rerun}
+        return {k for k, t in self.existing.items() if t.status in keep}
 
     # ---- per-trial writes, queued ------------------------------------------------------
     def trial_started(self, trial: TrialSpec) -> None:
@@ -174,6 +173,7 @@ class SweepTracker:
         return list(self._errors)
 
     def close(self, status: str = "FINISHED", summary: dict[str, Any] | None = None) -> list[str]:
+        self._stopping.set()
         errors = self.flush()
         self._queue.put(None)
         self._thread.join(timeout=30)
@@ -186,6 +186,8 @@ class SweepTracker:
                            if isinstance(v, (int, float)) and math.isfinite(v)]
                 self.client.log_batch(self.parent_id, metrics=metrics)
             self.client.set_terminated(self.parent_id, status)
+        if self.lease is not None:
+            self.lease.release()
         return errors
 
 

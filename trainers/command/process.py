@@ -13,6 +13,8 @@ import time
 from collections import deque
 from typing import Iterator
 
+from orchestrator.processes import register_group, unregister_group
+
 __all__ = ["Script", "gpu_list"]
 
 PR_SET_PDEATHSIG = 1
@@ -44,6 +46,7 @@ class Script:
             stderr=subprocess.PIPE, start_new_session=True, preexec_fn=_die_with_parent,
             text=True, encoding="utf-8", errors="replace", bufsize=1)
         self.pgid = self.proc.pid  # start_new_session: the child leads its own group
+        register_group(self.pgid, grace)  # so orch stops it even if this worker is killed first
         self._queue: queue.Queue = queue.Queue()
         self._open = 2
         for name, stream in (("stdout", self.proc.stdout), ("stderr", self.proc.stderr)):
@@ -85,6 +88,7 @@ class Script:
             self.proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
             print(f"orch: process {self.proc.pid} survived SIGKILL", file=sys.stderr)
+        unregister_group(self.pgid)
 
     def _signal(self, sig: int) -> None:
         try:
