@@ -52,9 +52,9 @@ def _signal_group(pgid: int, sig: int) -> None:
         pass
 
 
-def stop_groups(folder: str | os.PathLike) -> int:
-    """Stop every process group registered in ``folder``: SIGTERM, up to its grace, SIGKILL.
-    Returns how many were still running."""
+def stop_groups(folder: str | os.PathLike, force: bool = False) -> int:
+    """Stop every process group registered in ``folder``: SIGTERM, up to its grace (none when
+    ``force``), SIGKILL. Returns how many were still running."""
     groups: dict[int, float] = {}
     for entry in Path(folder).glob("[0-9]*"):
         try:
@@ -64,7 +64,7 @@ def stop_groups(folder: str | os.PathLike) -> int:
     alive = [g for g in groups if _group_alive(g)]
     for pgid in alive:
         _signal_group(pgid, signal.SIGTERM)
-    deadline = time.monotonic() + max((groups[g] for g in alive), default=0.0)
+    deadline = time.monotonic() + (0.0 if force else max((groups[g] for g in alive), default=0.0))
     while time.monotonic() < deadline and any(_group_alive(g) for g in alive):
         time.sleep(0.05)
     for pgid in alive:

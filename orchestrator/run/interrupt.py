@@ -24,6 +24,7 @@ class Interrupts:
     def __init__(self, on_first: Callable[[str], None] = lambda name: None):
         self.signal_name = ""
         self.count = 0
+        self.cleaning = False  # set while the driver cleans up: further signals only hurry it
         self._on_first = on_first
         self._previous: dict[int, Any] = {}
 
@@ -37,9 +38,15 @@ class Interrupts:
             self.signal_name = signal.Signals(signum).name
             self._on_first(self.signal_name)
             return
-        raise KeyboardInterrupt  # the second one: out now, the finally blocks still clean up
+        if not self.cleaning:
+            raise KeyboardInterrupt  # the second one: out now, the finally blocks still clean up
+
+    @property
+    def forced(self) -> bool:
+        return self.count > 1
 
     def __enter__(self) -> "Interrupts":
+        """Install the handlers (after ray.init, which installs its own for SIGTERM)."""
         global _active
         _active = self
         if threading.current_thread() is threading.main_thread():

@@ -94,9 +94,8 @@ def run_sweep(spec: SweepSpec, *, address: str | None = None, tracking_uri: str 
         f"{name}: stopping the running trials and launching no more (again to force the exit)"))
     status = "FINISHED"
     try:
-        with interrupts:
-            if todo:
-                outcome.counts = _fit(spec, todo, tracker, progress, address, interrupts)
+        if todo:
+            outcome.counts = _fit(spec, todo, tracker, progress, address, interrupts)
     except KeyboardInterrupt:
         interrupts.count = max(interrupts.count, 1)
         raise
@@ -154,24 +153,27 @@ def _fit(spec: SweepSpec, todo: list[int], tracker, progress, address: str | Non
     process_dir = tempfile.mkdtemp(prefix="orch-procs-")
     budgets = [b for b in (spec.stop.max_epochs, spec.scheduler.options.get("max_t")) if b]
     callback = TrackingCallback(spec.trials, tracker, progress, min(budgets) if budgets else None)
-    try:
-        with progress, warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            logging.getLogger("ray.tune").setLevel(logging.CRITICAL)
-            _tuner(spec, todo, callback, StopOnInterrupt(), storage, process_dir).fit()
-    finally:
-        stop_groups(process_dir)  # trial scripts still running (Ctrl-C): SIGTERM, grace, SIGKILL
-        if interrupts.interrupted:
-            callback.end_unfinished(TrialStatus.KILLED, f"interrupted by {interrupts.signal_name or 'SIGINT'}")
-        if started_ray:
-            import ray
+    with interrupts:
+        try:
+            with progress, warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                logging.getLogger("ray.tune").setLevel(logging.CRITICAL)
+                _tuner(spec, todo, callback, StopOnInterrupt(), storage, process_dir).fit()
+        finally:
+            interrupts.cleaning = True
+            # trial scripts still running (Ctrl-C): SIGTERM, their grace (none when forced), SIGKILL
+            stop_groups(process_dir, force=interrupts.forced)
+            if interrupts.interrupted:
+                callback.end_unfinished(TrialStatus.KILLED, f"interrupted by {interrupts.signal_name or 'SIGINT'}")
+            if started_ray:
+                import ray
 
-            ray.shutdown()
-            tag = os.environ.get(ENV_INSTANCE)
-            if tag:  # whatever of this instance outlived the shutdown (agents, orphaned scripts)
-                stop_processes(list(instance_processes(tag)))
-        shutil.rmtree(storage, ignore_errors=True)
-        shutil.rmtree(process_dir, ignore_errors=True)
+                ray.shutdown()
+                tag = os.environ.get(ENV_INSTANCE)
+                if tag:  # whatever of this instance outlived the shutdown (agents, orphaned scripts)
+                    stop_processes(list(instance_processes(tag)))
+            shutil.rmtree(storage, ignore_errors=True)
+            shutil.rmtree(process_dir, ignore_errors=True)
     counts = Counter(callback.outcomes.values())
     missing = len(todo) - len(callback.outcomes)
     if missing and not interrupts.interrupted:  # Tune ended them without a word from the worker

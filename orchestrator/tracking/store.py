@@ -61,7 +61,13 @@ def experiment_id(client, name: str, uri: str, create: bool = True) -> str | Non
     if uri.startswith("sqlite:///"):
         # keep artifacts beside the database, not wherever the process happens to run later
         location = (Path(uri[len("sqlite:///"):]).parent / "mlruns").as_uri()
-    return client.create_experiment(name, artifact_location=location)
+    try:
+        return client.create_experiment(name, artifact_location=location)
+    except Exception:  # noqa: BLE001 - another launcher created it a moment ago: use that one
+        experiment = client.get_experiment_by_name(name)
+        if experiment is None:
+            raise
+        return experiment.experiment_id
 
 
 def to_mlflow_name(name: str) -> str:

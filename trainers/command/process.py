@@ -88,6 +88,9 @@ class Script:
             self.proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
             print(f"orch: process {self.proc.pid} survived SIGKILL", file=sys.stderr)
+        deadline = time.monotonic() + 5  # SIGKILL is asynchronous: wait until the rest of the group is gone
+        while time.monotonic() < deadline and self._group_alive():
+            time.sleep(0.02)
         unregister_group(self.pgid)
 
     def _signal(self, sig: int) -> None:
