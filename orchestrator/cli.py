@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -53,6 +54,22 @@ def _fail(problems, file: str) -> None:
 
     print_problems(problems, file)
     raise typer.Exit(2) from None
+
+
+@contextmanager
+def _reported(*usage: type):
+    """Known failures as one paragraph: exit 3 for an unreachable tracking server, 2 for the
+    store's or the user's problems (``usage``: more exception types meaning bad input)."""
+    from orchestrator.tracking import StoreError, SweepBusy, SweepNotFound, TrackingUnreachable
+
+    try:
+        yield
+    except TrackingUnreachable as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(3) from None
+    except (StoreError, SweepBusy, SweepNotFound, *usage) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
 
 
 def _load(file: Path, overrides: list[str] | None, profile: str | None):
@@ -109,17 +126,19 @@ def sweep(
         return
     from orchestrator._console import console
     from orchestrator.run import run_sweep
-    from orchestrator.tracking import StoreError, SweepBusy
 
     try:
-        outcome = run_sweep(spec, address=address, tracking_uri=tracking_uri, new=new, quiet=quiet,
-                            console=console(stderr=True), rerun=tuple(rerun or ()))
-    except (SweepBusy, StoreError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+        with _reported():
+            outcome = run_sweep(spec, address=address, tracking_uri=tracking_uri, new=new, quiet=quiet,
+                                console=console(stderr=True), rerun=tuple(rerun or ()))
     except KeyboardInterrupt:  # the second Ctrl-C: cleaned up, out at once
         typer.echo("interrupted twice: forced exit; running trials were recorded as killed", err=True)
         raise typer.Exit(130) from None
+    if outcome.spooled:
+        typer.echo(f"error: the tracking store {outcome.tracking_uri} could not be reached before the end: "
+                   f"{outcome.spooled} writes are kept in {outcome.spool}; nothing is lost. Run the same "
+                   "command again when the store is back: it writes them first, then resumes.", err=True)
+        raise typer.Exit(3)
     if outcome.interrupted:
         typer.echo(f"interrupted: {spec.name} is incomplete; run the same command again to resume it",
                    err=True)
@@ -253,16 +272,13 @@ def runs(
 ) -> None:
     """Sweeps in the tracking store, or one sweep's trials with status and the sweep's metric."""
     from orchestrator._console import print_sweep_trials, print_sweeps
-    from orchestrator.tracking import SweepNotFound, list_sweeps, read_sweep
+    from orchestrator.tracking import list_sweeps, read_sweep
 
-    if sweep_name is None:
-        print_sweeps(list_sweeps(tracking_uri))
-        return
-    try:
-        print_sweep_trials(read_sweep(sweep_name, tracking_uri))
-    except SweepNotFound as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+    with _reported():
+        if sweep_name is None:
+            print_sweeps(list_sweeps(tracking_uri))
+        else:
+            print_sweep_trials(read_sweep(sweep_name, tracking_uri))
 
 
 TrackingOption = Annotated[Optional[str], typer.Option(
@@ -294,15 +310,11 @@ def table(
     """The ablation table of a sweep: one row per setting, seeds as mean ± std (n)."""
     from orchestrator.publish import TableRequest, make_table
     from orchestrator.tables import TableError, UnknownMetric
-    from orchestrator.tracking import SweepNotFound
 
     request = TableRequest(sweep_name, tuple(metric or ()), per_class, pivot, at, series, baseline, fmt,
                            out, tracking_uri)
-    try:
+    with _reported(TableError, UnknownMetric, ValueError):
         text, path = make_table(request)
-    except (SweepNotFound, TableError, UnknownMetric, ValueError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
     typer.echo(text, nl=False)
     if path is not None:
         typer.echo(f"(written to {path})", err=True)
@@ -322,13 +334,9 @@ def plot(
     Saved under results/ and attached to the sweep's parent run."""
     from orchestrator.publish import make_plot
     from orchestrator.tables import UnknownMetric
-    from orchestrator.tracking import SweepNotFound
 
-    try:
+    with _reported(UnknownMetric):
         path = make_plot(sweep_name, metric, out, tracking_uri)
-    except (SweepNotFound, UnknownMetric) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
     typer.echo(str(path))
 
 
@@ -341,13 +349,10 @@ def diff(
     """What differs between two runs: params, code (git diff between their commits when this
     repository has them, uncommitted patches), environment, data fingerprint, final metrics."""
     from orchestrator.diff import diff_runs
-    from orchestrator.tracking import SweepNotFound, read_run
+    from orchestrator.tracking import read_run
 
-    try:
+    with _reported():
         a, b = read_run(run_a, tracking_uri), read_run(run_b, tracking_uri)
-    except SweepNotFound as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
     typer.echo(diff_runs(a, b), nl=False)
 
 

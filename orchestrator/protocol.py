@@ -90,6 +90,7 @@ class Tag:
     PYTHON = "orch.python"
     GIT_COMMIT = "orch.git_commit"
     GIT_DIRTY = "orch.git_dirty"
+    GIT_PATCH = "orch.git_patch"  # a digest of the uncommitted changes, to notice that they changed
 
     SWEEP_KIND = "sweep"  # the value of KIND on a parent run
 

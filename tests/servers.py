@@ -23,37 +23,60 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+class MlflowServer:
+    """``mlflow server`` with a SQLite backend on a fixed port, that a test can stop and start
+    again (the same store comes back)."""
+
+    def __init__(self, workdir: Path):
+        self.workdir = workdir
+        self.port = free_port()
+        self.uri = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen | None = None
+        self._log = None
+
+    def start(self, timeout: float = 120) -> str:
+        self._log = open(self.workdir / "mlflow-server.log", "a")
+        self.proc = subprocess.Popen(
+            [str(BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(self.port),
+             "--backend-store-uri", f"sqlite:///{self.workdir / 'server.db'}",
+             "--artifacts-destination", str(self.workdir / "server-artifacts"), "--workers", "1"],
+            cwd=self.workdir, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.time() + timeout
+        while True:
+            try:
+                with urllib.request.urlopen(f"{self.uri}/health", timeout=2) as resp:
+                    if resp.status == 200:
+                        return self.uri
+            except OSError:
+                pass
+            if self.proc.poll() is not None or time.time() > deadline:
+                raise RuntimeError("mlflow server did not start:\n" + (self.workdir / "mlflow-server.log").read_text())
+            time.sleep(0.5)
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        except ProcessLookupError:
+            pass
+        self.proc = None
+        if self._log is not None:
+            self._log.close()
+
+
 @contextmanager
 def mlflow_server(workdir: Path):
     """``mlflow server`` with a SQLite backend, yielding its http://127.0.0.1:PORT URI."""
-    port = free_port()
-    log = open(workdir / "mlflow-server.log", "w")
-    proc = subprocess.Popen(
-        [str(BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port),
-         "--backend-store-uri", f"sqlite:///{workdir / 'server.db'}",
-         "--artifacts-destination", str(workdir / "server-artifacts"), "--workers", "1"],
-        cwd=workdir, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    uri = f"http://127.0.0.1:{port}"
+    server = MlflowServer(workdir)
     try:
-        deadline = time.time() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"{uri}/health", timeout=2) as resp:
-                    if resp.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.time() > deadline:
-                raise RuntimeError("mlflow server did not start:\n" + (workdir / "mlflow-server.log").read_text())
-            time.sleep(0.5)
-        yield uri
+        yield server.start()
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-        log.close()
+        server.stop()
 
 
 def ray_env(home: Path) -> dict[str, str]:

@@ -68,18 +68,19 @@ class TrackingCallback(tune.Callback):
                 Tag.NODE_ID: event.node_id}
         if event.params:
             tags[Tag.OOM_PARAMS] = json.dumps(dict(event.params))
-        self.tracker.trial_ended(spec, event.status, artifacts, tags, params=dict(event.params))
         self.outcomes[spec.key] = event.status
-        self.progress.trial_ended(spec.name, event.status, event.message)
+        # the console calls it ended only once that is in the store
+        self.tracker.trial_ended(spec, event.status, artifacts, tags, params=dict(event.params),
+                                 on_durable=lambda: self.progress.trial_ended(spec.name, event.status, event.message))
 
     def _ended_without_status(self, trial: Any, status: TrialStatus, message: str) -> None:
         if trial.trial_id in self.final:
             return
         spec = self._spec(trial)
         self.final[trial.trial_id] = status
-        self.tracker.trial_ended(spec, status, {}, {Tag.MESSAGE: message[:_MESSAGE_LIMIT]})
         self.outcomes[spec.key] = status
-        self.progress.trial_ended(spec.name, status, message)
+        self.tracker.trial_ended(spec, status, {}, {Tag.MESSAGE: message[:_MESSAGE_LIMIT]},
+                                 on_durable=lambda: self.progress.trial_ended(spec.name, status, message))
 
     def end_unfinished(self, status: TrialStatus, message: str) -> None:
         """Record every trial that started and has no final status yet (an interrupt)."""

@@ -43,6 +43,7 @@ class SweepProgress:
     durations: list[float] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
     _live: Live | None = None
+    outage: object | None = None  # the tracking store's outage, while there is one
 
     # ---- events ----------------------------------------------------------------------
     def trial_started(self, name: str) -> None:
@@ -80,10 +81,17 @@ class SweepProgress:
         return a > b if self.mode == "max" else a < b
 
     def _line(self, text: str) -> None:
-        if self._live is not None:
-            self._live.console.print(text, highlight=False, soft_wrap=True)
-        elif not self.live:
-            self.console.print(text, highlight=False, soft_wrap=True)
+        target = self._live.console if self._live is not None else self.console
+        target.print(text, highlight=False, soft_wrap=True)
+
+    def tracking(self, outage) -> None:
+        """The store went away (an :class:`~orchestrator.tracking.queue.Outage`) or came back (None)."""
+        was = self.outage
+        self.outage = outage
+        if outage is not None and was is None:
+            self._line(f"[red]{outage.describe()}[/]; results are kept and written when it is back")
+        elif outage is None and was is not None:
+            self._line("[green]tracking reachable again[/]: writing the buffered results")
 
     # ---- rendering ---------------------------------------------------------------------
     def eta(self) -> float | None:
@@ -124,7 +132,10 @@ class SweepProgress:
         for name, run in list(self.running.items())[:12]:
             value = "-" if run.value is None else f"{run.value:.4g}"
             table.add_row(name, str(run.step), value, _clock(now - run.started))
-        return Group(head, counts, best, table)
+        parts = [head, counts, best]
+        if self.outage is not None:
+            parts.append(Text(f"  {self.outage.describe()}", style="red"))
+        return Group(*parts, table)
 
     def __enter__(self) -> "SweepProgress":
         if self.live:

@@ -18,6 +18,7 @@ from orchestrator.protocol import STEP_KEY, TrialStatus
 from orchestrator.run.environment import configure_environment, start_ray
 from orchestrator.run.interrupt import Interrupts
 from orchestrator.sweepfile.model import SweepSpec
+from orchestrator.tracking.provenance import code_changes
 
 __all__ = ["SweepOutcome", "run_sweep"]
 
@@ -32,10 +33,12 @@ class SweepOutcome:
     skipped: int = 0  # finished before this run
     tracking_errors: list[str] = field(default_factory=list)
     interrupted: bool = False  # Ctrl-C or SIGTERM ended it early
+    spooled: int = 0  # writes the store did not take before the end, kept in ``spool``
+    spool: Any = None
 
     @property
     def ok(self) -> bool:
-        return not self.counts.get(TrialStatus.FAILED) and not self.tracking_errors
+        return not self.counts.get(TrialStatus.FAILED) and not self.tracking_errors and not self.spooled
 
 
 def _scheduler(spec: SweepSpec):
@@ -82,14 +85,18 @@ def run_sweep(spec: SweepSpec, *, address: str | None = None, tracking_uri: str 
 
     configure_environment(embedded=not address)
     console = console or Console(stderr=True, highlight=False)
-    tracker = SweepTracker(spec, tracking_uri)
+    relay: list = []  # the progress view, once it exists, hears about tracking outages
+    tracker = SweepTracker(spec, tracking_uri, on_outage=lambda outage: relay and relay[0].tracking(outage))
     parent = tracker.open_parent(new=new)
+    for line in code_changes(tracker.previous_tags, tracker.git):
+        console.print(f"note: {line}", highlight=False, markup=False, soft_wrap=True)
     done = tracker.done_keys(rerun)
     todo = [i for i, t in enumerate(spec.trials) if t.key not in done]
     outcome = SweepOutcome(spec.name, parent, tracker.experiment_id, tracker.uri, skipped=len(spec.trials) - len(todo))
     progress = SweepProgress(spec.name, spec.metric, spec.mode, len(todo), outcome.skipped,
                              spec.max_concurrent or len(todo) or 1, console,
                              live=console.is_terminal and not quiet)
+    relay.append(progress)
     interrupts = Interrupts(lambda name: progress.note(
         f"{name}: stopping the running trials and launching no more (again to force the exit)"))
     status = "FINISHED"
@@ -104,6 +111,7 @@ def run_sweep(spec: SweepSpec, *, address: str | None = None, tracking_uri: str 
             status, outcome.interrupted = "KILLED", True
         summary = {**outcome.counts, "skipped": outcome.skipped}
         outcome.tracking_errors = tracker.close(status, summary)
+        outcome.spooled, outcome.spool = tracker.spooled
     if not quiet or not console.is_terminal:
         console.print(progress.summary(), highlight=False, soft_wrap=True)
     return outcome

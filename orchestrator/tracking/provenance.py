@@ -15,7 +15,7 @@ from importlib.metadata import distributions, version
 from orchestrator import __version__
 from orchestrator.protocol import Tag
 
-__all__ = ["git_state", "run_tags", "environment_report", "is_secret_name"]
+__all__ = ["git_state", "run_tags", "environment_report", "is_secret_name", "code_changes"]
 
 _SECRET = re.compile(r"KEY|TOKEN|PASSWORD|SECRET|CREDENTIAL|AUTH", re.I)
 _ENV_PREFIXES = ("CUDA", "NCCL", "OMP_", "MKL_", "PYTORCH", "TORCH", "RAY_", "MLFLOW_", "PYTHONHASHSEED")
@@ -58,9 +58,37 @@ def run_tags(git: dict[str, str]) -> dict[str, str]:
         Tag.PYTHON: platform.python_version(),
     }
     if git:
-        tags.update({Tag.GIT_COMMIT: git["commit"], Tag.GIT_DIRTY: git["dirty"]})
+        tags.update({Tag.GIT_COMMIT: git["commit"], Tag.GIT_DIRTY: git["dirty"],
+                     Tag.GIT_PATCH: _patch_digest(git)})
         tags[Tag.SOURCE_COMMIT] = git["commit"]
     return tags
+
+
+def _patch_digest(git: dict[str, str]) -> str:
+    import hashlib
+
+    return hashlib.sha256(git.get("patch", "").encode()).hexdigest()[:12] if git.get("patch") else ""
+
+
+def code_changes(previous: dict[str, str], git: dict[str, str]) -> list[str]:
+    """What changed in the code and environment since a sweep's parent run last ran (its tags
+    ``previous``), one line each; empty for a new sweep or when nothing changed."""
+    if not previous:
+        return []
+    now = run_tags(git)
+    lines = []
+    old_commit, new_commit = previous.get(Tag.GIT_COMMIT, ""), now.get(Tag.GIT_COMMIT, "")
+    if old_commit != new_commit:
+        lines.append(f"the code changed since this sweep last ran (commit {old_commit[:12] or 'none'} -> "
+                     f"{new_commit[:12] or 'none'})")
+    elif previous.get(Tag.GIT_PATCH, "") != now.get(Tag.GIT_PATCH, ""):
+        lines.append("the uncommitted changes differ from those of the last run of this sweep")
+    for tag, what in ((Tag.PYTHON, "python"), (Tag.VERSION, "orch")):
+        if previous.get(tag) and previous.get(tag) != now.get(tag):
+            lines.append(f"{what} changed since this sweep last ran ({previous[tag]} -> {now.get(tag)})")
+    if lines:
+        lines.append("finished trials are kept as they are; `orch sweep --new` starts the sweep over")
+    return lines
 
 
 def _version_or_none(name: str) -> str | None:

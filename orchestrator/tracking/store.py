@@ -7,7 +7,39 @@ import os
 import re
 from pathlib import Path
 
-__all__ = ["resolve_uri", "make_client", "experiment_id", "to_mlflow_name", "from_mlflow_name", "sqlite_path"]
+__all__ = ["resolve_uri", "make_client", "experiment_id", "to_mlflow_name", "from_mlflow_name", "sqlite_path",
+           "TrackingUnreachable", "check_server"]
+
+# MLflow retries an unreachable server for minutes by default; orch retries its own writes
+# (orchestrator.tracking.queue) and says so, so MLflow's own retries are kept short
+_MLFLOW_HTTP = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+                "MLFLOW_HTTP_REQUEST_TIMEOUT": "20"}
+
+
+class TrackingUnreachable(Exception):
+    pass
+
+
+def check_server(uri: str, timeout: float = 5.0) -> None:
+    """Raise :class:`TrackingUnreachable` (one paragraph) when the MLflow server at ``uri`` does
+    not answer its health check within ``timeout`` seconds."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=timeout) as resp:
+            if resp.status == 200:
+                return
+            why = f"it answered HTTP {resp.status} to /health"
+    except urllib.error.HTTPError as exc:
+        why = f"it answered HTTP {exc.code} to /health"
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        why = f"nothing answered ({reason})"
+    raise TrackingUnreachable(
+        f"the tracking server {uri} is unreachable: {why}. Start one with `mlflow server --host 127.0.0.1 "
+        f"--port PORT --backend-store-uri sqlite:///server.db`, check --tracking-uri / MLFLOW_TRACKING_URI, "
+        "or leave both unset to use ./mlflow.db.")
 
 _INVALID = re.compile(r"[^/\w.\- :]")
 
@@ -37,6 +69,10 @@ def make_client(uri: str, create: bool = True):
     """An MlflowClient on ``uri``. A local SQLite store is made whole first (created atomically
     when absent, unless ``create`` is False: readers never create a store)."""
     _quiet_mlflow()
+    for name, value in _MLFLOW_HTTP.items():
+        os.environ.setdefault(name, value)
+    if uri.startswith(("http://", "https://")):
+        check_server(uri)
     path = sqlite_path(uri)
     if path is not None:
         from orchestrator.tracking._local_store import prepare_sqlite_store

@@ -1,19 +1,23 @@
 """Writes a sweep to MLflow: one parent run per sweep, one nested child run per trial key.
 
 Exactly once: a child run is found by its trial key under the sweep's parent before one
-is created, so a resumed or retried trial reuses its run. Writes go through one
-background thread in order, so the Ray event loop never waits on the database, and a
-trial's ``finished`` status is written only after its metrics.
+is created, so a resumed, retried or replayed trial reuses its run. Writes go in order through
+one background queue (:mod:`orchestrator.tracking.queue`), so the Ray event loop never waits on
+the store, a trial's final status is written only after its metrics, an outage is retried, and
+what cannot be written before the sweep closes is spooled and replayed by the next run.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
-import queue
+import os
+import sys
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
 
 import yaml
@@ -24,11 +28,14 @@ from orchestrator.tracking._paging import search_all
 from orchestrator.tracking.lease import HEARTBEAT_S, TagLease
 from orchestrator.tracking.parent import open_parent
 from orchestrator.tracking.provenance import environment_report, git_state
-from orchestrator.tracking.store import experiment_id, make_client, resolve_uri, to_mlflow_name
+from orchestrator.tracking.queue import Op, Outage, WriteQueue, read_spool
+from orchestrator.tracking.store import experiment_id, make_client, resolve_uri, sqlite_path, to_mlflow_name
 
-__all__ = ["SweepTracker", "ExistingTrial", "log_parent_artifact"]
+__all__ = ["SweepTracker", "ExistingTrial", "log_parent_artifact", "FLUSH_TIMEOUT_S"]
 
 _MAX_PARAM = 6000
+# how long closing waits for an unreachable store before it spools what is left
+FLUSH_TIMEOUT_S = float(os.environ.get("ORCH_FLUSH_TIMEOUT_S", "120"))
 
 
 @dataclass(frozen=True)
@@ -42,8 +49,15 @@ def _param_value(value: Any) -> str:
     return text[:_MAX_PARAM]
 
 
+def spool_path(sweep: str, uri: str) -> Path:
+    """Where writes a run could not make are kept: ``./.orch-spool/<sweep>-<store>.jsonl``."""
+    digest = hashlib.sha256(uri.encode()).hexdigest()[:10]
+    return Path.cwd() / ".orch-spool" / f"{sweep}-{digest}.jsonl"
+
+
 class SweepTracker:
-    def __init__(self, spec: SweepSpec, uri: str | None = None):
+    def __init__(self, spec: SweepSpec, uri: str | None = None,
+                 on_outage: Callable[[Outage | None], None] = lambda outage: None):
         self.spec = spec
         self.uri = resolve_uri(uri)
         self.client = make_client(self.uri)
@@ -51,33 +65,49 @@ class SweepTracker:
         self.parent_id: str | None = None
         self.git = git_state()  # once per sweep run: the code every trial of this run used
         self.existing: dict[str, ExistingTrial] = {}
-        self._runs: dict[str, str] = {}  # trial key -> run id, owned by the writer thread
-        self._attempts: dict[str, int] = {}
-        self._queue: queue.Queue[Callable[[], None] | None] = queue.Queue()
-        self._errors: list[str] = []
-        self._thread = threading.Thread(target=self._drain, name="orch-mlflow-writer", daemon=True)
-        self._thread.start()
-        self.lease = None
+        self.lease: Any = None
         self.resumed = False
         self.previous_tags: dict[str, str] = {}
+        self.replayed = 0
+        self._trials = {t.key: t for t in spec.trials}
+        self._runs: dict[str, str] = {}  # trial key -> run id, owned by the writer thread
+        self._attempts: dict[str, int] = {}
+        self._server = sqlite_path(self.uri) is None
+        self._queue = WriteQueue(self._apply, spool_path(spec.name, self.uri), on_outage)
         self._stopping = threading.Event()
         self._beats = threading.Thread(target=self._heartbeat, name="orch-lease-heartbeat", daemon=True)
 
     # ---- parent run and what already exists --------------------------------------------
     def open_parent(self, new: bool = False) -> str:
-        """Take the sweep's lease, find or create its parent run, and read which trials it has."""
+        """Take the sweep's lease, find or create its parent run, replay what an earlier run
+        spooled, and read which trials it has."""
         opened = open_parent(self.client, self.experiment_id, self.spec, self.uri, self.git, new)
         self.parent_id, self.lease, self.previous_tags = opened.run_id, opened.lease, opened.previous_tags
         self.resumed = opened.resumed
         self.existing = self._children() if opened.resumed else {}
         self._runs = {key: t.run_id for key, t in self.existing.items()}
+        if not new:
+            self._replay()
         if isinstance(self.lease, TagLease):
             self._beats.start()
         return self.parent_id
 
+    def _replay(self) -> None:
+        ops = read_spool(self._queue.spool)
+        for op in ops:
+            if op.kind != "parent" and op.key in self._trials:  # this run's close sets the parent's
+                self._apply(op)
+        if ops:
+            self._queue.spool.unlink()
+            self.replayed = len(ops)
+            self.existing = self._children()
+            self._runs = {key: t.run_id for key, t in self.existing.items()}
+            print(f"notice: wrote the {len(ops)} writes an earlier run of {self.spec.name} had kept in "
+                  f"{self._queue.spool}", file=sys.stderr, flush=True)
+
     def _heartbeat(self) -> None:
         while not self._stopping.wait(HEARTBEAT_S):
-            self._queue.put(self.lease.beat)
+            self._queue.put(Op("beat", droppable=True))
 
     def _children(self) -> dict[str, ExistingTrial]:
         out: dict[str, ExistingTrial] = {}
@@ -95,26 +125,55 @@ class SweepTracker:
 
     # ---- per-trial writes, queued ------------------------------------------------------
     def trial_started(self, trial: TrialSpec) -> None:
-        self._queue.put(lambda: self._start(trial))
+        self._queue.put(Op("start", trial.key))
 
     def trial_metrics(self, trial: TrialSpec, metrics: dict[str, float], step: int) -> None:
-        stamp = int(time.time() * 1000)
-        self._queue.put(lambda: self._metrics(trial, metrics, step, stamp))
+        values = {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        self._queue.put(Op("metrics", trial.key, {"metrics": values, "step": step,
+                                                  "stamp": int(time.time() * 1000)}))
 
     def trial_ended(self, trial: TrialSpec, status: TrialStatus, artifacts: dict[str, str],
-                    tags: dict[str, str] | None = None, params: dict[str, Any] | None = None) -> None:
-        self._queue.put(lambda: self._end(trial, status, artifacts, tags or {}, params or {}))
+                    tags: dict[str, str] | None = None, params: dict[str, Any] | None = None,
+                    on_durable: Callable[[], None] | None = None) -> None:
+        """Queue a trial's final status; ``on_durable`` runs once it is in the store."""
+        self._queue.put(Op("end", trial.key, {"status": status.value, "artifacts": artifacts,
+                                              "tags": tags or {}, "params": params or {}}, on_durable))
+
+    def _apply(self, op: Op) -> None:
+        if op.kind == "beat":
+            self.lease.beat()
+        elif op.kind == "parent":
+            self._finish_parent(op.data["status"], op.data["summary"])
+        elif op.kind == "start":
+            self._start(self._trials[op.key])
+        elif op.kind == "metrics":
+            self._metrics(op.key, op.data["metrics"], op.data["step"], op.data["stamp"])
+        elif op.kind == "end":
+            d = op.data
+            self._end(op.key, TrialStatus.parse(d["status"]), d["artifacts"], d["tags"], d["params"])
+
+    def _find_child(self, key: str) -> str | None:
+        """A child run for ``key`` that exists already (a create whose answer was lost)."""
+        found = self.client.search_runs([self.experiment_id], filter_string=(
+            f"tags.`{Tag.PARENT}` = '{self.parent_id}' and tags.`{Tag.KEY}` = '{key}'"), max_results=1)
+        return found[0].info.run_id if found else None
 
     def _start(self, trial: TrialSpec) -> None:
-        from mlflow.entities import Param, RunTag
+        from mlflow.entities import RunTag
 
         self._attempts[trial.key] = self._attempts.get(trial.key, 0) + 1
-        run_id = self._runs.get(trial.key)
+        run_id = self._runs.get(trial.key) or (self._find_child(trial.key) if self._server else None)
         tags = {Tag.STATUS: TrialStatus.RUNNING.value, Tag.ATTEMPT: str(self._attempts[trial.key])}
         if run_id is not None:
+            self._runs[trial.key] = run_id
             self.client.update_run(run_id, status="RUNNING")
             self.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
             return
+        self._create_child(trial, tags)
+
+    def _create_child(self, trial: TrialSpec, tags: dict[str, str]) -> None:
+        from mlflow.entities import Param
+
         tags.update({Tag.PARENT: self.parent_id, Tag.KEY: trial.key, Tag.SWEEP: self.spec.name,
                      Tag.TRIAL_NAME: trial.name, Tag.SETTING: trial.setting, Tag.SEED: str(trial.seed),
                      Tag.TRAINER: trial.trainer, Tag.AXES: json.dumps(dict(trial.axes))})
@@ -133,19 +192,18 @@ class SweepTracker:
         if self.git.get("patch"):
             self.client.log_text(run_id, self.git["patch"], "git_diff.patch")
 
-    def _metrics(self, trial: TrialSpec, metrics: dict[str, float], step: int, stamp: int) -> None:
+    def _metrics(self, key: str, metrics: dict[str, float], step: int, stamp: int) -> None:
         from mlflow.entities import Metric
 
-        items = [Metric(to_mlflow_name(k), float(v), stamp, step) for k, v in metrics.items()
-                 if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        items = [Metric(to_mlflow_name(k), float(v), stamp, step) for k, v in metrics.items()]
         for i in range(0, len(items), 1000):
-            self.client.log_batch(self._runs[trial.key], metrics=items[i:i + 1000])
+            self.client.log_batch(self._runs[key], metrics=items[i:i + 1000])
 
-    def _end(self, trial: TrialSpec, status: TrialStatus, artifacts: dict[str, str], tags: dict[str, str],
+    def _end(self, key: str, status: TrialStatus, artifacts: dict[str, str], tags: dict[str, str],
              params: dict[str, Any]) -> None:
         from mlflow.entities import Param, RunTag
 
-        run_id = self._runs[trial.key]
+        run_id = self._runs[key]
         if params:  # new keys only (e.g. oom.batch_size): MLflow forbids changing a logged param
             self.client.log_batch(run_id, params=[Param(k, _param_value(v)) for k, v in params.items()])
         for name, text in artifacts.items():
@@ -155,42 +213,48 @@ class SweepTracker:
         self.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in all_tags.items()])
         self.client.set_terminated(run_id, status.run_status)
 
-    # ---- the writer thread ---------------------------------------------------------------
-    def _drain(self) -> None:
-        while True:
-            op = self._queue.get()
-            try:
-                if op is None:
-                    return
-                op()
-            except Exception as exc:  # noqa: BLE001 - keep writing the other trials
-                self._errors.append(f"{type(exc).__name__}: {exc}")
-            finally:
-                self._queue.task_done()
+    def _finish_parent(self, status: str, summary: dict[str, Any]) -> None:
+        from mlflow.entities import Metric
+
+        stamp = int(time.time() * 1000)
+        metrics = [Metric(f"sweep/{k}", float(v), stamp, 0) for k, v in summary.items()
+                   if isinstance(v, (int, float)) and math.isfinite(v)]
+        if metrics:
+            self.client.log_batch(self.parent_id, metrics=metrics)
+        self.client.set_terminated(self.parent_id, status)
+
+    # ---- closing ---------------------------------------------------------------------------
+    @property
+    def outage(self) -> Outage | None:
+        return self._queue.outage
+
+    @property
+    def spooled(self) -> tuple[int, Path]:
+        """(writes kept in the spool file for the next run, the file)."""
+        return self._queue.spooled, self._queue.spool
 
     def flush(self) -> list[str]:
-        self._queue.join()
-        return list(self._errors)
+        self._queue.flush()
+        return list(self._queue.errors)
 
-    def close(self, status: str = "FINISHED", summary: dict[str, Any] | None = None) -> list[str]:
+    def close(self, status: str = "FINISHED", summary: dict[str, Any] | None = None,
+              timeout: float = FLUSH_TIMEOUT_S) -> list[str]:
+        """Write the parent's final status after every queued write; wait up to ``timeout`` for
+        an unreachable store, then spool the rest. Returns the writes that failed for good."""
         self._stopping.set()
-        errors = self.flush()
-        self._queue.put(None)
-        self._thread.join(timeout=30)
         if self.parent_id:
-            if summary:
-                from mlflow.entities import Metric
-
-                stamp = int(time.time() * 1000)
-                metrics = [Metric(f"sweep/{k}", float(v), stamp, 0) for k, v in summary.items()
-                           if isinstance(v, (int, float)) and math.isfinite(v)]
-                self.client.log_batch(self.parent_id, metrics=metrics)
-            self.client.set_terminated(self.parent_id, status)
-        if self.lease is not None:
+            self._queue.put(Op("parent", data={"status": status, "summary": summary or {}}))
+        self._queue.close(timeout)
+        if self.lease is not None and not self._queue.spooled:
+            try:
+                self.lease.release()
+            except Exception:  # noqa: BLE001 - a lapsed lease is taken over anyway
+                pass
+        elif self.lease is not None and not isinstance(self.lease, TagLease):
             self.lease.release()
-        return errors
+        return list(self._queue.errors)
 
 
 def log_parent_artifact(parent_run_id: str, path, uri: str | None = None) -> None:
     """Attach a file (a plot, a table) to a sweep's parent run."""
-    make_client(resolve_uri(uri)).log_artifact(parent_run_id, str(path), "results")
+    make_client(resolve_uri(uri), create=False).log_artifact(parent_run_id, str(path), "results")

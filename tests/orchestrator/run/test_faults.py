@@ -222,3 +222,82 @@ def test_scheduler_sweeps_run_twice_give_the_same_table(tmp_path, write, schedul
     assert code == 0 and "8 done before" in again and "trials to run" not in again, again
     assert _run(["table", "sched", "--format", "json", "--out", "-"], tmp_path, env)[1] == first
     assert len(json.loads(first)) == 8
+
+
+OUTAGE_SWEEP = """
+name: outage
+trainer: toy
+params: {epochs: 4, sleep: 0.5}
+grid: {t: [6, 7, 8, 9, 10, 11]}
+resources: {max_concurrent: 2}
+"""
+
+
+def _wait_for_children(uri: str, n: int, timeout: float = 120) -> None:
+    client = MlflowClient(tracking_uri=uri)
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        found = parents(client)
+        if found and len(children(client, found[0].info.run_id)) >= n:
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"fewer than {n} child runs after {timeout} s")
+
+
+def test_a_tracking_outage_is_shown_buffered_and_written_on_recovery(tmp_path, write):
+    from tests.servers import MlflowServer
+
+    path = write("outage.yaml", OUTAGE_SWEEP)
+    server = MlflowServer(tmp_path)
+    uri = server.start()
+    env = {**_env(tmp_path), "MLFLOW_TRACKING_URI": uri}
+    try:
+        proc = _orch(["sweep", str(path), "--quiet"], tmp_path, env)
+        _wait_for_children(uri, 2)
+        server.stop()
+        time.sleep(30)  # trials go on finishing while nothing can be written
+        server.start()
+        out, _ = proc.communicate(timeout=300)
+        assert proc.returncode == 0, out
+        assert "tracking unreachable for" in out and "results are kept" in out and "reachable again" in out
+        client = MlflowClient(tracking_uri=uri)
+        [parent] = parents(client)
+        runs = children(client, parent.info.run_id)
+        assert Counter(r.data.tags["orch.trial_key"] for r in runs).most_common(1)[0][1] == 1
+        assert len(runs) == 6 and {r.data.tags["orch.status"] for r in runs} == {"finished"}
+        for run in runs:  # every step of every trial landed, none twice
+            steps = [m.step for m in client.get_metric_history(run.info.run_id, "val/Mean")]
+            assert sorted(set(steps)) == [1, 2, 3, 4]
+        assert parent.info.status == "FINISHED"
+    finally:
+        server.stop()
+
+
+def test_a_server_that_never_comes_back_leaves_a_spool_the_next_run_replays(tmp_path, write):
+    from tests.servers import MlflowServer
+
+    path = write("outage.yaml", OUTAGE_SWEEP)
+    server = MlflowServer(tmp_path)
+    uri = server.start()
+    env = {**_env(tmp_path), "MLFLOW_TRACKING_URI": uri, "ORCH_FLUSH_TIMEOUT_S": "5"}
+    try:
+        proc = _orch(["sweep", str(path), "--quiet"], tmp_path, env)
+        _wait_for_children(uri, 2)
+        server.stop()
+        out, _ = proc.communicate(timeout=300)
+        assert proc.returncode == 3, out
+        assert "writes are kept in" in out and "Traceback" not in out
+        [spool] = list((tmp_path / ".orch-spool").glob("outage-*.jsonl"))
+        assert spool.read_text().count('"kind": "end"') >= 1
+        server.start()
+        code, again = _run(["sweep", str(path), "--quiet"], tmp_path, env)
+        assert code == 0 and "wrote the" in again, again
+        assert not spool.exists()
+        client = MlflowClient(tracking_uri=uri)
+        [parent] = parents(client)
+        runs = children(client, parent.info.run_id)
+        keys = Counter(r.data.tags["orch.trial_key"] for r in runs)
+        assert len(keys) == 6 and set(keys.values()) == {1}
+        assert {r.data.tags["orch.status"] for r in runs} == {"finished"}
+    finally:
+        server.stop()

@@ -10,7 +10,11 @@ def test_default_store_is_sqlite_in_the_working_directory(tmp_path, monkeypatch)
     assert resolve_uri() == f"sqlite:///{tmp_path / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")
     assert resolve_uri() == "http://127.0.0.1:5000"
-    assert resolve_uri("sqlite:///x.db") == "sqlite:///x.db"  # --tracking-uri wins
+    assert resolve_uri("sqlite:////abs/x.db") == "sqlite:////abs/x.db"  # --tracking-uri wins
+    # a relative SQLite path means one in the working directory (MLflow itself would refuse it)
+    assert resolve_uri("sqlite:///x.db") == f"sqlite:///{tmp_path / 'x.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:///sub/m.db")
+    assert resolve_uri() == f"sqlite:///{tmp_path / 'sub' / 'm.db'}"
 
 
 def test_metric_names_round_trip_through_mlflow():

@@ -1,0 +1,161 @@
+"""The tracking writer's queue: writes in order on one thread, retried while the store is
+unreachable, never dropped.
+
+Each write is an :class:`Op` (plain data, so it can be written down). A write that fails because
+the store cannot be reached is retried with backoff, in order, while the sweep goes on; the
+queue reports the outage (since when, how many trial results wait) so the live view can say so.
+An op's ``on_done`` runs only once the write is durable: that is when the console may call a
+trial finished. What cannot be written by the time the sweep closes is appended to a spool file
+that the next run of the sweep replays first.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+__all__ = ["Op", "WriteQueue", "Outage", "is_transient", "read_spool"]
+
+_TRANSIENT = ("connection refused", "max retries exceeded", "failed to establish", "timed out",
+              "timeout", "remotedisconnected", "connection reset", "connection aborted",
+              "temporarily unavailable", "service unavailable", "bad gateway", "database is locked",
+              "502", "503", "504", "name or service not known", "connectionerror")
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A failure that says the store cannot be reached now, not that the write is wrong."""
+    text = f"{type(exc).__name__}: {exc}".lower()
+    return any(marker in text for marker in _TRANSIENT)
+
+
+@dataclass
+class Op:
+    kind: str  # start | metrics | end | beat | parent
+    key: str = ""  # the trial key ("" for the parent)
+    data: dict[str, Any] = field(default_factory=dict)
+    on_done: Callable[[], None] | None = None  # runs once the write is durable
+    droppable: bool = False  # a heartbeat: never retried, never spooled
+
+    def to_json(self) -> str:
+        return json.dumps({"kind": self.kind, "key": self.key, "data": self.data})
+
+
+@dataclass
+class Outage:
+    since: float | None = None  # monotonic time of the first failed attempt
+    pending_results: int = 0  # trial results (end ops) waiting
+    error: str = ""
+
+    def describe(self) -> str:
+        seconds = int(time.monotonic() - self.since) if self.since else 0
+        return (f"tracking unreachable for {seconds} s, {self.pending_results} result"
+                f"{'' if self.pending_results == 1 else 's'} buffered ({self.error[:120]})")
+
+
+def read_spool(path: Path) -> list[Op]:
+    if not path.exists():
+        return []
+    ops = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            item = json.loads(line)
+            ops.append(Op(item["kind"], item.get("key", ""), item.get("data", {})))
+    return ops
+
+
+class WriteQueue:
+    def __init__(self, apply: Callable[[Op], None], spool: Path,
+                 on_outage: Callable[[Outage | None], None] = lambda outage: None):
+        self._apply, self.spool, self._on_outage = apply, spool, on_outage
+        self._queue: queue.Queue[Op | None] = queue.Queue()
+        self._pending_ends = 0
+        self._lock = threading.Lock()
+        self._abandon = threading.Event()  # closing gave up waiting: spool what is left
+        self.errors: list[str] = []
+        self.spooled = 0
+        self.outage: Outage | None = None
+        self._thread = threading.Thread(target=self._drain, name="orch-mlflow-writer", daemon=True)
+        self._thread.start()
+
+    def put(self, op: Op) -> None:
+        if op.kind == "end":
+            with self._lock:
+                self._pending_ends += 1
+        self._queue.put(op)
+
+    def _done(self, op: Op) -> None:
+        if op.kind == "end":
+            with self._lock:
+                self._pending_ends -= 1
+
+    def _write_down(self, op: Op) -> None:
+        self.spool.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.spool, "a", encoding="utf-8") as handle:
+            handle.write(op.to_json() + "\n")
+        self.spooled += 1
+
+    def _attempt(self, op: Op) -> None:
+        delay = 0.5
+        while True:
+            try:
+                self._apply(op)
+            except Exception as exc:  # noqa: BLE001 - sorted below: retry, spool or record
+                if op.droppable:
+                    return
+                if not is_transient(exc):
+                    self.errors.append(f"{type(exc).__name__}: {exc}")
+                    return
+                if self._abandon.is_set():
+                    self._write_down(op)
+                    return
+                if self.outage is None:
+                    self.outage = Outage(time.monotonic())
+                self.outage.error = f"{type(exc).__name__}: {exc}".splitlines()[0]
+                self.outage.pending_results = self._pending_ends
+                self._on_outage(self.outage)
+                self._abandon.wait(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            if self.outage is not None:
+                self.outage = None
+                self._on_outage(None)
+            if op.on_done is not None:
+                op.on_done()
+            return
+
+    def _drain(self) -> None:
+        while True:
+            op = self._queue.get()
+            try:
+                if op is None:
+                    return
+                if self._abandon.is_set() and not op.droppable and self.outage is not None:
+                    self._write_down(op)  # the store is gone: keep the order, keep everything
+                else:
+                    self._attempt(op)
+            finally:
+                if op is not None:
+                    self._done(op)
+                self._queue.task_done()
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every queued write is durable; False when ``timeout`` ran out first."""
+        if timeout is None:
+            self._queue.join()
+            return True
+        deadline = time.monotonic() + timeout
+        while self._queue.unfinished_tasks and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return not self._queue.unfinished_tasks
+
+    def close(self, timeout: float) -> None:
+        """Flush for up to ``timeout`` seconds, then spool whatever is left, and stop."""
+        if not self.flush(timeout):
+            self._abandon.set()
+        self._queue.put(None)
+        self._thread.join()
