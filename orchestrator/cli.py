@@ -57,14 +57,14 @@ def _fail(problems, file: str) -> None:
 
 
 @contextmanager
-def _reported(*usage: type):
-    """Known failures as one paragraph: exit 3 for an unreachable tracking server, 2 for the
-    store's or the user's problems (``usage``: more exception types meaning bad input)."""
+def _reported(*usage: type, unreachable: tuple[type, ...] = ()):
+    """Known failures as one paragraph: exit 3 for an unreachable service (the tracking server,
+    ``unreachable``), 2 for the store's or the user's problems (``usage``: more such types)."""
     from orchestrator.tracking import StoreError, SweepBusy, SweepNotFound, TrackingUnreachable
 
     try:
         yield
-    except TrackingUnreachable as exc:
+    except (TrackingUnreachable, *unreachable) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(3) from None
     except (StoreError, SweepBusy, SweepNotFound, *usage) as exc:
@@ -125,10 +125,10 @@ def sweep(
             print_trials(spec)
         return
     from orchestrator._console import console
-    from orchestrator.run import run_sweep
+    from orchestrator.run import ClusterUnreachable, ResourcesUnavailable, run_sweep
 
     try:
-        with _reported():
+        with _reported(ResourcesUnavailable, unreachable=(ClusterUnreachable,)):
             outcome = run_sweep(spec, address=address, tracking_uri=tracking_uri, new=new, quiet=quiet,
                                 console=console(stderr=True), rerun=tuple(rerun or ()))
     except KeyboardInterrupt:  # the second Ctrl-C: cleaned up, out at once

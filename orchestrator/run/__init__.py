@@ -8,7 +8,9 @@ re-running a sweep resumes it.
     start_ray()   # what benches and tests use to start Ray exactly as orch does
 """
 
-from orchestrator.run.environment import configure_environment, start_ray
+from orchestrator.run.environment import (ClusterUnreachable, ResourcesUnavailable, configure_environment,
+                                          start_ray)
 from orchestrator.run.tuner import SweepOutcome, run_sweep
 
-__all__ = ["SweepOutcome", "configure_environment", "run_sweep", "start_ray"]
+__all__ = ["ClusterUnreachable", "ResourcesUnavailable", "SweepOutcome", "configure_environment", "run_sweep",
+           "start_ray"]

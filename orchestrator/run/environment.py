@@ -6,7 +6,16 @@ from __future__ import annotations
 import logging
 import os
 
-__all__ = ["configure_environment", "start_ray"]
+__all__ = ["configure_environment", "start_ray", "own_instance_tag", "ClusterUnreachable", "ResourcesUnavailable",
+           "check_resources"]
+
+
+class ClusterUnreachable(Exception):
+    pass
+
+
+class ResourcesUnavailable(Exception):
+    pass
 
 _TUNE_SETTINGS = {
     # orch logs to MLflow itself; Tune's CSV/JSON/TensorBoard files per trial are pure overhead
@@ -33,6 +42,15 @@ def configure_environment(embedded: bool) -> None:
         os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 
 
+_own_tag: str | None = None  # the ORCH_INSTANCE tag of the embedded instance this process started
+
+
+def own_instance_tag() -> str | None:
+    """The tag of the embedded Ray instance this process started (None when it joined a cluster
+    or uses one it did not start): only its processes may be stopped by this process."""
+    return _own_tag
+
+
 def start_ray(address: str | None = None) -> bool:
     """Start the embedded instance, or join ``address``; True when this call started Ray (and
     the caller should shut it down), False when this process already had it."""
@@ -44,14 +62,67 @@ def start_ray(address: str | None = None) -> bool:
     # the embedded instance keeps Ray's token authentication; its notice is noise on every run
     logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
     if address:
-        ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
+        _join(ray, address)
     else:
         from orchestrator.processes import reap_orphans, tag_instance
 
+        global _own_tag
         reap_orphans()  # what an orch killed with kill -9 left running
-        tag_instance()  # every process of this instance and its trials carries the tag
+        _own_tag = tag_instance()  # every process of this instance and its trials carries the tag
         # "local": always a new embedded instance, never one a `ray start` left behind; its
         # servers bind to the node address, so 127.0.0.1 keeps them off the network
         ray.init(address="local", _node_ip_address="127.0.0.1", include_dashboard=False,
                  log_to_driver=False, logging_level=logging.WARNING)
     return True
+
+
+def _probe(address: str, timeout: float = 3.0) -> str | None:
+    """Why nothing listens at HOST:PORT, or None when something does (or it cannot be told)."""
+    import socket
+
+    host, _, port = address.rpartition(":")
+    if "://" in address or not port.isdigit():
+        return None  # auto, ray://...: let Ray resolve it
+    try:
+        with socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout):
+            return None
+    except OSError as exc:
+        return str(exc)
+
+
+def _join(ray, address: str) -> None:
+    why = _probe(address)
+    if why is not None:
+        raise ClusterUnreachable(f"no Ray cluster answers at {address} ({why}). Start one with `ray start "
+                                 f"--head --node-ip-address=127.0.0.1 --port={address.rpartition(':')[2]}`, "
+                                 "check --address, or leave it out to run on an embedded local instance.")
+    try:
+        ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
+    except Exception as exc:  # noqa: BLE001 - Ray raises ConnectionError, RuntimeError, its own types
+        text = f"{type(exc).__name__}: {exc}"
+        token = "auth" in text.lower() or os.environ.get("RAY_AUTH_MODE") != "token"
+        hint = (" The cluster may use token authentication (`ray start --head` turns it on): set "
+                "RAY_AUTH_MODE=token, with the cluster's token in ~/.ray/auth_token or RAY_AUTH_TOKEN."
+                if token else "")
+        raise ClusterUnreachable(f"could not join the Ray cluster at {address}: {text.splitlines()[0][:300]}."
+                                 f"{hint}") from None
+
+
+_RAY_NAMES = {"cpu": "CPU", "gpu": "GPU", "memory": "memory"}
+
+
+def check_resources(wanted: dict[str, float], trial: str) -> None:
+    """Refuse, before anything runs, a trial that asks for more than the whole cluster has."""
+    import ray
+
+    totals = ray.cluster_resources()
+    short = {name: amount for name, amount in wanted.items()
+             if amount and amount > totals.get(_RAY_NAMES.get(name, name), 0.0) + 1e-9}
+    if short:
+        asked = ", ".join(f"{v:g} {k}" for k, v in short.items())
+        has = ", ".join(f"{v:g} {k}" for k, v in sorted(totals.items())
+                        if not k.startswith("node:") and "accelerator" not in k) or "nothing"
+        raise ResourcesUnavailable(
+            f"every trial (e.g. {trial}) asks for {asked}, but the Ray cluster has in all: {has}; no trial "
+            "could ever start. Lower `resources:` in the sweep file, or run on a cluster (--address) "
+            "whose nodes offer it. Nothing was launched.")

@@ -15,7 +15,8 @@ from typing import Any
 from rich.console import Console
 
 from orchestrator.protocol import STEP_KEY, TrialStatus
-from orchestrator.run.environment import configure_environment, start_ray
+from orchestrator.run.environment import (ResourcesUnavailable, check_resources, configure_environment,
+                                          own_instance_tag, start_ray)
 from orchestrator.run.interrupt import Interrupts
 from orchestrator.sweepfile.model import SweepSpec
 from orchestrator.tracking.provenance import code_changes
@@ -106,6 +107,10 @@ def run_sweep(spec: SweepSpec, *, address: str | None = None, tracking_uri: str 
     except KeyboardInterrupt:
         interrupts.count = max(interrupts.count, 1)
         raise
+    except ResourcesUnavailable:
+        status = "KILLED"
+        tracker.discard_parent()  # nothing ran: a parent made just now goes again
+        raise
     finally:
         if interrupts.interrupted:
             status, outcome.interrupted = "KILLED", True
@@ -152,11 +157,19 @@ def _tuner(spec: SweepSpec, todo: list[int], callback, stopper, storage: str, pr
 def _fit(spec: SweepSpec, todo: list[int], tracker, progress, address: str | None,
          interrupts) -> dict[str, int]:
     """Run the Tune experiment; returns the count of trials by final status."""
-    from orchestrator.processes import ENV_INSTANCE, instance_processes, stop_groups, stop_processes
+    from orchestrator.processes import instance_processes, stop_groups, stop_processes
     from orchestrator.run.callback import TrackingCallback
     from orchestrator.run.stopper import StopOnInterrupt
 
     started_ray = start_ray(address)
+    try:
+        check_resources(_resources(spec), spec.trials[todo[0]].name)
+    except ResourcesUnavailable:
+        if started_ray:
+            import ray
+
+            ray.shutdown()
+        raise
     storage = tempfile.mkdtemp(prefix="orch-tune-")
     process_dir = tempfile.mkdtemp(prefix="orch-procs-")
     budgets = [b for b in (spec.stop.max_epochs, spec.scheduler.options.get("max_t")) if b]
@@ -177,7 +190,7 @@ def _fit(spec: SweepSpec, todo: list[int], tracker, progress, address: str | Non
                 import ray
 
                 ray.shutdown()
-                tag = os.environ.get(ENV_INSTANCE)
+                tag = own_instance_tag()
                 if tag:  # whatever of this instance outlived the shutdown (agents, orphaned scripts)
                     stop_processes(list(instance_processes(tag)))
             shutil.rmtree(storage, ignore_errors=True)

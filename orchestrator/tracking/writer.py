@@ -69,6 +69,7 @@ class SweepTracker:
         self.resumed = False
         self.previous_tags: dict[str, str] = {}
         self.replayed = 0
+        self._discarded = False
         self._trials = {t.key: t for t in spec.trials}
         self._runs: dict[str, str] = {}  # trial key -> run id, owned by the writer thread
         self._attempts: dict[str, int] = {}
@@ -143,7 +144,11 @@ class SweepTracker:
         if op.kind == "beat":
             self.lease.beat()
         elif op.kind == "parent":
-            self._finish_parent(op.data["status"], op.data["summary"])
+            if not self._discarded:
+                self._finish_parent(op.data["status"], op.data["summary"])
+        elif op.kind == "discard":
+            self.client.delete_run(self.parent_id)
+            self._discarded = True
         elif op.kind == "start":
             self._start(self._trials[op.key])
         elif op.kind == "metrics":
@@ -222,6 +227,11 @@ class SweepTracker:
         if metrics:
             self.client.log_batch(self.parent_id, metrics=metrics)
         self.client.set_terminated(self.parent_id, status)
+
+    def discard_parent(self) -> None:
+        """Nothing ran after all: delete the parent run if this run created it."""
+        if self.parent_id and not self.resumed:
+            self._queue.put(Op("discard"))
 
     # ---- closing ---------------------------------------------------------------------------
     @property
