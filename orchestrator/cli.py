@@ -81,6 +81,32 @@ def _load(file: Path, overrides: list[str] | None, profile: str | None):
         _fail(exc.problems, str(file))
 
 
+def _run(spec, **options) -> None:
+    """Run a sweep and turn its outcome into the documented exit code."""
+    from orchestrator._console import console
+    from orchestrator.run import ClusterUnreachable, ResourcesUnavailable, run_sweep
+
+    try:
+        with _reported(ResourcesUnavailable, unreachable=(ClusterUnreachable,)):
+            outcome = run_sweep(spec, console=console(stderr=True), **options)
+    except KeyboardInterrupt:  # the second Ctrl-C: cleaned up, out at once
+        typer.echo("interrupted twice: forced exit; running trials were recorded as killed", err=True)
+        raise typer.Exit(130) from None
+    if outcome.spooled:
+        typer.echo(f"error: the tracking store {outcome.tracking_uri} could not be reached before the end: "
+                   f"{outcome.spooled} writes are kept in {outcome.spool}; nothing is lost. Run the same "
+                   "command again when the store is back: it writes them first, then resumes.", err=True)
+        raise typer.Exit(3)
+    if outcome.interrupted:
+        typer.echo(f"interrupted: {spec.name} is incomplete; run the same command again to resume it",
+                   err=True)
+        raise typer.Exit(130)
+    for error in outcome.tracking_errors:
+        console(stderr=True).print(f"[red]tracking error:[/] {error}")
+    if not outcome.ok:
+        raise typer.Exit(1)
+
+
 @app.command()
 def sweep(
     file: Annotated[Path, typer.Argument(help="The sweep YAML file.")],
@@ -124,29 +150,7 @@ def sweep(
 
             print_trials(spec)
         return
-    from orchestrator._console import console
-    from orchestrator.run import ClusterUnreachable, ResourcesUnavailable, run_sweep
-
-    try:
-        with _reported(ResourcesUnavailable, unreachable=(ClusterUnreachable,)):
-            outcome = run_sweep(spec, address=address, tracking_uri=tracking_uri, new=new, quiet=quiet,
-                                console=console(stderr=True), rerun=tuple(rerun or ()))
-    except KeyboardInterrupt:  # the second Ctrl-C: cleaned up, out at once
-        typer.echo("interrupted twice: forced exit; running trials were recorded as killed", err=True)
-        raise typer.Exit(130) from None
-    if outcome.spooled:
-        typer.echo(f"error: the tracking store {outcome.tracking_uri} could not be reached before the end: "
-                   f"{outcome.spooled} writes are kept in {outcome.spool}; nothing is lost. Run the same "
-                   "command again when the store is back: it writes them first, then resumes.", err=True)
-        raise typer.Exit(3)
-    if outcome.interrupted:
-        typer.echo(f"interrupted: {spec.name} is incomplete; run the same command again to resume it",
-                   err=True)
-        raise typer.Exit(130)
-    for error in outcome.tracking_errors:
-        console(stderr=True).print(f"[red]tracking error:[/] {error}")
-    if not outcome.ok:
-        raise typer.Exit(1)
+    _run(spec, address=address, tracking_uri=tracking_uri, new=new, quiet=quiet, rerun=tuple(rerun or ()))
 
 
 @app.command()

@@ -130,9 +130,11 @@ def param(
     le: float | None = None,
     choices: tuple[Any, ...] | None = None,
     default_factory: Callable[[], Any] | Any = dataclasses.MISSING,
+    secret: bool = False,
 ) -> Any:
     """A dataclass field with help text and bounds that validation and ``orch trainers`` read."""
-    metadata = {"help": help, "ge": ge, "gt": gt, "le": le, "choices": choices}
+    # secret: never written in clear (params, tags, artifacts, logs show ***; the trial gets it)
+    metadata = {"help": help, "ge": ge, "gt": gt, "le": le, "choices": choices, "secret": secret}
     if isinstance(default, (list, dict, set)):
         value = default
         return dataclasses.field(default_factory=lambda: type(value)(value), metadata=metadata)

@@ -18,6 +18,7 @@ from ray import tune
 from orchestrator.processes import ENV_DIR
 from orchestrator.protocol import PARAM_PREFIX_OOM, Final, Metrics, Retry, TrialStatus, encode
 from orchestrator.registry import build_config, get_trainer
+from orchestrator.secrets import mask_text, secret_values
 
 LOG_LIMIT = 1_000_000  # characters of a trial's output kept for its log artifact
 
@@ -148,10 +149,13 @@ def run_trial(config: dict[str, Any], payload: dict[str, Any]) -> None:
             if retry is None:
                 status = TrialStatus.FAILED
                 break
-            tune.report(encode(Retry(reporter.step, attempts.count, retry, last_traceback)))
-    log = f"--- stdout ---\n{tee_out.text()}\n--- stderr ---\n{tee_err.text()}"
-    final = Final(reporter.step, status, message, attempts.count, last_traceback, log, attempts.changed,
-                  ray.get_runtime_context().get_node_id())
+            hidden = secret_values(trial["config"], payload.get("secrets", ()))
+            tune.report(encode(Retry(reporter.step, attempts.count, mask_text(retry, hidden),
+                                     mask_text(last_traceback, hidden))))
+    hidden = secret_values(trial["config"], payload.get("secrets", ()))
+    log = mask_text(f"--- stdout ---\n{tee_out.text()}\n--- stderr ---\n{tee_err.text()}", hidden)
+    final = Final(reporter.step, status, mask_text(message, hidden), attempts.count,
+                  mask_text(last_traceback, hidden), log, attempts.changed, ray.get_runtime_context().get_node_id())
     # the last values ride along, so a scheduler that keeps every result (the median rule) finds
     # the sweep metric at the final step too
     last = {**reporter.last, payload["metric"]: reporter.last.get(payload["metric"], math.nan)}

@@ -125,6 +125,7 @@ def run_sweep(spec: SweepSpec, *, address: str | None = None, tracking_uri: str 
 def _payload(spec: SweepSpec, process_dir: str) -> dict[str, Any]:
     return {
         "trials": [{"trainer": t.trainer, "config": dict(t.config), "name": t.name} for t in spec.trials],
+        "secrets": list(spec.secrets),  # keys whose values the worker scrubs from logs and messages
         "retries": spec.retries, "on_nan": spec.stop.on_nan, "on_oom": spec.on_oom,
         "max_epochs": spec.stop.max_epochs, "timeout_s": spec.stop.timeout_s, "metric": spec.metric,
         # relative paths in configs (data.root, out_dir) mean what they mean where orch was run

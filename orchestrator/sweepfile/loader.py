@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Sequence
 
 from orchestrator.registry import RegistryError, get_trainer
+from orchestrator.secrets import secret_keys
 from orchestrator.sweepfile._yaml import LineDict, YamlSyntaxError, parse_scalar, parse_yaml
 from orchestrator.sweepfile.axes import parse_abbrev, parse_axes, parse_excludes
 from orchestrator.sweepfile.errors import Problem, Problems, SpecError, did_you_mean
@@ -20,7 +21,7 @@ __all__ = ["load_sweep", "load_trainer_run", "parse_overrides", "TOP_LEVEL_KEYS"
 
 TOP_LEVEL_KEYS = ("name", "description", "trainer", "base", "params", "grid", "zip", "variants",
                   "seeds", "exclude", "abbrev", "resources", "metric", "stop", "retries", "on_oom",
-                  "scheduler", "tracking", "profiles")
+                  "scheduler", "tracking", "profiles", "secrets")
 _MERGED_IN_PROFILE = ("params", "resources", "stop", "abbrev")
 
 
@@ -157,6 +158,19 @@ def _fixed_layers(doc: LineDict, path: Path, file: str, schema: Schema, problems
     return [check_layer(layer, schema, problems) for layer in fixed]
 
 
+def _secrets(doc: LineDict, schema: Schema, trials, file: str, problems: Problems) -> tuple[str, ...]:
+    """Config keys never written in clear: ``secrets:`` entries, ``param(secret=True)`` ones,
+    and every key whose name looks secret (orchestrator.secrets)."""
+    listed = doc.get("secrets") or []
+    if not isinstance(listed, list) or not all(isinstance(k, str) for k in listed):
+        problems.add(file, doc.lines.get("secrets"), "secrets", "expected a list of config keys, e.g. "
+                     "[db_pass] (names with KEY, TOKEN, PASSWORD, SECRET, CREDENTIAL or AUTH are secret anyway)")
+        listed = []
+    keys = {k for t in trials for k in t.config}
+    marked = {k for k, info in schema.params.items() if info.secret} | set(listed)
+    return tuple(sorted(secret_keys({k: None for k in keys}, marked)))
+
+
 def _load(doc: LineDict, path: Path, file: str, source: str, overrides: Sequence[str],
           profile: str | None) -> SweepSpec:
     problems = Problems()
@@ -192,6 +206,7 @@ def _load(doc: LineDict, path: Path, file: str, source: str, overrides: Sequence
                           excludes, abbrev, budget, file, trainer_line)
     trials = expand_trials(expansion, schema, problems)
     _trainer_checks(trainer, trials, [*fixed, set_layer], axes.line, Loc(file, trainer_line), problems)
+    secrets = _secrets(doc, schema, trials, file, problems)
     if not trials and not problems:
         problems.add(file, axes.line or 1, "exclude", "every trial is excluded: nothing would run")
     problems.raise_if_any()
@@ -201,4 +216,5 @@ def _load(doc: LineDict, path: Path, file: str, source: str, overrides: Sequence
         resources=resources, max_concurrent=max_concurrent, stop=stop, retries=retries,
         on_oom=on_oom, scheduler=scheduler, experiment=experiment,
         source=source, profile=profile, overrides=tuple(overrides),
+        secrets=secrets,
     )

@@ -83,9 +83,21 @@ class SweepSpec:
     source: str  # the sweep file's text, logged with the parent run
     profile: str | None = None
     overrides: tuple[str, ...] = ()  # the --set arguments, as given
+    secrets: tuple[str, ...] = ()  # config keys never written in clear (orchestrator.secrets)
 
     def to_dicts(self) -> list[dict[str, Any]]:
         return [t.to_dict(self.resources) for t in self.trials]
+
+    def to_public_dicts(self) -> list[dict[str, Any]]:
+        """:meth:`to_dicts` with secret values as ``***``: what may be written down."""
+        from orchestrator.secrets import mask_config
+
+        out = []
+        for t in self.trials:
+            item = t.to_dict(self.resources)
+            item["config"] = nest(mask_config(t.config, self.secrets))
+            out.append(item)
+        return out
 
 
 def nest(flat: Mapping[str, Any]) -> dict[str, Any]:

@@ -26,6 +26,7 @@ class ParamInfo:
     gt: float | None = None
     le: float | None = None
     choices: tuple[Any, ...] | None = None
+    secret: bool = False  # param(secret=True): never written in clear
 
 
 class Schema:
@@ -75,7 +76,7 @@ class Schema:
             md = f.metadata
             self.params[key] = ParamInfo(
                 key, tp, default, md.get("help", ""), md.get("ge"), md.get("gt"),
-                md.get("le"), md.get("choices"),
+                md.get("le"), md.get("choices"), bool(md.get("secret")),
             )
 
     def defaults(self) -> dict[str, Any]:

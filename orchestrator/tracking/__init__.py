@@ -12,7 +12,8 @@ imports mlflow at import time, and nothing here depends on a module that uses it
 
 from orchestrator.tracking._local_store import StoreError
 from orchestrator.tracking.lease import SweepBusy
-from orchestrator.tracking.provenance import environment_report, git_state, is_secret_name, run_tags
+from orchestrator.secrets import is_secret_name
+from orchestrator.tracking.provenance import environment_report, git_state, run_tags
 from orchestrator.tracking.reader import SweepNotFound, list_sweeps, read_run, read_sweep
 from orchestrator.tracking.store import (TrackingUnreachable, experiment_id, from_mlflow_name, make_client,
                                          resolve_uri, to_mlflow_name)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from orchestrator.protocol import Tag
+from orchestrator.secrets import mask_text, secret_values
 from orchestrator.sweepfile.model import SweepSpec
 from orchestrator.tracking.lease import LocalLease, Owner, SweepBusy, TagLease
 from orchestrator.tracking.provenance import run_tags
@@ -78,6 +79,7 @@ def open_parent(client, experiment_id: str, spec: SweepSpec, uri: str, git: dict
     if found:
         client.update_run(run_id, status="RUNNING")
         client.log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
-    client.log_text(run_id, spec.source, "sweep.yaml")
-    client.log_text(run_id, json.dumps(spec.to_dicts(), indent=1), "trials.json")
+    hidden = sorted({v for t in spec.trials for v in secret_values(t.config, spec.secrets)}, key=len, reverse=True)
+    client.log_text(run_id, mask_text(spec.source, hidden), "sweep.yaml")
+    client.log_text(run_id, json.dumps(spec.to_public_dicts(), indent=1), "trials.json")
     return OpenedParent(run_id, lease, bool(found), previous)

@@ -14,15 +14,11 @@ from importlib.metadata import distributions, version
 
 from orchestrator import __version__
 from orchestrator.protocol import Tag
+from orchestrator.secrets import is_secret_name, mask_argv
 
 __all__ = ["git_state", "run_tags", "environment_report", "is_secret_name", "code_changes"]
 
-_SECRET = re.compile(r"KEY|TOKEN|PASSWORD|SECRET|CREDENTIAL|AUTH", re.I)
 _ENV_PREFIXES = ("CUDA", "NCCL", "OMP_", "MKL_", "PYTORCH", "TORCH", "RAY_", "MLFLOW_", "PYTHONHASHSEED")
-
-
-def is_secret_name(name: str) -> bool:
-    return bool(_SECRET.search(name))
 
 
 def _git(*args: str, cwd: str | None = None) -> str | None:
@@ -54,7 +50,7 @@ def run_tags(git: dict[str, str]) -> dict[str, str]:
     tags = {
         Tag.VERSION: __version__,
         Tag.HOST: socket.gethostname(),
-        Tag.COMMAND: shlex.join([os.path.basename(sys.argv[0]), *sys.argv[1:]])[:5000],
+        Tag.COMMAND: shlex.join([os.path.basename(sys.argv[0]), *mask_argv(sys.argv[1:])])[:5000],
         Tag.PYTHON: platform.python_version(),
     }
     if git:

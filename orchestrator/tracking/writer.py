@@ -23,7 +23,8 @@ from typing import Any, Callable
 import yaml
 
 from orchestrator.protocol import DONE_STATUSES, Tag, TrialStatus
-from orchestrator.sweepfile.model import SweepSpec, TrialSpec
+from orchestrator.secrets import mask_config
+from orchestrator.sweepfile.model import SweepSpec, TrialSpec, nest
 from orchestrator.tracking._paging import search_all
 from orchestrator.tracking.lease import HEARTBEAT_S, TagLease
 from orchestrator.tracking.parent import open_parent
@@ -182,17 +183,18 @@ class SweepTracker:
         tags.update({Tag.PARENT: self.parent_id, Tag.KEY: trial.key, Tag.SWEEP: self.spec.name,
                      Tag.TRIAL_NAME: trial.name, Tag.SETTING: trial.setting, Tag.SEED: str(trial.seed),
                      Tag.TRAINER: trial.trainer, Tag.AXES: json.dumps(dict(trial.axes))})
-        tags.update({Tag.axis(a): _param_value(v) for a, v in trial.axes.items()})
+        tags.update({Tag.axis(a): _param_value(v) for a, v in mask_config(trial.axes, self.spec.secrets).items()})
         if self.git:  # per trial too: `orch diff` compares two runs' code
             tags.update({Tag.GIT_COMMIT: self.git["commit"], Tag.GIT_DIRTY: self.git["dirty"]})
         run = self.client.create_run(self.experiment_id, tags=tags, run_name=trial.name)
         run_id = self._runs[trial.key] = run.info.run_id
-        params = {k: _param_value(v) for k, v in trial.config.items()}
+        public = mask_config(trial.config, self.spec.secrets)  # the trial itself got the real values
+        params = {k: _param_value(v) for k, v in public.items()}
         params.setdefault("seed", str(trial.seed))
         items = [Param(k, v) for k, v in params.items()]
         for i in range(0, len(items), 100):
             self.client.log_batch(run_id, params=items[i:i + 100])
-        self.client.log_text(run_id, yaml.safe_dump(trial.nested_config(), sort_keys=False), "config.yaml")
+        self.client.log_text(run_id, yaml.safe_dump(nest(public), sort_keys=False), "config.yaml")
         self.client.log_text(run_id, environment_report(), "environment.txt")
         if self.git.get("patch"):
             self.client.log_text(run_id, self.git["patch"], "git_diff.patch")
