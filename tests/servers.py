@@ -27,8 +27,9 @@ class MlflowServer:
     """``mlflow server`` with a SQLite backend on a fixed port, that a test can stop and start
     again (the same store comes back)."""
 
-    def __init__(self, workdir: Path):
+    def __init__(self, workdir: Path, backend: str | None = None):
         self.workdir = workdir
+        self.backend = backend or f"sqlite:///{workdir / 'server.db'}"
         self.port = free_port()
         self.uri = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen | None = None
@@ -38,7 +39,7 @@ class MlflowServer:
         self._log = open(self.workdir / "mlflow-server.log", "a")
         self.proc = subprocess.Popen(
             [str(BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(self.port),
-             "--backend-store-uri", f"sqlite:///{self.workdir / 'server.db'}",
+             "--backend-store-uri", self.backend,
              "--artifacts-destination", str(self.workdir / "server-artifacts"), "--workers", "1"],
             cwd=self.workdir, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.time() + timeout
@@ -141,3 +142,38 @@ def ray_cluster(workdir: Path, second_node_resources: dict[str, float]):
                 except ProcessLookupError:
                     pass
         shutil.rmtree(workdir / ".ray", ignore_errors=True)
+
+
+def postgres_bin() -> Path | None:
+    """Debian's PostgreSQL server programs, when the package is installed."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    return found[-1].parent if found else None
+
+
+@contextmanager
+def postgres():
+    """A PostgreSQL cluster of the test's own on 127.0.0.1, its data in a temporary folder, run
+    as the ``postgres`` user (PostgreSQL refuses root); yields a SQLAlchemy URI of an empty db."""
+    import pwd
+    import tempfile
+
+    bindir = postgres_bin()
+    user = pwd.getpwnam("postgres")
+    root = Path(tempfile.mkdtemp(prefix="orch-pg-", dir="/tmp"))
+    os.chown(root, user.pw_uid, user.pw_gid)
+    data, port = root / "data", free_port()
+
+    def as_postgres(*args: str) -> None:
+        subprocess.run(["runuser", "-u", "postgres", "--", *args], check=True, capture_output=True,
+                       timeout=120, cwd=root)
+
+    try:
+        as_postgres(str(bindir / "initdb"), "-D", str(data), "-U", "orch", "--auth=trust")
+        as_postgres(str(bindir / "pg_ctl"), "-D", str(data), "-l", str(root / "pg.log"), "-w", "start",
+                    "-o", f"-h 127.0.0.1 -p {port} -k {root}")
+        as_postgres(str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "orch", "mlflow")
+        yield f"postgresql://orch@127.0.0.1:{port}/mlflow"
+    finally:
+        subprocess.run(["runuser", "-u", "postgres", "--", str(bindir / "pg_ctl"), "-D", str(data), "-m",
+                        "immediate", "stop"], capture_output=True, timeout=60)
+        shutil.rmtree(root, ignore_errors=True)

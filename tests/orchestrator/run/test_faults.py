@@ -125,13 +125,29 @@ def test_a_second_launch_is_refused_and_names_the_owner(tmp_path, write):
     assert code == 0 and "4 done before" in out, out
 
 
-def test_two_launches_at_once_against_a_server_write_each_trial_once(tmp_path, write):
-    from tests.servers import mlflow_server
+def _postgres_or_skip() -> None:
+    from tests.servers import postgres_bin
+
+    if postgres_bin() is None:
+        pytest.skip("Debian's postgresql is not installed (.ci/run installs it)")
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_two_launches_at_once_against_a_server_write_each_trial_once(tmp_path, write, backend):
+    from contextlib import ExitStack
+
+    from tests.servers import MlflowServer, postgres
 
     path = write("faulty.yaml", SLOW_TOY)
     env = {**_env(tmp_path), "ORCH_LEASE_SETTLE_S": "1"}
-    with mlflow_server(tmp_path) as uri:
-        env["MLFLOW_TRACKING_URI"] = uri
+    with ExitStack() as stack:
+        db = None
+        if backend == "postgresql":
+            _postgres_or_skip()
+            db = stack.enter_context(postgres())
+        server = MlflowServer(tmp_path, db)
+        stack.callback(server.stop)
+        uri = env["MLFLOW_TRACKING_URI"] = server.start()
         a, b = (_orch(["sweep", str(path), "--quiet"], tmp_path, env) for _ in range(2))
         outs = [p.communicate(timeout=300)[0] for p in (a, b)]
         codes = sorted(p.returncode for p in (a, b))
