@@ -6,8 +6,8 @@ import dataclasses
 from typing import Iterable
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from orchestrator.protocol import TrialStatus
 from orchestrator.sweepfile.errors import Problem
@@ -29,11 +29,20 @@ def wide_console() -> Console:
     return out
 
 
+MAX_PROBLEMS_SHOWN = 12
+MAX_PROBLEM_CHARS = 400
+
+
 def print_problems(problems: Iterable[Problem], file: str) -> None:
     problems = list(problems)
     out = console(stderr=True)
-    for problem in problems:
-        out.print(f"[bold red]error:[/] {escape(problem.render())}", markup=True, soft_wrap=True)
+    for problem in problems[:MAX_PROBLEMS_SHOWN]:
+        text = problem.render()
+        if len(text) > MAX_PROBLEM_CHARS:
+            text = text[:MAX_PROBLEM_CHARS - 20] + f"... ({len(text)} characters)"
+        out.print(Text.assemble(("error:", "bold red"), " ", text), soft_wrap=True)
+    if len(problems) > MAX_PROBLEMS_SHOWN:
+        out.print(f"... and {len(problems) - MAX_PROBLEMS_SHOWN} more", markup=False, soft_wrap=True)
     noun = "problem" if len(problems) == 1 else "problems"
     out.print(f"{len(problems)} {noun} in {file}; nothing was launched.", soft_wrap=True, markup=False)
 
@@ -103,7 +112,7 @@ def print_trainer(name: str) -> None:
         bounds = [f"{op} {v:g}" for op, v in ((">=", info.ge), (">", info.gt), ("<=", info.le))
                   if v is not None]
         help_text = info.help + (f" [{', '.join(bounds)}]" if bounds else "")
-        table.add_row(*(escape(cell) for cell in (key, type_name(info.type), default, help_text)))
+        table.add_row(*(Text(cell) for cell in (key, type_name(info.type), default, help_text)))
     out = console()
     out.print(table)
     for group in trainer.groups:
@@ -122,7 +131,7 @@ def print_datasets(found) -> None:
         table.add_column(column)
     for trainer, d in found:
         options = ", ".join(f"{k}={v[0]} ({v[1]})" for k, v in d.options.items()) or "-"
-        table.add_row(*(escape(c) for c in (d.name, trainer, f"{d.train} train, {d.val} val {d.unit}",
+        table.add_row(*(Text(c) for c in (d.name, trainer, f"{d.train} train, {d.val} val {d.unit}",
                                             options, d.description)))
     wide_console().print(table)
 

@@ -33,6 +33,9 @@ SetOption = Annotated[
 ProfileOption = Annotated[
     Optional[str], typer.Option("--profile", help="Apply a named profile of the sweep file, e.g. smoke."),
 ]
+MaxTrialsOption = Annotated[Optional[int], typer.Option(
+    "--max-trials", min=1, help="Refuse a sweep that expands to more trials (default: the file's "
+    "max_trials, else 10000).")]
 
 
 def _version(value: bool) -> None:
@@ -72,11 +75,11 @@ def _reported(*usage: type, unreachable: tuple[type, ...] = ()):
         raise typer.Exit(2) from None
 
 
-def _load(file: Path, overrides: list[str] | None, profile: str | None):
+def _load(file: Path, overrides: list[str] | None, profile: str | None, max_trials: int | None = None):
     from orchestrator.sweepfile import SpecError, load_sweep
 
     try:
-        return load_sweep(file, overrides or (), profile)
+        return load_sweep(file, overrides or (), profile, max_trials)
     except SpecError as exc:
         _fail(exc.problems, str(file))
 
@@ -124,6 +127,7 @@ def sweep(
     resume: Annotated[bool, typer.Option(
         "--resume", help="Resume the sweep's latest parent run (the default; kept for scripts).")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Plain progress lines, no live view.")] = False,
+    max_trials: MaxTrialsOption = None,
     rerun: Annotated[Optional[list[str]], typer.Option(
         "--rerun", help="Also re-run trials that ended with this status on resume (stopped: the ones a "
         "scheduler stopped early, which are kept as results otherwise); repeatable.")] = None,
@@ -141,7 +145,7 @@ def sweep(
         raise typer.BadParameter(f"--format must be table or json, not {fmt!r}")
     if any(r not in ("stopped", "diverged") for r in rerun or ()):
         raise typer.BadParameter("--rerun takes stopped or diverged (failed and killed trials are always re-run)")
-    spec = _load(file, overrides, profile)
+    spec = _load(file, overrides, profile, max_trials)
     if dry_run:
         if fmt == "json":
             typer.echo(json.dumps(spec.to_dicts(), indent=2, allow_nan=True))
@@ -158,6 +162,7 @@ def validate(
     files: Annotated[list[Path], typer.Argument(help="Sweep files to check.")],
     overrides: SetOption = None,
     profile: ProfileOption = None,
+    max_trials: MaxTrialsOption = None,
 ) -> None:
     """Check sweep files completely without running anything; exit 2 if any has a problem."""
     from orchestrator._console import print_problems
@@ -166,7 +171,7 @@ def validate(
     bad = 0
     for file in files:
         try:
-            spec = load_sweep(file, overrides or (), profile)
+            spec = load_sweep(file, overrides or (), profile, max_trials)
         except SpecError as exc:
             print_problems(exc.problems, str(file))
             bad += 1

@@ -63,6 +63,10 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LineDict:
     out.line = node.start_mark.line + 1
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
+        if not isinstance(key, (str, int, float, bool)) and key is not None:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"a key must be a plain name, not a {type(key).__name__.replace('Line', '').lower()}",
+                key_node.start_mark)
         if key in out:
             raise yaml.constructor.ConstructorError(
                 None, None, f"duplicate key {key!r}", key_node.start_mark
@@ -93,17 +97,52 @@ class YamlSyntaxError(Exception):
         self.line = line
 
 
+MAX_DEPTH = 64  # nesting of mappings and lists; a sweep needs a handful
+# *references to &anchors: more is an alias bomb (each level multiplies what it expands to), not a
+# sweep; 32 keep the worst expansion under 10^5 values
+MAX_ALIASES = 32
+
+
+def _check_shape(text: str) -> None:
+    """Refuse, before anything is built, a document nested absurdly deep or referencing anchors
+    absurdly often (both would exhaust the stack or memory). The scanner is iterative."""
+    depth = aliases = 0
+    opening = (yaml.BlockMappingStartToken, yaml.BlockSequenceStartToken, yaml.FlowMappingStartToken,
+               yaml.FlowSequenceStartToken)
+    closing = (yaml.BlockEndToken, yaml.FlowMappingEndToken, yaml.FlowSequenceEndToken)
+    for token in yaml.scan(text, Loader=_Loader):
+        if isinstance(token, opening):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise YamlSyntaxError(f"nested more than {MAX_DEPTH} levels deep", token.start_mark.line + 1)
+        elif isinstance(token, closing):
+            depth -= 1
+        elif isinstance(token, yaml.AliasToken):
+            aliases += 1
+            if aliases > MAX_ALIASES:
+                raise YamlSyntaxError(f"more than {MAX_ALIASES} *aliases: an alias bomb, refused",
+                                      token.start_mark.line + 1)
+
+
 def parse_yaml(text: str) -> Any:
     """Parse one YAML document into LineDict / LineList / scalars."""
     try:
+        _check_shape(text)
         return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader derives from SafeLoader
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
         message = " ".join(str(p) for p in (exc.context, exc.problem) if p)
         raise YamlSyntaxError(message or str(exc), line) from None
+    except yaml.reader.ReaderError as exc:  # a control character or binary data
+        line = text[:exc.position].count("\n") + 1
+        raise YamlSyntaxError(f"character {exc.character!r} at column "
+                              f"{exc.position - text.rfind(chr(10), 0, exc.position)} is not allowed in YAML "
+                              "(binary data or a control character)", line) from None
     except yaml.YAMLError as exc:
-        raise YamlSyntaxError(str(exc), None) from None
+        raise YamlSyntaxError(str(exc)[:300], None) from None
+    except RecursionError:
+        raise YamlSyntaxError(f"nested too deeply to read (over {MAX_DEPTH} levels)", None) from None
 
 
 def load_yaml_file(path: Path) -> Any:

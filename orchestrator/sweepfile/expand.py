@@ -60,8 +60,8 @@ def _fill_placeholders(config: dict[str, Any], locs: dict[str, Loc], context: di
             filled = fill(value, context, ex.runtime_placeholders)
         except PlaceholderError as exc:
             loc = locs[key]
-            hint = did_you_mean(exc.name, known) if exc.name else ""
-            problems.add(loc.file, loc.line, key, f"{exc};", hint or "known: config keys, name, seed, sweep.")
+            hint = (did_you_mean(exc.name, known) or "known: config keys, name, seed, sweep.") if exc.name else ""
+            problems.add(loc.file, loc.line, key, f"{exc};" if hint else str(exc), hint)
             continue
         if filled is not value:
             converted, error = check_value(schema.param_info(key), filled)

@@ -21,7 +21,8 @@ __all__ = ["load_sweep", "load_trainer_run", "parse_overrides", "TOP_LEVEL_KEYS"
 
 TOP_LEVEL_KEYS = ("name", "description", "trainer", "base", "params", "grid", "zip", "variants",
                   "seeds", "exclude", "abbrev", "resources", "metric", "stop", "retries", "on_oom",
-                  "scheduler", "tracking", "profiles", "secrets")
+                  "scheduler", "tracking", "profiles", "secrets", "max_trials")
+MAX_TRIALS = 10_000  # above this a sweep is refused unless max_trials: / --max-trials says more
 _MERGED_IN_PROFILE = ("params", "resources", "stop", "abbrev")
 
 
@@ -87,12 +88,13 @@ def parse_overrides(overrides: Sequence[str], schema: Schema, problems: Problems
     return check_layer(layer, schema, problems, " given with --set")
 
 
-def load_sweep(path: str | Path, overrides: Sequence[str] = (), profile: str | None = None) -> SweepSpec:
+def load_sweep(path: str | Path, overrides: Sequence[str] = (), profile: str | None = None,
+               max_trials: int | None = None) -> SweepSpec:
     """Read, validate and expand a sweep file; raise SpecError listing every problem found."""
     path = Path(path)
     file = str(path)
     doc = _read(path, file)
-    return _load(doc, path, file, path.read_text(encoding="utf-8"), overrides, profile)
+    return _load(doc, path, file, path.read_text(encoding="utf-8"), overrides, profile, max_trials)
 
 
 def load_trainer_run(trainer: str, overrides: Sequence[str] = ()) -> SweepSpec:
@@ -171,8 +173,44 @@ def _secrets(doc: LineDict, schema: Schema, trials, file: str, problems: Problem
     return tuple(sorted(secret_keys({k: None for k in keys}, marked)))
 
 
+def _on_oom(doc: LineDict, file: str, schema: Schema, trainer_name: str, problems: Problems) -> str:
+    on_oom = parse_choice(doc, "on_oom", ("fail", "halve_batch"), "fail", file, problems)
+    if on_oom == "halve_batch" and not any(k.rsplit(".", 1)[-1] == "batch_size" for k in schema.params):
+        problems.add(file, doc.lines.get("on_oom"), "on_oom",
+                     f"halve_batch needs a batch_size parameter, which trainer {trainer_name!r} lacks")
+    return on_oom
+
+
+def _trial_limit(doc: LineDict, file: str, problems: Problems, given: int | None) -> int:
+    if given is not None:
+        return given
+    if doc.get("max_trials") is None:
+        return MAX_TRIALS
+    value = doc["max_trials"]
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        problems.add(file, doc.lines.get("max_trials"), "max_trials", f"expected a whole number >= 1, got {value!r}")
+        return MAX_TRIALS
+    return value
+
+
+def _count_trials(axes, seeds: int, limit: int, file: str, problems: Problems) -> bool:
+    """Count the trials before building any: a grid of millions is refused, not expanded."""
+    count = 0
+    for subgrid in axes.subgrids:
+        size = seeds
+        for dim in [*subgrid, *axes.extra]:
+            size *= max(len(dim), 1)
+        count += size
+    if count > limit:
+        problems.add(file, axes.line or 1, "max_trials", f"the sweep expands to {count:,} trials, more than the "
+                     f"limit of {limit:,}", "shrink the grid or seeds, or raise the limit with `max_trials: N` "
+                     "or --max-trials N.")
+        return False
+    return True
+
+
 def _load(doc: LineDict, path: Path, file: str, source: str, overrides: Sequence[str],
-          profile: str | None) -> SweepSpec:
+          profile: str | None, max_trials: int | None = None) -> SweepSpec:
     problems = Problems()
     for key in doc:
         if key not in TOP_LEVEL_KEYS:
@@ -186,21 +224,21 @@ def _load(doc: LineDict, path: Path, file: str, source: str, overrides: Sequence
     set_layer = parse_overrides(overrides, schema, problems)
 
     axes = parse_axes(doc, schema, file, problems)
-    seeds = parse_seeds(doc, file, problems)
+    limit = _trial_limit(doc, file, problems, max_trials)
+    seeds = parse_seeds(doc, file, problems, limit)
     excludes = parse_excludes(doc, schema, axes, file, problems)
     abbrev = parse_abbrev(doc, schema, axes, file, problems)
     resources, max_concurrent = parse_resources(doc, file, problems)
     metric, mode = parse_metric(doc, file, problems, trainer.metric, trainer.mode)
     stop = parse_stop(doc, file, problems)
     retries = parse_int(doc, "retries", 0, file, problems)
-    on_oom = parse_choice(doc, "on_oom", ("fail", "halve_batch"), "fail", file, problems)
-    if on_oom == "halve_batch" and not any(k.rsplit(".", 1)[-1] == "batch_size" for k in schema.params):
-        problems.add(file, doc.lines.get("on_oom"), "on_oom",
-                     f"halve_batch needs a batch_size parameter, which trainer {trainer_name!r} lacks")
+    on_oom = _on_oom(doc, file, schema, trainer_name, problems)
     scheduler = parse_scheduler(doc, file, problems)
     experiment = parse_experiment(doc, name, file, problems)
     description = doc.get("description") or ""
 
+    if not _count_trials(axes, len(seeds), limit, file, problems):
+        problems.raise_if_any()
     budget = {"max_epochs": stop.max_epochs} if stop.max_epochs else {}
     expansion = Expansion(name, trainer_name, trainer.placeholders, fixed, set_layer, axes, seeds,
                           excludes, abbrev, budget, file, trainer_line)

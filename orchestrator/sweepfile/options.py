@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import re
 from types import MappingProxyType
 from typing import Any
@@ -15,11 +17,14 @@ __all__ = ["parse_resources", "parse_metric", "parse_stop", "parse_scheduler", "
 
 _MEMORY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:([kmgt])(i?)b?|(b))?\s*$", re.I)
 _POWER = {"k": 1, "m": 2, "g": 3, "t": 4}
-_SCHEDULER_OPTIONS = {
-    "none": set(),
-    "asha": {"grace_period", "reduction_factor", "max_t", "brackets"},
-    "median": {"grace_period", "min_samples_required", "min_time_slice"},
+# option -> (minimum, whole number?) per scheduler; steps are the trainer's report steps
+_SCHEDULER_TYPES = {
+    "none": {},
+    "asha": {"grace_period": (1, True), "reduction_factor": (1.01, False), "max_t": (1, True),
+             "brackets": (1, True)},
+    "median": {"grace_period": (0, False), "min_samples_required": (1, True), "min_time_slice": (0, True)},
 }
+_SCHEDULER_OPTIONS = {name: set(types) for name, types in _SCHEDULER_TYPES.items()}
 
 
 def parse_memory(value: Any) -> int | None:
@@ -56,13 +61,14 @@ def _unknown(section: LineDict, name: str, allowed: set[str], file: str, problem
 def _number(section: LineDict, key: str, file: str, problems: Problems, name: str,
             minimum: float = 0.0, integer: bool = False) -> Any:
     value = section.get(key)
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value >= minimum
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) \
+        and value >= minimum
     if integer:
         ok = ok and isinstance(value, int)
     if not ok:
-        kind = "an integer" if integer else "a number"
-        problems.add(file, section.lines.get(key), f"{name}.{key}",
-                     f"expected {kind} >= {minimum:g}, got {value!r}")
+        kind = "an integer" if integer else "a finite number"
+        full = f"{name}.{key}" if name else key
+        problems.add(file, section.lines.get(key), full, f"expected {kind} >= {minimum:g}, got {value!r}")
         return None
     return value
 
@@ -88,7 +94,8 @@ def parse_resources(doc: LineDict, file: str, problems: Problems) -> tuple[Resou
     if section.get("custom") is not None:
         raw = section["custom"]
         if not isinstance(raw, dict) or not all(
-                isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in raw.values()):
+                isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0
+                for v in raw.values()):
             problems.add(file, section.lines.get("custom"), "resources.custom",
                          "expected a mapping of resource name to amount, e.g. {big_node: 1}")
         else:
@@ -158,11 +165,15 @@ def parse_scheduler(doc: LineDict, file: str, problems: Problems) -> Scheduler:
         return Scheduler()
     if isinstance(value, str):
         value = LineDict({"name": value})
+        value.lines["name"] = doc.lines.get("scheduler")
     if not isinstance(value, dict):
         problems.add(file, doc.lines.get("scheduler"), "scheduler", "expected a name or {name: ..., ...}")
         return Scheduler()
     name = parse_choice(value, "name", tuple(_SCHEDULER_OPTIONS), "none", file, problems, "scheduler")
     _unknown(value, "scheduler", {"name"} | _SCHEDULER_OPTIONS[name], file, problems)
+    for key, (minimum, integer) in _SCHEDULER_TYPES[name].items():
+        if key in value:
+            _number(value, key, file, problems, "scheduler", minimum, integer)
     options = {k: plain(v) for k, v in value.items() if k != "name"}
     return Scheduler(name, MappingProxyType(options))
 
@@ -183,7 +194,7 @@ def parse_experiment(doc: LineDict, sweep_name: str, file: str, problems: Proble
     return sweep_name
 
 
-def parse_seeds(doc: LineDict, file: str, problems: Problems) -> tuple[int, ...]:
+def parse_seeds(doc: LineDict, file: str, problems: Problems, limit: int = 10_000) -> tuple[int, ...]:
     value = doc.get("seeds")
     line = doc.lines.get("seeds")
     if value is None:
@@ -191,6 +202,10 @@ def parse_seeds(doc: LineDict, file: str, problems: Problems) -> tuple[int, ...]
     if isinstance(value, int) and not isinstance(value, bool):
         if value < 1:
             problems.add(file, line, "seeds", f"expected at least 1 seed, got {value}")
+            return (0,)
+        if value > limit:
+            problems.add(file, line, "seeds", f"{value:,} seeds are more than the limit of {limit:,} trials",
+                         "use fewer seeds, or raise the limit with `max_trials: N` or --max-trials N.")
             return (0,)
         return tuple(range(value))
     if isinstance(value, list) and value and all(isinstance(s, int) and not isinstance(s, bool)

@@ -2,7 +2,9 @@
 
 ``out_dir: "runs/{name}"``, ``cfg: "experiments/{loss.t}.yaml"``. Known names: every
 config key, ``name``, ``setting``, ``seed``, ``sweep`` and ``variant``; names a trainer
-fills in at run time (``{gpus}``) are left as they are. ``{{`` and ``}}`` are literal braces.
+fills in at run time (``{gpus}``) are left as they are. ``{{`` and ``}}`` are literal braces; for a
+trainer with runtime placeholders every string stays a template (literal braces doubled) that the
+trainer fills when the trial starts, so ``{{gpus}}`` reaches the script as ``{gpus}``.
 Lists render as ``8,4,2,1``; ``{rs:space}`` gives ``8 4 2 1`` and ``{rs:json}`` ``[8, 4, 2, 1]``.
 Strings inside lists and mappings (an ``env:`` block) are filled too.
 """
@@ -50,25 +52,34 @@ def _render(value: Any) -> Any:
     return value
 
 
+def _escape(text: str) -> str:
+    return text.replace("{", "{{").replace("}", "}}")
+
+
 def _fill_text(text: str, formatter: _Formatter) -> str:
+    """Fill the known fields. With runtime placeholders (``{gpus}``) the result is a template the
+    trainer fills when the trial starts: literal braces stay doubled, runtime fields stay."""
+    try:
+        parsed = list(formatter.parse(text))
+    except ValueError as exc:
+        raise PlaceholderError("", f"unbalanced braces in {text!r} ({exc}); write {{{{ and }}}} for a "
+                               "literal brace") from None
+    template = bool(formatter.runtime)
     pieces = []
-    for literal, field, spec, conversion in formatter.parse(text):
-        pieces.append(literal.replace("{", "{{").replace("}", "}}"))
+    for literal, field, spec, conversion in parsed:
+        pieces.append(_escape(literal) if template else literal)
         if field is None:
             continue
         if field in formatter.runtime:
-            conv = f"!{conversion}" if conversion else ""
-            pieces.append("{{" + field + conv + (f":{spec}" if spec else "") + "}}")
-        else:
-            pieces.append("{" + field + (f"!{conversion}" if conversion else "") +
-                          (f":{spec}" if spec else "") + "}")
-    template = "".join(pieces)
-    try:
-        return formatter.vformat(template, (), {})
-    except PlaceholderError:
-        raise
-    except (ValueError, IndexError, KeyError) as exc:
-        raise PlaceholderError("", f"bad placeholder in {text!r}: {exc}") from None
+            pieces.append("{" + field + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}")
+            continue
+        value, _ = formatter.get_field(field, (), {})
+        try:
+            rendered = formatter.format_field(formatter.convert_field(value, conversion), spec or "")
+        except (ValueError, TypeError) as exc:
+            raise PlaceholderError("", f"bad placeholder {{{field}:{spec}}} in {text!r}: {exc}") from None
+        pieces.append(_escape(rendered) if template else rendered)
+    return "".join(pieces)
 
 
 def fill(value: Any, context: Mapping[str, Any], runtime: Iterable[str] = ()) -> Any:

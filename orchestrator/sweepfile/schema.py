@@ -178,8 +178,8 @@ def check_value(info: ParamInfo, value: Any) -> tuple[Any, str | None]:
     for n in numbers:
         if not isinstance(n, (int, float)) or isinstance(n, bool):
             continue
-        if isinstance(n, float) and math.isnan(n):
-            return value, "must be a number, got nan"
+        if isinstance(n, float) and not math.isfinite(n):
+            return value, f"must be a finite number, got {n!r} (a typo for a large value? write it out)"
         if info.ge is not None and n < info.ge:
             return value, f"must be >= {info.ge}, got {n!r}"
         if info.gt is not None and n <= info.gt:
@@ -192,4 +192,7 @@ def check_value(info: ParamInfo, value: Any) -> tuple[Any, str | None]:
 def _show(value: Any) -> str:
     kind = "null" if value is None else type(value).__name__
     kind = {"dict": "mapping", "LineDict": "mapping", "LineList": "list"}.get(kind, kind)
-    return f"{kind} {value!r}" if value is not None else "null"
+    text = repr(value)
+    if len(text) > 80:  # a huge value (an alias bomb, a pasted blob) is named, not printed
+        text = text[:60] + f"... ({len(text)} characters)"
+    return f"{kind} {text}" if value is not None else "null"

@@ -39,9 +39,12 @@ def check_parsers(specs: Iterable[Any], step_regex: str) -> list[dict]:
     """Validate the ``metrics:`` list; returns it as plain dicts or raises ParserError."""
     out = []
     try:
-        re.compile(step_regex)
+        compiled = re.compile(step_regex)
     except re.error as exc:
         raise ParserError(f"step_regex {step_regex!r} is not a regular expression: {exc}") from None
+    if compiled.groups < 1:
+        raise ParserError(f"step_regex {step_regex!r} has no capture group for the step number; put the "
+                          r"number in parentheses, e.g. 'Epoch: \[(\d+)\]'")
     for i, spec in enumerate(specs):
         if not isinstance(spec, dict) or spec.get("type") not in _TYPES:
             raise ParserError(f"metrics[{i}]: expected a mapping with type one of "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import string
 import sys
 import tempfile
 import time
@@ -28,8 +29,16 @@ def _argv(cfg: Config) -> list[str]:
 
 
 def _fill_runtime(value) -> str:
-    """The spec filled every placeholder but the runtime ones; only ``{gpus}`` remains."""
-    return str(value).replace("{gpus}", gpu_list())
+    """The spec filled every placeholder but the runtime ones and left a template: ``{gpus}`` is
+    filled now, ``{{``/``}}`` become literal braces."""
+    return string.Formatter().vformat(str(value), (), {"gpus": _Gpus()})
+
+
+class _Gpus:
+    """``{gpus}`` -> ``0,1,...``; looked up only when a template uses it."""
+
+    def __format__(self, spec: str) -> str:
+        return format(gpu_list(), spec)
 
 
 def _env(cfg: Config, report_file: str) -> dict[str, str]:
