@@ -130,7 +130,9 @@ def parse_yaml(text: str) -> Any:
         _check_shape(text)
         return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader derives from SafeLoader
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
+        # an unclosed quote or bracket is noticed at the end; the mistake is where it opened
+        opened = str(exc.context or "").startswith(("while scanning a quoted", "while parsing a flow"))
+        mark = (exc.context_mark if opened else None) or exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
         message = " ".join(str(p) for p in (exc.context, exc.problem) if p)
         raise YamlSyntaxError(message or str(exc), line) from None
@@ -145,8 +147,18 @@ def parse_yaml(text: str) -> Any:
         raise YamlSyntaxError(f"nested too deeply to read (over {MAX_DEPTH} levels)", None) from None
 
 
+def read_text(path: Path) -> str:
+    """A file's text; bytes that are not UTF-8 (a binary file) are a YamlSyntaxError at their line."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise YamlSyntaxError(f"byte 0x{data[exc.start]:02x} is not UTF-8 text (a binary file?)", line) from None
+
+
 def load_yaml_file(path: Path) -> Any:
-    return parse_yaml(path.read_text(encoding="utf-8"))
+    return parse_yaml(read_text(path))
 
 
 def parse_scalar(text: str) -> Any:

@@ -38,7 +38,7 @@ class Problems:
     items: list[Problem] = field(default_factory=list)
 
     def add(self, file: str, line: int | None, key: str, message: str, hint: str = "") -> None:
-        problem = Problem(str(file), line, key, message, hint)
+        problem = Problem(str(file), line, key, message, hint or default_hint(key))
         if problem not in self.items:
             self.items.append(problem)
 
@@ -48,6 +48,42 @@ class Problems:
 
     def __bool__(self) -> bool:
         return bool(self.items)
+
+
+_SECTION_HINTS = {
+    "name": "a short name without spaces, e.g. `name: msssm_temper`.",
+    "trainer": "`orch trainers` lists the registered trainers.",
+    "base": "a config file path (relative to this file), a mapping, or a list of both.",
+    "params": "a mapping of parameter: value; `orch trainers TRAINER` lists the parameters.",
+    "grid": "each axis is a list of values, e.g. `grid: {loss.t: [7, 15, 30]}`; see docs/sweeps.md.",
+    "zip": "lists of equal length that vary together, e.g. `zip: {lr: [0.1, 0.01], batch: [32, 64]}`.",
+    "variants": "a mapping of variant name to its parameter values; see docs/sweeps.md.",
+    "seeds": "`seeds: 3` (0, 1, 2) or `seeds: [0, 7, 42]`.",
+    "exclude": "a list of {axis: value} mappings, each matching at least one trial.",
+    "abbrev": "a mapping of axis to a short prefix, e.g. `abbrev: {loss.t: t}`.",
+    "resources": "e.g. `resources: {cpu: 2, gpu: 1, memory: 16G, max_concurrent: 4}`.",
+    "metric": "`metric: val/Mean` or `metric: {name: val/Mean, mode: max}`.",
+    "stop": "e.g. `stop: {max_epochs: 10, on_nan: stop, timeout: 2h}`.",
+    "retries": "a whole number of extra attempts, e.g. `retries: 1`.",
+    "on_oom": "`on_oom: halve_batch` or `on_oom: fail`.",
+    "scheduler": "e.g. `scheduler: {name: asha, max_t: 10, grace_period: 1}`; see docs/running.md.",
+    "tracking": "`tracking: {experiment: NAME}`.",
+    "profiles": "a mapping of profile name to the keys it overrides, e.g. `profiles: {smoke: {params: ...}}`.",
+    "secrets": "a list of config keys whose values are never written, e.g. `secrets: [db_pass]`.",
+    "max_trials": "a whole number, e.g. `max_trials: 50000`.",
+    "trials": "see docs/sweeps.md for how axes combine.",
+    "extends": "a config file may extend another, but not in a cycle.",
+}
+
+
+def default_hint(key: str) -> str:
+    """What to do, for a problem reported without its own suggestion."""
+    section = key.split(".", 1)[0].split("[", 1)[0]
+    if section in _SECTION_HINTS:
+        return _SECTION_HINTS[section]
+    if key:
+        return "`orch trainers TRAINER` shows every parameter with its type, default and bounds."
+    return "see docs/sweeps.md for the sweep file format."
 
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> str:

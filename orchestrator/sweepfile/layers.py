@@ -79,7 +79,8 @@ def _read_config_file(path: Path, shown: str, loc: Loc, problems: Problems) -> L
     try:
         doc = load_yaml_file(path)
     except YamlSyntaxError as exc:
-        problems.add(shown, exc.line, "", f"not valid YAML: {exc}")
+        problems.add(shown, exc.line, "", f"not valid YAML: {exc}", f"{shown} is named by `base:` at "
+                     f"{loc.file}:{loc.line}; fix or replace it.")
         return None
     if doc is None:
         return LineDict()

@@ -7,7 +7,7 @@ from typing import Sequence
 
 from orchestrator.registry import RegistryError, get_trainer
 from orchestrator.secrets import secret_keys
-from orchestrator.sweepfile._yaml import LineDict, YamlSyntaxError, parse_scalar, parse_yaml
+from orchestrator.sweepfile._yaml import LineDict, YamlSyntaxError, parse_scalar, parse_yaml, read_text
 from orchestrator.sweepfile.axes import parse_abbrev, parse_axes, parse_excludes
 from orchestrator.sweepfile.errors import Problem, Problems, SpecError, did_you_mean
 from orchestrator.sweepfile.expand import Expansion, expand_trials
@@ -31,16 +31,37 @@ def _read(path: Path, file: str) -> LineDict:
         raise SpecError([Problem(file, None, "", "no such sweep file",
                                  "check the path; sweeps live in sweeps/.")])
     try:
-        doc = parse_yaml(path.read_text(encoding="utf-8"))
+        doc = parse_yaml(read_text(path))
     except YamlSyntaxError as exc:
         raise SpecError([Problem(file, exc.line, "", f"not valid YAML: {exc}",
                             "check indentation and quoting around this line.")]) from None
-    except UnicodeDecodeError:
-        raise SpecError([Problem(file, None, "", "not a text file")]) from None
     if not isinstance(doc, LineDict):
-        raise SpecError([Problem(file, 1, "", "a sweep file is a mapping with at least `trainer:`",
-                            "see docs/sweeps.md for an example.")])
+        first = next((i for i, text in enumerate(read_text(path).splitlines(), 1)
+                      if text.strip() and not text.lstrip().startswith("#")), 1)
+        raise SpecError([Problem(file, first, "", f"a sweep file is a mapping with at least `trainer:`, "
+                                 f"not a {'list' if isinstance(doc, list) else 'single value'}",
+                                 "see docs/sweeps.md for an example.")])
     return doc
+
+
+def _check_profiles(doc: LineDict, file: str, problems: Problems) -> None:
+    """Every profile's keys, whether or not this run applies it: a typo in `smoke:` is found
+    by `orch validate`, not on the day someone runs the smoke test."""
+    profiles = doc.get("profiles")
+    if profiles is None:
+        return
+    if not isinstance(profiles, dict):
+        problems.add(file, doc.lines.get("profiles"), "profiles", "expected a mapping of profile name to keys")
+        return
+    allowed = [k for k in TOP_LEVEL_KEYS if k not in ("name", "trainer", "profiles")]
+    for name, overlay in profiles.items():
+        if not isinstance(overlay, dict):
+            problems.add(file, profiles.lines.get(name), f"profiles.{name}", "expected a mapping of top-level sweep keys")
+            continue
+        for key in overlay:
+            if key not in allowed:
+                hint = did_you_mean(str(key), allowed) or "a profile may change: " + ", ".join(allowed)
+                problems.add(file, overlay.lines.get(key), f"profiles.{name}.{key}", "cannot be set by a profile;", hint)
 
 
 def _apply_profile(doc: LineDict, profile: str, file: str, problems: Problems) -> LineDict:
@@ -60,10 +81,7 @@ def _apply_profile(doc: LineDict, profile: str, file: str, problems: Problems) -
     for key, value in overlay.items():
         line = overlay.lines.get(key)
         if key not in TOP_LEVEL_KEYS or key in ("name", "trainer", "profiles"):
-            problems.add(file, line, f"profiles.{profile}.{key}", "cannot be set by a profile;",
-                         "a profile may change: " + ", ".join(
-                             k for k in TOP_LEVEL_KEYS if k not in ("name", "trainer", "profiles")))
-            continue
+            continue  # reported by _check_profiles
         if key in _MERGED_IN_PROFILE and isinstance(doc.get(key), dict) and isinstance(value, dict):
             merged = LineDict(doc[key])
             merged.line, merged.lines = doc[key].line, dict(doc[key].lines)
@@ -94,7 +112,7 @@ def load_sweep(path: str | Path, overrides: Sequence[str] = (), profile: str | N
     path = Path(path)
     file = str(path)
     doc = _read(path, file)
-    return _load(doc, path, file, path.read_text(encoding="utf-8"), overrides, profile, max_trials)
+    return _load(doc, path, file, read_text(path), overrides, profile, max_trials)
 
 
 def load_trainer_run(trainer: str, overrides: Sequence[str] = ()) -> SweepSpec:
@@ -135,7 +153,7 @@ def _trainer_of(doc: LineDict, path: Path, file: str, problems: Problems):
     trainer_name = doc.get("trainer")
     trainer_line = doc.lines.get("trainer", 1)
     if trainer_name is None:
-        problems.add(file, 1, "trainer", "missing: a sweep must name its trainer",
+        problems.add(file, doc.line or 1, "trainer", "missing: a sweep must name its trainer",
                      "add e.g. `trainer: toy`; `orch trainers` lists them.")
         problems.raise_if_any()
     try:
@@ -216,6 +234,7 @@ def _load(doc: LineDict, path: Path, file: str, source: str, overrides: Sequence
         if key not in TOP_LEVEL_KEYS:
             problems.add(file, doc.lines.get(key), str(key), "unknown top-level key;",
                          did_you_mean(str(key), TOP_LEVEL_KEYS))
+    _check_profiles(doc, file, problems)
     if profile:
         doc = _apply_profile(doc, profile, file, problems)
     name, trainer_name, trainer_line, trainer = _trainer_of(doc, path, file, problems)
