@@ -72,8 +72,15 @@ def start_ray(address: str | None = None) -> bool:
         # "local": always a new embedded instance, never one a `ray start` left behind; its
         # servers bind to the node address, so 127.0.0.1 keeps them off the network
         ray.init(address="local", _node_ip_address="127.0.0.1", include_dashboard=False,
-                 log_to_driver=False, logging_level=logging.WARNING)
+                 log_to_driver=False, logging_level=logging.WARNING, **_logical_gpus())
     return True
+
+
+def _logical_gpus() -> dict[str, int]:
+    """``ORCH_RAY_NUM_GPUS=N``: the embedded instance offers N GPUs whatever the machine has. For
+    tests of GPU placement on a machine without one (Ray sets CUDA_VISIBLE_DEVICES per trial)."""
+    value = os.environ.get("ORCH_RAY_NUM_GPUS", "")
+    return {"num_gpus": int(value)} if value.isdigit() else {}
 
 
 def _probe(address: str, timeout: float = 3.0) -> str | None:
