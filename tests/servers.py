@@ -109,8 +109,9 @@ def _wait_for(ray: str, address: str, env: dict[str, str], text: str, procs: lis
 
 
 @contextmanager
-def ray_cluster(workdir: Path, second_node_resources: dict[str, float]):
-    """A head node and a second node on this machine, both bound to 127.0.0.1."""
+def ray_cluster(workdir: Path, second_node_resources: dict[str, float] | None = None):
+    """A head node and (with ``second_node_resources``) a second node on this machine, both
+    bound to 127.0.0.1, with token authentication."""
     port = free_port()
     env = ray_env(workdir)
     ray = str(BIN / "ray")
@@ -126,10 +127,11 @@ def ray_cluster(workdir: Path, second_node_resources: dict[str, float]):
             [ray, "start", "--head", f"--port={port}", "--include-dashboard=false",
              "--resources", json.dumps({"head_node": 1}), *common], head_env, workdir / "ray-head.log"))
         _wait_for(ray, address, env, "head_node", procs)
-        procs.append(_start_blocking(
-            [ray, "start", f"--address={address}", "--resources", json.dumps(second_node_resources),
-             *common], env, workdir / "ray-node2.log"))
-        _wait_for(ray, address, env, next(iter(second_node_resources)), procs)
+        if second_node_resources:
+            procs.append(_start_blocking(
+                [ray, "start", f"--address={address}", "--resources", json.dumps(second_node_resources),
+                 *common], env, workdir / "ray-node2.log"))
+            _wait_for(ray, address, env, next(iter(second_node_resources)), procs)
         yield address, env
     finally:
         for proc in reversed(procs):

@@ -40,6 +40,8 @@ def configure_environment(embedded: bool) -> None:
         os.environ.setdefault(name, value)
     if embedded:
         os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    else:  # joining: give up on a cluster that refuses us after ~8 s, not Ray's default ~20
+        os.environ.setdefault("RAY_NUM_REDIS_GET_RETRIES", "8")
 
 
 _own_tag: str | None = None  # the ORCH_INSTANCE tag of the embedded instance this process started
@@ -97,22 +99,45 @@ def _probe(address: str, timeout: float = 3.0) -> str | None:
         return str(exc)
 
 
+def _init_quietly(ray, address: str) -> tuple[Exception | None, str]:
+    """``ray.init(address)`` with fd 2 captured (Ray's C++ client retries loudly there):
+    (the failure or None, what it printed)."""
+    import tempfile
+
+    with tempfile.TemporaryFile() as said:
+        saved = os.dup(2)
+        os.dup2(said.fileno(), 2)
+        failure = None
+        try:
+            ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
+        except Exception as exc:  # noqa: BLE001 - Ray raises ConnectionError, RuntimeError, its own
+            failure = exc
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        said.seek(0)
+        return failure, said.read().decode(errors="replace")
+
+
 def _join(ray, address: str) -> None:
     why = _probe(address)
     if why is not None:
         raise ClusterUnreachable(f"no Ray cluster answers at {address} ({why}). Start one with `ray start "
                                  f"--head --node-ip-address=127.0.0.1 --port={address.rpartition(':')[2]}`, "
                                  "check --address, or leave it out to run on an embedded local instance.")
-    try:
-        ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
-    except Exception as exc:  # noqa: BLE001 - Ray raises ConnectionError, RuntimeError, its own types
-        text = f"{type(exc).__name__}: {exc}"
-        token = "auth" in text.lower() or os.environ.get("RAY_AUTH_MODE") != "token"
-        hint = (" The cluster may use token authentication (`ray start --head` turns it on): set "
-                "RAY_AUTH_MODE=token, with the cluster's token in ~/.ray/auth_token or RAY_AUTH_TOKEN."
-                if token else "")
-        raise ClusterUnreachable(f"could not join the Ray cluster at {address}: {text.splitlines()[0][:300]}."
-                                 f"{hint}") from None
+    failure, printed = _init_quietly(ray, address)
+    if failure is None:
+        return
+    if "InvalidAuthToken" in printed or "Unauthenticated" in printed:
+        raise ClusterUnreachable(
+            f"the Ray cluster at {address} refused this driver: it uses token authentication and no valid "
+            "token was sent. Set RAY_AUTH_MODE=token, with the cluster's token in ~/.ray/auth_token (copy it "
+            "from the head node) or RAY_AUTH_TOKEN.")
+    text = f"{type(failure).__name__}: {failure}".splitlines()[0][:300]
+    hint = (" The cluster may use token authentication (`ray start --head` turns it on): set "
+            "RAY_AUTH_MODE=token, with the cluster's token in ~/.ray/auth_token or RAY_AUTH_TOKEN."
+            if os.environ.get("RAY_AUTH_MODE") != "token" else "")
+    raise ClusterUnreachable(f"could not join the Ray cluster at {address}: {text}.{hint}")
 
 
 _RAY_NAMES = {"cpu": "CPU", "gpu": "GPU", "memory": "memory"}

@@ -31,3 +31,20 @@ def test_secrets_never_reach_the_environment_artifact(monkeypatch):
     assert "CUDA_VISIBLE_DEVICES=0,1" in report and "python:" in report and "pyyaml==" in report.lower()
     assert "hunter2" not in report
     assert is_secret_name("AWS_SECRET_ACCESS_KEY") and not is_secret_name("CUDA_VISIBLE_DEVICES")
+
+
+def test_a_resume_says_what_changed_in_the_code_and_environment():
+    from orchestrator.protocol import Tag
+    from orchestrator.tracking.provenance import code_changes, run_tags
+
+    git = {"commit": "a" * 40, "dirty": "false"}
+    before = run_tags(git)
+    assert code_changes({}, git) == []  # a new sweep
+    assert code_changes(before, git) == []  # nothing changed
+    moved = code_changes(before, {"commit": "b" * 40, "dirty": "false"})
+    assert moved[0] == f"the code changed since this sweep last ran (commit {'a' * 12} -> {'b' * 12})"
+    assert "orch sweep --new" in moved[-1]
+    patched = code_changes(run_tags({**git, "dirty": "true", "patch": "x"}), {**git, "dirty": "true", "patch": "y"})
+    assert patched[0].startswith("the uncommitted changes differ")
+    older = code_changes({**before, Tag.PYTHON: "3.9.0"}, git)
+    assert any(line.startswith("python changed since this sweep last ran (3.9.0 ->") for line in older)
