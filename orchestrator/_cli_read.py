@@ -1,0 +1,128 @@
+"""The read side of the ``orch`` command: runs, table, plot, diff, ui (registered on
+:data:`orchestrator.cli.app`). Thin: each calls one library function."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from orchestrator.cli import _reported, app
+
+TrackingOption = Annotated[Optional[str], typer.Option(
+    "--tracking-uri", help="MLflow tracking URI; default $MLFLOW_TRACKING_URI or ./mlflow.db.")]
+
+
+@app.command()
+def runs(
+    sweep_name: Annotated[Optional[str], typer.Argument(
+        metavar="SWEEP", help="Show this sweep's trials; without it, list the sweeps.")] = None,
+    tracking_uri: TrackingOption = None,
+) -> None:
+    """Sweeps in the tracking store, or one sweep's trials with status and the sweep's metric."""
+    from orchestrator._console import print_sweep_trials, print_sweeps
+    from orchestrator.tracking import list_sweeps, read_sweep
+
+    with _reported():
+        if sweep_name is None:
+            print_sweeps(list_sweeps(tracking_uri))
+        else:
+            print_sweep_trials(read_sweep(sweep_name, tracking_uri))
+
+
+@app.command()
+def table(
+    sweep_name: Annotated[Optional[str], typer.Argument(
+        metavar="[SWEEP]", help="The sweep; default: the most recent one in the store.")] = None,
+    metric: Annotated[Optional[list[str]], typer.Option(
+        "--metric", "-m", help="Column(s): a metric (val/Mean or Mean), a group (pckh, miou, coco) "
+        "or a param; repeatable. Default: the sweep's metric.")] = None,
+    per_class: Annotated[bool, typer.Option("--per-class", help="With miou: add the class IoUs.")] = False,
+    pivot: Annotated[Optional[tuple[str, str]], typer.Option(
+        "--pivot", metavar="ROW COL", help="A 2-D table of the first metric over two axes.")] = None,
+    at: Annotated[Optional[str], typer.Option(
+        "--at", help="Which evaluation fills a cell: best (the step where the sweep's metric is best; "
+        "default), last, or step:N.")] = None,
+    series: Annotated[bool, typer.Option(
+        "--series", help="Every evaluation in the cell: 44.12, 48.69, 51.10.")] = False,
+    baseline: Annotated[Optional[str], typer.Option(
+        "--baseline", help="Add a delta column against this row (a setting name).")] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="md, latex, csv, html or json.")] = "md",
+    out: Annotated[Optional[str], typer.Option(
+        "--out", "-o", help="Write here; default results/<sweep>.<ext>; '-' prints only.")] = None,
+    tracking_uri: TrackingOption = None,
+) -> None:
+    """The ablation table of a sweep: one row per setting, seeds as mean ± std (n)."""
+    from orchestrator.publish import TableRequest, make_table
+    from orchestrator.tables import TableError, UnknownMetric
+
+    request = TableRequest(sweep_name, tuple(metric or ()), per_class, pivot, at, series, baseline, fmt,
+                           out, tracking_uri)
+    with _reported(TableError, UnknownMetric, ValueError):
+        text, path = make_table(request)
+    typer.echo(text, nl=False)
+    if path is not None:
+        typer.echo(f"(written to {path})", err=True)
+
+
+@app.command()
+def plot(
+    sweep_name: Annotated[Optional[str], typer.Argument(
+        metavar="[SWEEP]", help="The sweep; default: the most recent one in the store.")] = None,
+    metric: Annotated[Optional[str], typer.Option(
+        "--metric", "-m", help="The metric to plot against step; default: the sweep's metric.")] = None,
+    out: Annotated[Optional[str], typer.Option(
+        "--out", "-o", help="PNG path; default results/<sweep>_<metric>.png.")] = None,
+    tracking_uri: TrackingOption = None,
+) -> None:
+    """Learning curves: the metric against step per setting, seeds as a mean ± std band.
+    Saved under results/ and attached to the sweep's parent run."""
+    from orchestrator.publish import make_plot
+    from orchestrator.tables import UnknownMetric
+
+    with _reported(UnknownMetric):
+        path = make_plot(sweep_name, metric, out, tracking_uri)
+    typer.echo(str(path))
+
+
+@app.command()
+def diff(
+    run_a: Annotated[str, typer.Argument(help="A run id, or a trial name (its latest run).")],
+    run_b: Annotated[str, typer.Argument(help="The run to compare it with.")],
+    tracking_uri: TrackingOption = None,
+) -> None:
+    """What differs between two runs: params, code (git diff between their commits when this
+    repository has them, uncommitted patches), environment, data fingerprint, final metrics."""
+    from orchestrator.diff import diff_runs
+    from orchestrator.tracking import read_run
+
+    with _reported():
+        a, b = read_run(run_a, tracking_uri), read_run(run_b, tracking_uri)
+    typer.echo(diff_runs(a, b), nl=False)
+
+
+@app.command()
+def ui(
+    port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1.")] = 5000,
+    tracking_uri: TrackingOption = None,
+) -> None:
+    """Start the MLflow UI on 127.0.0.1 for the current store and print its URL."""
+    import subprocess
+
+    from orchestrator.tracking import resolve_uri
+
+    uri = resolve_uri(tracking_uri)
+    if uri.startswith(("http://", "https://")):
+        typer.echo(f"{uri} is an MLflow server: its UI is at {uri}")
+        return
+    url = f"http://127.0.0.1:{port}"
+    typer.echo(f"MLflow UI for {uri} at {url}  (Ctrl-C stops it)")
+    mlflow = Path(sys.executable).with_name("mlflow")
+    command = [str(mlflow) if mlflow.exists() else "mlflow", "ui", "--backend-store-uri", uri,
+               "--host", "127.0.0.1", "--port", str(port)]
+    try:
+        raise typer.Exit(subprocess.call(command))
+    except KeyboardInterrupt:
+        raise typer.Exit(0)
