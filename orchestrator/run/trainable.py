@@ -33,20 +33,40 @@ class _Stop(BaseException):
         self.message = message
 
 
-class _Tee(io.TextIOBase):
-    """Keeps the tail of what a trial prints, and still prints it."""
+class _Log:
+    """The tail of what a trial printed, both streams in the order they were written; lines
+    written to stderr are marked ``[stderr]``."""
 
-    def __init__(self, stream: Any):
-        self.stream = stream
+    def __init__(self) -> None:
         self.parts: list[str] = []
         self.size = 0
 
-    def write(self, text: str) -> int:
+    def add(self, text: str) -> None:
         self.parts.append(text)
         self.size += len(text)
         if self.size > 2 * LOG_LIMIT:
             joined = "".join(self.parts)[-LOG_LIMIT:]
             self.parts, self.size = [joined], len(joined)
+
+    def text(self) -> str:
+        return "".join(self.parts)[-LOG_LIMIT:]
+
+
+class _Tee(io.TextIOBase):
+    """Still prints what the trial prints, and adds it to the trial's log."""
+
+    def __init__(self, stream: Any, log: _Log, mark: str = ""):
+        self.stream, self.log, self.mark = stream, log, mark
+        self.at_line_start = True
+
+    def write(self, text: str) -> int:
+        if self.mark and text:
+            lines = text.splitlines(keepends=True)
+            marked = [(self.mark if (i or self.at_line_start) else "") + line for i, line in enumerate(lines)]
+            self.at_line_start = text.endswith("\n")
+            self.log.add("".join(marked))
+        else:
+            self.log.add(text)
         try:
             self.stream.write(text)
         except Exception:  # noqa: BLE001 - a closed console must not fail the trial
@@ -58,9 +78,6 @@ class _Tee(io.TextIOBase):
             self.stream.flush()
         except Exception:  # noqa: BLE001
             pass
-
-    def text(self) -> str:
-        return "".join(self.parts)[-LOG_LIMIT:]
 
 
 class Reporter:
@@ -130,7 +147,8 @@ def run_trial(config: dict[str, Any], payload: dict[str, Any]) -> None:
     train = get_trainer(trial["trainer"]).load_train()
     attempts = _Attempts(dict(trial["config"]), payload["retries"], payload["on_oom"])
     status, message, last_traceback = TrialStatus.FAILED, "", ""
-    tee_out, tee_err = _Tee(sys.stdout), _Tee(sys.stderr)
+    log = _Log()
+    tee_out, tee_err = _Tee(sys.stdout, log), _Tee(sys.stderr, log, "[stderr] ")
     while True:
         attempts.count += 1
         reporter = Reporter(payload["on_nan"], payload["max_epochs"], payload["timeout_s"])
@@ -153,9 +171,9 @@ def run_trial(config: dict[str, Any], payload: dict[str, Any]) -> None:
             tune.report(encode(Retry(reporter.step, attempts.count, mask_text(retry, hidden),
                                      mask_text(last_traceback, hidden))))
     hidden = secret_values(trial["config"], payload.get("secrets", ()))
-    log = mask_text(f"--- stdout ---\n{tee_out.text()}\n--- stderr ---\n{tee_err.text()}", hidden)
+    text = mask_text(log.text(), hidden)
     final = Final(reporter.step, status, mask_text(message, hidden), attempts.count,
-                  mask_text(last_traceback, hidden), log, attempts.changed, ray.get_runtime_context().get_node_id())
+                  mask_text(last_traceback, hidden), text, attempts.changed, ray.get_runtime_context().get_node_id())
     # the last values ride along, so a scheduler that keeps every result (the median rule) finds
     # the sweep metric at the final step too
     last = {**reporter.last, payload["metric"]: reporter.last.get(payload["metric"], math.nan)}

@@ -20,13 +20,13 @@ import json
 import re
 from typing import Any, Iterable
 
-__all__ = ["Harvester", "ParserError", "DEFAULT_PARSERS", "DEFAULT_STEP_REGEX", "check_parsers",
+__all__ = ["Harvester", "ParserError", "DEFAULT_PARSERS", "DEFAULT_STEP_REGEX", "check_parsers", "metric_aliases",
            "check_config"]
 
 DEFAULT_STEP_REGEX = r"Epoch:?\s*\[(\d+)\]"
 DEFAULT_PARSERS = ({"type": "markdown"}, {"type": "latex"}, {"type": "json"})
 _TYPES = {"markdown": {"prefix"}, "latex": {"prefix"}, "kv": {"prefix", "keys"}, "json": {"prefix"},
-          "regex": {"prefix", "pattern"}}
+          "regex": {"prefix", "pattern", "after", "before"}}
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|inf)"
 _KV = re.compile(r"(?<![\w/.@-])([A-Za-z_][\w/.@-]*)\s*[=:]\s*(" + _NUMBER + r")(?![\w.])", re.IGNORECASE)
 
@@ -60,7 +60,26 @@ def check_parsers(specs: Iterable[Any], step_regex: str) -> list[dict]:
                 raise ParserError(f"metrics[{i}]: pattern is not a regular expression: {exc}") from None
             if not pattern.groupindex:
                 raise ParserError(f"metrics[{i}]: pattern needs named groups, e.g. (?P<loss>[\\d.]+)")
+            for edge in ("after", "before"):
+                try:
+                    re.compile(str(spec.get(edge, "")))
+                except re.error as exc:
+                    raise ParserError(f"metrics[{i}]: {edge} is not a regular expression: {exc}") from None
         out.append(dict(spec))
+    return out
+
+
+def metric_aliases() -> dict[str, str]:
+    """Printed header (lower case) -> canonical metric name, from every registered trainer's table
+    groups: ``shou`` -> ``Shoulder``, ``total`` -> ``Mean``, ``miou`` -> ``mIoU``."""
+    from orchestrator.registry import metric_groups
+
+    out: dict[str, str] = {}
+    for group in {id(g): g for g in metric_groups().values()}.values():
+        for column in group.columns:
+            if column.key.startswith("val/") and "/" not in column.key[4:]:
+                for name in column.names():
+                    out.setdefault(name.rsplit("/", 1)[-1].lower(), column.key[4:])
     return out
 
 
@@ -86,11 +105,26 @@ def _number(text: str) -> float | None:
 
 
 class _Table:
-    """Header-then-rows tables (markdown pipes, LaTeX ampersands)."""
+    """Header-then-rows tables (markdown pipes, LaTeX ampersands). Two header rows in a row are
+    one header (``MOTA`` over ``Head`` -> ``mota/Head``), so a later block of a log never lands
+    on an earlier block's names. Header names other tools print for a known quantity become its
+    canonical name (``Shou`` -> ``Shoulder``, ``Total`` -> ``Mean``) through ``aliases``."""
 
-    def __init__(self, prefix: str):
+    def __init__(self, prefix: str, aliases: dict[str, str] | None = None):
         self.prefix = prefix
+        self.aliases = aliases or {}
         self.header: list[str] | None = None
+        self.last_was_header = False
+
+    def _name(self, cell: str) -> str:
+        return self.aliases.get(cell.strip().lower(), cell) if "/" not in cell else cell
+
+    def _header(self, cells: list[str]) -> None:
+        if self.last_was_header and self.header is not None and len(self.header) == len(cells):
+            self.header = [f"{u.lower()}/{c}" if u and c else (c or u) for u, c in zip(self.header, cells)]
+        else:
+            self.header = [self._name(c) if c else c for c in cells]
+        self.last_was_header = True
 
     def row(self, cells: list[str]) -> dict[str, float] | None:
         numbers = [_number(c) for c in cells]
@@ -98,8 +132,9 @@ class _Table:
         if not filled:
             return None
         if all(n is None for n in numbers):
-            self.header = cells
+            self._header(cells)
             return None
+        self.last_was_header = False
         if self.header is None:
             return None
         header = self.header
@@ -129,14 +164,21 @@ def _latex_cells(line: str) -> list[str] | None:
 class Harvester:
     """Feed it lines; it returns the (metrics, step) reports they complete."""
 
-    def __init__(self, specs: Iterable[dict], step_regex: str = DEFAULT_STEP_REGEX):
+    def __init__(self, specs: Iterable[dict], step_regex: str = DEFAULT_STEP_REGEX,
+                 aliases: dict[str, str] | None = None):
         self.specs = check_parsers(specs, step_regex)
         self.step_re = re.compile(step_regex)
         self.step: int | None = None
         self.counts: dict[int, int] = {}
-        self.tables = {i: _Table(s.get("prefix", "val/")) for i, s in enumerate(self.specs)
+        self.tables = {i: _Table(s.get("prefix", "val/"), aliases) for i, s in enumerate(self.specs)
                        if s["type"] in ("markdown", "latex")}
         self.patterns = {i: re.compile(s["pattern"]) for i, s in enumerate(self.specs) if s["type"] == "regex"}
+        # a regex parser scoped to a phase: active from a line matching `after` (inclusive, or from the
+        # start without one) up to a line matching `before` (exclusive), again at the next `after`
+        self.phases = {i: (re.compile(s["after"]) if s.get("after") else None,
+                           re.compile(s["before"]) if s.get("before") else None)
+                       for i, s in enumerate(self.specs) if s["type"] == "regex"}
+        self.active = {i: after is None for i, (after, _) in self.phases.items()}
 
     def next_step(self, source: int) -> int:
         """The step for a value that names none: the current one, else a per-source counter."""
@@ -178,6 +220,13 @@ class Harvester:
                 if values:
                     out.append(self._emit(i, values))
             elif kind == "regex":
+                after, before = self.phases[i]
+                if before is not None and before.search(line):
+                    self.active[i] = False
+                if after is not None and after.search(line):
+                    self.active[i] = True
+                if not self.active[i]:
+                    continue
                 m = self.patterns[i].search(line)
                 if m:
                     groups = {k: v for k, v in m.groupdict().items() if v is not None}

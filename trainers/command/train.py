@@ -12,7 +12,7 @@ from pathlib import Path
 
 from orchestrator.trainer import Report
 from trainers.command.config import Config
-from trainers.command.parsers import Harvester
+from trainers.command.parsers import Harvester, metric_aliases
 from trainers.command.process import Script, gpu_list
 
 __all__ = ["train", "CommandFailed"]
@@ -78,7 +78,7 @@ def train(cfg: Config, report: Report) -> dict[str, float]:
     cwd = cfg.cwd or None
     if cwd and not Path(cwd).is_dir():
         raise CommandFailed(f"cwd: {cwd} is not a folder")
-    harvester = Harvester(cfg.metrics, cfg.step_regex)
+    harvester = Harvester(cfg.metrics, cfg.step_regex, metric_aliases())
     fd, report_path = tempfile.mkstemp(prefix="orch-report-", suffix=".jsonl")
     os.close(fd)
     client = _ReportFile(report_path)

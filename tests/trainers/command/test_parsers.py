@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from trainers.command.parsers import Harvester, ParserError, check_config
+from trainers.command.parsers import Harvester, ParserError, check_config, metric_aliases
 
 NOTES = """\
 Epoch: [88][0/174]\tTime 0.912s\tLoss 0.00041
@@ -63,3 +63,27 @@ def test_bad_parser_specs_are_rejected(spec, message):
         Harvester([spec])
     [(key, problem)] = check_config({"command": ["x"], "metrics": [spec]})
     assert key == "metrics" and message in problem
+
+
+POSETRACK = """\
+& Head & Shou & Elb & Wri & Hip & Knee & Ankl & Total\\\\
+& 81.5 & 79.9 & 72.3 & 63.3 & 70.6 & 66.9 & 61.0 & 71.3\\\\
+& MOTA & MOTA & MOTA & MOTA & MOTA & MOTA & MOTA & MOTA & MOTP & Prec & Rec\\\\
+& Head & Shou & Elb & Wri & Hip & Knee & Ankl & Total & Total & Total & Total\\\\
+& 50.1 & 51.2 & 40.3 & 30.4 & 45.5 & 35.6 & 25.7 & 40.8 & 85.9 & 80.1 & 70.2\\\\
+"""
+
+
+def test_an_ap_block_then_a_mota_block_keep_their_own_names():
+    reports = harvest([{"type": "latex"}], POSETRACK, aliases=metric_aliases())
+    ap, mota = (metrics for metrics, _ in reports)
+    assert ap == {"val/Head": 81.5, "val/Shoulder": 79.9, "val/Elbow": 72.3, "val/Wrist": 63.3, "val/Hip": 70.6,
+                  "val/Knee": 66.9, "val/Ankle": 61.0, "val/Mean": 71.3}
+    assert mota["val/mota/Head"] == 50.1 and mota["val/mota/Total"] == 40.8
+    assert mota["val/motp/Total"] == 85.9 and mota["val/prec/Total"] == 80.1 and mota["val/rec/Total"] == 70.2
+    assert not set(mota) & set(ap)  # the MOTA row never overwrites the AP values
+
+
+def test_a_step_regex_needs_a_capture_group():
+    [(key, problem)] = check_config({"command": ["x"], "step_regex": r"Epoch \d+"})
+    assert key == "step_regex" and "no capture group" in problem
