@@ -22,9 +22,9 @@ from PIL import Image, ImageDraw
 from trainers._cache import cached_dataset
 from trainers.pose.skeleton import COCO_JOINTS, COCO_SKELETON
 
-__all__ = ["synth_mpii", "synth_coco", "sample_person", "synthetic_dataset"]
+__all__ = ["synth_mpii", "synth_coco", "sample_person", "synthetic_dataset", "write_gt_valid"]
 
-VERSION = 1  # bump when the renderer changes, so caches (``data.root: synthetic``) are rebuilt
+VERSION = 2  # bump when the renderer or the files written change, so caches (``data.root: synthetic``) are rebuilt
 
 # (from, to, side) limbs over MPII joint indices; side picks the colour family
 LIMBS = ((6, 2, "r"), (6, 3, "l"), (2, 1, "r"), (1, 0, "r"), (3, 4, "l"), (4, 5, "l"),
@@ -162,7 +162,8 @@ def _write_json(path: Path, obj) -> None:
 
 def synth_mpii(out: str | os.PathLike, n_train: int = 1600, n_val: int = 200, seed: int = 0,
                size: tuple[int, int] = (256, 256)) -> Path:
-    """Write OUT/images/*.jpg and OUT/annot/{train,valid}.json, one person per image."""
+    """Write OUT/images/*.jpg, OUT/annot/{train,valid}.json (one person per image) and
+    OUT/annot/gt_valid.mat, the ground truth MPII's evaluation reads."""
     out = Path(out)
     (out / "images").mkdir(parents=True, exist_ok=True)
     for split, n, offset in (("train", n_train, 0), ("valid", n_val, 10_000_000)):
@@ -176,7 +177,33 @@ def synth_mpii(out: str | os.PathLike, n_train: int = 1600, n_val: int = 200, se
             _render(rng, size, [person]).save(out / "images" / name, quality=92)
             entries.append(_mpii_entry(name, person, size))
         _write_json(out / "annot" / f"{split}.json", entries)
+        if split == "valid":
+            write_gt_valid(out / "annot" / "gt_valid.mat", entries)
     return out
+
+
+# the joint names of MPII's gt_valid.mat, in its joint order (the reference evaluation looks up 'head')
+_MAT_JOINTS = ("rank", "rkne", "rhip", "lhip", "lkne", "lank", "pelv", "thor", "neck", "head", "rwri", "relb",
+               "rsho", "lsho", "lelb", "lwri")
+
+
+def write_gt_valid(path: Path, entries: list[dict]) -> None:
+    """MPII's ``annot/gt_valid.mat`` for the validation entries, as the reference evaluation (and
+    SimpleBaseline's ``evaluate``) reads it: ``dataset_joints`` (1 x 16 names), ``jnt_missing``
+    (16 x N), ``pos_gt_src`` (16 x 2 x N, 1-based pixels) and ``headboxes_src`` (2 x 2 x N)."""
+    from scipy.io import savemat  # scipy is a dependency; numpy-only callers never get here
+
+    joints = np.array([e["joints"] for e in entries], dtype=np.float64).reshape(-1, 16, 2)
+    visible = np.array([e["joints_vis"] for e in entries], dtype=np.float64).reshape(-1, 16)
+    boxes = np.array([e["headbox"] for e in entries], dtype=np.float64).reshape(-1, 2, 2)
+    names = np.empty((1, 16), dtype=object)
+    for i, name in enumerate(_MAT_JOINTS):
+        names[0, i] = np.array([name])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.mat")
+    savemat(tmp, {"dataset_joints": names, "jnt_missing": (1 - visible).T,
+                  "pos_gt_src": np.transpose(joints, (1, 2, 0)), "headboxes_src": np.transpose(boxes, (1, 2, 0))})
+    os.replace(tmp, path)
 
 
 def _coco_person(person: dict, size, image_id: int, ann_id: int) -> dict:

@@ -135,3 +135,39 @@ def test_head_boxes_come_from_an_mpii_gt_valid_mat(tmp_path):
     savemat(tmp_path / "annot" / "gt_valid.mat", {"headboxes_src": boxes})
     people = load_mpii(tmp_path, "annot/valid.json", "images", headboxes="annot/gt_valid.mat")
     assert [p.head_size for p in people] == pytest.approx([0.6 * 50, 0.6 * 100, 0.6 * 150])
+
+
+def test_synth_mpii_writes_a_gt_valid_mat_the_reference_evaluation_reads(tmp_path):
+    """The .mat in MPII's layout, evaluated the way the reference script (and SimpleBaseline's
+    evaluate) does it, gives orch's PCKh on the same predictions."""
+    from scipy.io import loadmat
+
+    from trainers.pose.metrics import pckh
+    from trainers.pose.synth import synth_mpii
+
+    synth_mpii(tmp_path, n_train=1, n_val=30, seed=4)
+    gt = loadmat(tmp_path / "annot" / "gt_valid.mat")
+    joints_names, missing, pos, boxes = gt["dataset_joints"], gt["jnt_missing"], gt["pos_gt_src"], gt["headboxes_src"]
+    assert joints_names.shape == (1, 16) and missing.shape == (16, 30) and pos.shape == (16, 2, 30)
+    assert boxes.shape == (2, 2, 30)
+    head = np.where(joints_names == "head")[1][0]  # the reference's own lookup
+    assert head == 9
+    rng = np.random.default_rng(0)
+    pred = np.transpose(pos, (2, 0, 1)) + rng.normal(0, 6, size=(30, 16, 2))  # N x 16 x 2, 1-based
+    # the reference computation
+    visible = 1 - missing
+    err = np.linalg.norm(np.transpose(pred, (1, 2, 0)) - pos, axis=1)
+    size = np.linalg.norm(boxes[1] - boxes[0], axis=0) * 0.6
+    scaled = err / size[None, :]
+    hits = (scaled <= 0.5) * visible
+    per_joint = 100.0 * hits.sum(axis=1) / visible.sum(axis=1)
+    # orch's, from the JSON the loader reads
+    people = load_mpii(tmp_path, "annot/valid.json", "images")
+    ours = pckh(pred - 1, np.stack([p.joints for p in people]), np.stack([p.vis for p in people]),
+                np.array([p.head_size for p in people]), 0.5)
+    assert ours["Head"] == pytest.approx(per_joint[head])
+    assert ours["Shoulder"] == pytest.approx((per_joint[12] + per_joint[13]) / 2)
+    assert ours["Ankle"] == pytest.approx((per_joint[0] + per_joint[5]) / 2)
+    # and the loader takes its head boxes from the .mat the same way
+    from_mat = load_mpii(tmp_path, "annot/valid.json", "images", headboxes="annot/gt_valid.mat")
+    assert [p.head_size for p in from_mat] == pytest.approx([p.head_size for p in people])
