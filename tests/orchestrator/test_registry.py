@@ -66,7 +66,7 @@ def test_every_registered_trainer_runs_two_steps():
 def test_trainers_declare_their_table_groups_and_data_sets():
     groups = registry.metric_groups()
     assert [c.header for c in groups["pckh"].columns] == ["Head", "Shoulder", "Elbow", "Wrist", "Hip", "Knee",
-                                                           "Ankle", "Mean", "Mean@0.1"]
+                                                           "Ankle", "Mean", "Mean@0.1", "Mean@0.1 (ref)"]
     assert groups["oks"] is groups["coco"] and groups["miou"].per_class_prefix == "val/iou/"
     # the names other tools print for the same quantity
     assert groups["pckh"].column_for("Shou").key == "val/Shoulder"

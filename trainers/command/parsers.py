@@ -26,7 +26,9 @@ __all__ = ["Harvester", "ParserError", "DEFAULT_PARSERS", "DEFAULT_STEP_REGEX", 
 DEFAULT_STEP_REGEX = r"Epoch:?\s*\[(\d+)\]"
 DEFAULT_PARSERS = ({"type": "markdown"}, {"type": "latex"}, {"type": "json"})
 _TYPES = {"markdown": {"prefix"}, "latex": {"prefix"}, "kv": {"prefix", "keys"}, "json": {"prefix"},
-          "regex": {"prefix", "pattern", "after", "before"}}
+          "regex": {"prefix", "pattern", "after", "before"}, "pairs": {"prefix", "match"},
+          "copypaste": {"prefix", "task"}}
+_TYPES = {kind: options | {"scale"} for kind, options in _TYPES.items()}  # scale: x100 for fractions
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|inf)"
 _KV = re.compile(r"(?<![\w/.@-])([A-Za-z_][\w/.@-]*)\s*[=:]\s*(" + _NUMBER + r")(?![\w.])", re.IGNORECASE)
 
@@ -65,6 +67,13 @@ def check_parsers(specs: Iterable[Any], step_regex: str) -> list[dict]:
                     re.compile(str(spec.get(edge, "")))
                 except re.error as exc:
                     raise ParserError(f"metrics[{i}]: {edge} is not a regular expression: {exc}") from None
+        if spec["type"] == "pairs":
+            try:
+                re.compile(str(spec.get("match", "")))
+            except re.error as exc:
+                raise ParserError(f"metrics[{i}]: match is not a regular expression: {exc}") from None
+            if not spec.get("match"):
+                raise ParserError(f"metrics[{i}] (pairs): needs match, the pattern of the lines to read")
         out.append(dict(spec))
     return out
 
@@ -161,32 +170,36 @@ def _latex_cells(line: str) -> list[str] | None:
     return [c.strip() for c in s[:-2].split("&")]
 
 
+_Found = tuple  # (values, step or None)
+_BOOKKEEPING = {"time", "data_time", "memory", "eta", "lr", "base_lr"}  # MMEngine's, not metrics
+
+
 class Harvester:
     """Feed it lines; it returns the (metrics, step) reports they complete."""
 
     def __init__(self, specs: Iterable[dict], step_regex: str = DEFAULT_STEP_REGEX,
-                 aliases: dict[str, str] | None = None):
+                 aliases: dict[str, str] | None = None, rename: dict[str, str] | None = None):
         self.specs = check_parsers(specs, step_regex)
         self.step_re = re.compile(step_regex)
         self.step: int | None = None
         self.counts: dict[int, int] = {}
+        self.aliases, self.rename = aliases or {}, rename or {}
         self.tables = {i: _Table(s.get("prefix", "val/"), aliases) for i, s in enumerate(self.specs)
                        if s["type"] in ("markdown", "latex")}
-        self.patterns = {i: re.compile(s["pattern"]) for i, s in enumerate(self.specs) if s["type"] == "regex"}
+        self.patterns = {i: re.compile(s.get("pattern") or s.get("match") or ".") for i, s in enumerate(self.specs)
+                         if s["type"] in ("regex", "pairs")}
         # a regex parser scoped to a phase: active from a line matching `after` (inclusive, or from the
         # start without one) up to a line matching `before` (exclusive), again at the next `after`
         self.phases = {i: (re.compile(s["after"]) if s.get("after") else None,
                            re.compile(s["before"]) if s.get("before") else None)
                        for i, s in enumerate(self.specs) if s["type"] == "regex"}
         self.active = {i: after is None for i, (after, _) in self.phases.items()}
+        self.copypaste: dict[int, dict] = {i: {} for i, s in enumerate(self.specs) if s["type"] == "copypaste"}
 
     def next_step(self, source: int) -> int:
         """The step for a value that names none: the current one, else a per-source counter."""
         self.counts[source] = self.counts.get(source, 0) + 1
         return self.step if self.step is not None else self.counts[source]
-
-    def _emit(self, source: int, metrics: dict[str, float], step: int | None = None):
-        return metrics, step if step is not None else self.next_step(source)
 
     def feed(self, line: str) -> list[tuple[dict[str, float], int]]:
         out = []
@@ -194,46 +207,95 @@ class Harvester:
         if m:
             self.step = int(m.group(1))
         for i, spec in enumerate(self.specs):
-            kind, prefix = spec["type"], spec.get("prefix", "")
-            if kind in ("markdown", "latex"):
-                cells = (_markdown_cells if kind == "markdown" else _latex_cells)(line)
-                if cells:
-                    values = self.tables[i].row(cells)
-                    if values:
-                        out.append(self._emit(i, values))
-            elif kind == "json":
-                s = line.strip()
-                if s.startswith("{") and s.endswith("}"):
-                    try:
-                        obj = json.loads(s)
-                    except json.JSONDecodeError:
-                        continue
-                    if isinstance(obj, dict):
-                        step = obj.get("step", obj.get("epoch"))
-                        values = {prefix + k: float(v) for k, v in obj.items() if k not in ("step", "epoch")
-                                  and isinstance(v, (int, float)) and not isinstance(v, bool)}
-                        if values:
-                            out.append(self._emit(i, values, int(step) if isinstance(step, (int, float)) else None))
-            elif kind == "kv":
-                keys = spec.get("keys")
-                values = {prefix + k: float(v) for k, v in _KV.findall(line) if not keys or k in keys}
-                if values:
-                    out.append(self._emit(i, values))
-            elif kind == "regex":
-                after, before = self.phases[i]
-                if before is not None and before.search(line):
-                    self.active[i] = False
-                if after is not None and after.search(line):
-                    self.active[i] = True
-                if not self.active[i]:
-                    continue
-                m = self.patterns[i].search(line)
-                if m:
-                    groups = {k: v for k, v in m.groupdict().items() if v is not None}
-                    step = groups.pop("step", None)
-                    values = {prefix + k: v for k, v in ((k, _number(v)) for k, v in groups.items())
-                              if v is not None}
-                    if values:
-                        out.append(self._emit(i, values, int(float(step)) if step is not None else None))
+            found = getattr(self, f"_{spec['type']}")(i, spec, line)
+            if found and found[0]:
+                values, step = found
+                scale = float(spec.get("scale", 1))
+                values = {self.rename.get(k, k): v * scale for k, v in values.items()}
+                out.append((values, step if step is not None else self.next_step(i)))
         return out
 
+    def _markdown(self, i: int, spec: dict, line: str) -> _Found | None:
+        cells = _markdown_cells(line)
+        return (self.tables[i].row(cells), None) if cells else None
+
+    def _latex(self, i: int, spec: dict, line: str) -> _Found | None:
+        cells = _latex_cells(line)
+        return (self.tables[i].row(cells), None) if cells else None
+
+    def _json(self, i: int, spec: dict, line: str) -> _Found | None:
+        s = line.strip()
+        if not (s.startswith("{") and s.endswith("}")):
+            return None
+        try:
+            obj = json.loads(s)
+        except json.JSONDecodeError:
+            return None
+        if not isinstance(obj, dict):
+            return None
+        step = obj.get("step", obj.get("epoch"))
+        prefix = spec.get("prefix", "")
+        values = {prefix + k: float(v) for k, v in obj.items() if k not in ("step", "epoch")
+                  and isinstance(v, (int, float)) and not isinstance(v, bool)}
+        return values, int(step) if isinstance(step, (int, float)) else None
+
+    def _kv(self, i: int, spec: dict, line: str) -> _Found | None:
+        keys, prefix = spec.get("keys"), spec.get("prefix", "")
+        return {prefix + k: float(v) for k, v in _KV.findall(line) if not keys or k in keys}, None
+
+    def _regex(self, i: int, spec: dict, line: str) -> _Found | None:
+        after, before = self.phases[i]
+        if before is not None and before.search(line):
+            self.active[i] = False
+        if after is not None and after.search(line):
+            self.active[i] = True
+        m = self.patterns[i].search(line) if self.active[i] else None
+        if not m:
+            return None
+        groups = {k: v for k, v in m.groupdict().items() if v is not None}
+        step = groups.pop("step", None)
+        prefix = spec.get("prefix", "")
+        values = {prefix + k: v for k, v in ((k, _number(v)) for k, v in groups.items()) if v is not None}
+        return values, int(float(step)) if step is not None else None
+
+    def _canonical(self, name: str) -> str:
+        """``coco/AP .5`` -> ``AP50``, ``PCKh`` -> ``Mean``: the last part, by the groups' aliases."""
+        return self.aliases.get(name.rsplit("/", 1)[-1].strip().lower(), name)
+
+    def _pairs(self, i: int, spec: dict, line: str) -> _Found | None:
+        """``name: value`` pairs separated by two or more spaces, on lines matching ``match``
+        (its ``step`` group, if any, is the step): MMEngine's ``Epoch(val) [10][50/50]  PCK: 0.91``."""
+        m = self.patterns[i].search(line)
+        if not m:
+            return None
+        prefix = spec.get("prefix", "")
+        values = {}
+        for part in re.split(r"\s{2,}|\t", line[m.end():]):
+            name, sep, text = part.rpartition(":")
+            number = _number(text) if sep else None
+            if name.strip() and number is not None and name.strip() not in _BOOKKEEPING:
+                values[prefix + self._canonical(name.strip())] = number
+        step = m.groupdict().get("step")
+        return values, int(step) if step else None
+
+    def _copypaste(self, i: int, spec: dict, line: str) -> _Found | None:
+        """detectron2's ``copypaste: Task: keypoints`` / ``copypaste: AP,AP50,...`` / values lines."""
+        state = self.copypaste[i]
+        _, marker, rest = line.partition("copypaste: ")
+        if not marker:
+            return None
+        rest = rest.strip()
+        if rest.startswith("Task: "):
+            state.clear()
+            state["task"] = rest[len("Task: "):].strip()
+            return None
+        cells = [c.strip() for c in rest.split(",")]
+        numbers = [_number(c) for c in cells]
+        if all(n is None for n in numbers):
+            state["header"] = cells
+            return None
+        if "header" not in state or len(state["header"]) != len(cells) or None in numbers:
+            return None
+        task = state.get("task", "")
+        prefix = spec.get("prefix", "val/") + ("" if task in ("", spec.get("task", "keypoints")) else f"{task}/")
+        return {prefix + self._canonical(h): n for h, n in zip(state["header"], numbers)}, None

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from orchestrator.trainer import Report
 from trainers.command.config import Config
-from trainers.command.parsers import Harvester, metric_aliases
+from trainers.command.parsers import DEFAULT_PARSERS, DEFAULT_STEP_REGEX, Harvester, metric_aliases
+from trainers.command.presets import PRESETS
 from trainers.command.process import Script, gpu_list
 
 __all__ = ["train", "CommandFailed"]
@@ -73,12 +74,22 @@ class _ReportFile:
         return out
 
 
+def _harvester(cfg: Config) -> Harvester:
+    """The parsers: a preset's (plus ``metrics:`` when it lists more than the defaults), else ``metrics:``."""
+    if not cfg.parse:
+        return Harvester(cfg.metrics, cfg.step_regex, metric_aliases())
+    preset = PRESETS[cfg.parse]
+    extra = [] if list(cfg.metrics) == list(DEFAULT_PARSERS) else list(cfg.metrics)
+    step_regex = preset.step_regex if cfg.step_regex == DEFAULT_STEP_REGEX else cfg.step_regex
+    return Harvester([*preset.parsers, *extra], step_regex, metric_aliases(), preset.rename)
+
+
 def train(cfg: Config, report: Report) -> dict[str, float]:
     argv = _argv(cfg)
     cwd = cfg.cwd or None
     if cwd and not Path(cwd).is_dir():
         raise CommandFailed(f"cwd: {cwd} is not a folder")
-    harvester = Harvester(cfg.metrics, cfg.step_regex, metric_aliases())
+    harvester = _harvester(cfg)
     fd, report_path = tempfile.mkstemp(prefix="orch-report-", suffix=".jsonl")
     os.close(fd)
     client = _ReportFile(report_path)

@@ -19,11 +19,14 @@ PCKH = MetricGroup(
      MetricColumn("val/Knee", aliases=("Knees",)),
      MetricColumn("val/Ankle", latex="Ank", aliases=("Ankl", "Ankles")),
      MetricColumn("val/Mean", aliases=("Total", "PCKh", "Avg")),
-     MetricColumn("val/Mean@0.1", aliases=("PCKh@0.1",))),
+     MetricColumn("val/Mean@0.1", aliases=("PCKh@0.1",), optional=True),  # not every evaluator prints it
+     # what the widely copied reference script prints as Mean@0.1 (its threshold array is read one
+     # off: PCKh at 0.11); SimpleBaseline's table lands here, so both sources share a column
+     MetricColumn("val/Mean@0.1_ref", "Mean@0.1 (ref)", "Mean@.1ref", optional=True)),
     description="MPII PCKh@0.5 per part, the mean, and the mean at threshold 0.1")
 COCO = MetricGroup(
     "coco",
-    tuple(MetricColumn(f"val/{k}", aliases=a) for k, a in (
+    tuple(MetricColumn(f"val/{k}", aliases=a, optional=k == "AR") for k, a in (  # not every tool prints AR
         ("AP", ("mAP", "AP@[.5:.95]")), ("AP50", ("AP .5", "AP@0.5")), ("AP75", ("AP .75", "AP@0.75")),
         ("APm", ("AP (M)",)), ("APl", ("AP (L)",)), ("AR", ("AR@[.5:.95]",)))),
     aliases=("ap", "oks"), description="COCO keypoint OKS AP (pycocotools)")
