@@ -171,3 +171,18 @@ def test_synth_mpii_writes_a_gt_valid_mat_the_reference_evaluation_reads(tmp_pat
     # and the loader takes its head boxes from the .mat the same way
     from_mat = load_mpii(tmp_path, "annot/valid.json", "images", headboxes="annot/gt_valid.mat")
     assert [p.head_size for p in from_mat] == pytest.approx([p.head_size for p in people])
+
+
+def test_synth_coco_writes_detections_a_score_threshold_filters(tmp_path):
+    from trainers.pose.synth import DETECTIONS, synth_coco
+
+    synth_coco(tmp_path, n_train=1, n_val=12, seed=3)
+    dets = json.loads((tmp_path / DETECTIONS).read_text())
+    gt = json.loads((tmp_path / "annotations" / "person_keypoints_val.json").read_text())
+    assert {d["image_id"] for d in dets} <= {im["id"] for im in gt["images"]}
+    assert all(set(d) == {"image_id", "category_id", "bbox", "score"} and len(d["bbox"]) == 4 for d in dets)
+    every, _ = load_coco(tmp_path, "annotations/person_keypoints_val.json", "images", boxes=DETECTIONS)
+    confident, _ = load_coco(tmp_path, "annotations/person_keypoints_val.json", "images", boxes=DETECTIONS,
+                             det_score=0.7)
+    # one detection per person scores at least 0.75; the false alarms score below 0.7
+    assert len(every) == len(dets) > len(confident) == len(gt["annotations"])
