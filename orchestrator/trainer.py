@@ -41,6 +41,7 @@ class MetricColumn:
     higher_is_better: bool = True
     aliases: tuple[str, ...] = ()  # what other tools print for the same quantity: "Shou", "Total"
     optional: bool = False  # a column only when some trial logged it (e.g. an extra eval mode)
+    note: str = ""  # a footnote the table prints when the column is shown
 
     @property
     def header(self) -> str:

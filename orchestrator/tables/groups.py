@@ -27,6 +27,7 @@ class Column:
     latex: str  # short header for the notes' `& Head & Shou & ...` rows
     mode: str  # "max" | "min" for metrics, "" for params (never bold)
     is_param: bool = False
+    note: str = ""  # footnote printed under the table
 
 
 def metric_mode(key: str, sweep_metric: str, sweep_mode: str,
@@ -44,8 +45,8 @@ def _label(key: str) -> str:
     return key[4:] if key.startswith("val/") else key
 
 
-def _group_columns(group: MetricGroup, logged: set[str], per_class: bool) -> list[tuple[str, str, str]]:
-    out = [(c.key, c.header, c.latex_header) for c in group.columns if not c.optional or c.key in logged]
+def _group_columns(group: MetricGroup, logged: set[str], per_class: bool) -> list[tuple]:
+    out = [(c.key, c.header, c.latex_header, c.note) for c in group.columns if not c.optional or c.key in logged]
     if per_class and group.per_class_prefix:
         prefix = group.per_class_prefix
         order = {name: i for i, name in enumerate(group.classes)}
@@ -53,7 +54,7 @@ def _group_columns(group: MetricGroup, logged: set[str], per_class: bool) -> lis
                        key=lambda k: (order.get(k[len(prefix):], len(order)), k))
         for key in found:
             name = key[len(prefix):]
-            out.append((key, name, group.class_latex.get(name, name.capitalize())))
+            out.append((key, name, group.class_latex.get(name, name.capitalize()), ""))
     return out
 
 
@@ -66,16 +67,16 @@ def expand_metrics(names: list[str], logged: set[str], params: set[str], sweep_m
     groups = groups or {}
     columns: list[Column] = []
 
-    def add(key: str, label: str, latex: str, is_param: bool = False) -> None:
+    def add(key: str, label: str, latex: str, is_param: bool = False, note: str = "") -> None:
         if all(c.key != key for c in columns):
             mode = "" if is_param else metric_mode(key, sweep_metric, sweep_mode, groups)
-            columns.append(Column(key, label, latex, mode, is_param))
+            columns.append(Column(key, label, latex, mode, is_param, note))
 
     for name in names:
         group = groups.get(name.lower())
         if group is not None:
-            for key, label, latex in _group_columns(group, logged, per_class):
-                add(key, label, latex)
+            for key, label, latex, note in _group_columns(group, logged, per_class):
+                add(key, label, latex, note=note)
         elif name in logged:
             add(name, _label(name), _label(name))
         elif f"val/{name}" in logged:

@@ -64,6 +64,10 @@ def _headers(table: Table, latex: bool = False) -> list[str]:
     return heads
 
 
+def _notes(table: Table, mark: str = "") -> list[str]:
+    return [f"{mark}{c.label}: {c.note}" for c in table.columns if c.note]
+
+
 def _markdown(table: Table) -> str:
     lines = ["| " + " | ".join(_headers(table)) + " |",
              "|" + "|".join(["---"] + ["--:"] * (len(_headers(table)) - 1)) + "|"]
@@ -72,6 +76,9 @@ def _markdown(table: Table) -> str:
         extra = [_delta_text(row.delta)] if table.baseline else []
         lines.append("| " + " | ".join([row.label, *(_axis_value(row.axes.get(a)) for a in table.axes),
                                         *cells, *extra]) + " |")
+    notes = _notes(table, "- ")
+    if notes:
+        lines += ["", *notes]
     return "\n".join(lines) + "\n"
 
 

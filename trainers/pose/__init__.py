@@ -22,7 +22,9 @@ PCKH = MetricGroup(
      MetricColumn("val/Mean@0.1", aliases=("PCKh@0.1",), optional=True),  # not every evaluator prints it
      # what the widely copied reference script prints as Mean@0.1 (its threshold array is read one
      # off: PCKh at 0.11); SimpleBaseline's table lands here, so both sources share a column
-     MetricColumn("val/Mean@0.1_ref", "Mean@0.1 (ref)", "Mean@.1ref", optional=True)),
+     MetricColumn("val/Mean@0.1_ref", "Mean@0.1 (ref)", "Mean@.1ref", optional=True,
+                  note="PCKh at threshold 0.11, what the reference MPII script (and SimpleBaseline's "
+                       "table) prints as Mean@0.1; Mean@0.1 is the true 0.1")),
     description="MPII PCKh@0.5 per part, the mean, and the mean at threshold 0.1")
 COCO = MetricGroup(
     "coco",

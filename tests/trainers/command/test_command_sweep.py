@@ -34,6 +34,9 @@ def test_external_msssm_smoke_harvests_tables_and_stops_nan_trials(local_ray, st
     assert [m.value for m in at01] == pytest.approx([24.4, 28.4, 32.4])
     loss = client.get_metric_history(run.info.run_id, "train/loss")
     assert {m.step for m in loss} == {0, 1, 2}
+    # the training loss only: the script's Test: lines print losses above 4000
+    assert max(loss, key=lambda m: (m.step, m.timestamp)).value == pytest.approx(0.00033)
+    assert all(m.value < 1 for m in loss)
 
     diverged = runs["t15p0"]
     assert "non-finite" in diverged.data.tags["orch.message"] and "step 1" in diverged.data.tags["orch.message"]
