@@ -161,7 +161,7 @@ def print_sweep_trials(record) -> None:
     for axis in record.axes:
         table.add_column(axis)
     table.add_column("status")
-    table.add_column(record.metric, justify="right")
+    table.add_column(f"{record.metric} (last)", justify="right")  # `orch table` reads the best step
     table.add_column("run id", style="dim")
     for t in record.trials:
         value = t.metrics.get(record.metric)

@@ -175,9 +175,19 @@ def _replace(obj, **changes):
     return dataclasses.replace(obj, **changes)
 
 
+def _check_step(record: SweepRecord, columns: Sequence[Column], kind: str, step: int | None) -> None:
+    """``--at step:N`` past every history is an error, not a silent last value."""
+    if kind != "step":
+        return
+    steps = [s for t in record.trials for c in columns if not c.is_param for s, _ in t.history.get(c.key, ())]
+    if steps and step > max(steps):
+        raise TableError(f"--at step:{step}: no trial logged that far; the last step logged is {max(steps)}")
+
+
 def build_table(record: SweepRecord, columns: Sequence[Column], at: str = "best",
                 baseline: str | None = None, series: bool = False) -> Table:
     kind, step = parse_at(at)
+    _check_step(record, columns, kind, step)
     rows = []
     for setting, trials in _group(record).items():
         cells = tuple(_aggregate(trials, c, kind, step, record.metric, record.mode, series)
@@ -197,6 +207,7 @@ def build_table(record: SweepRecord, columns: Sequence[Column], at: str = "best"
 def build_pivot(record: SweepRecord, column: Column, row_axis: str, col_axis: str,
                 at: str = "best") -> Pivot:
     kind, step = parse_at(at)
+    _check_step(record, [column], kind, step)
     for axis in (row_axis, col_axis):
         if axis not in record.axes:
             raise TableError(f"--pivot: {axis!r} is not an axis of sweep {record.name}; "

@@ -214,7 +214,7 @@ class SweepTracker:
         if params:  # new keys only (e.g. oom.batch_size): MLflow forbids changing a logged param
             self.client.log_batch(run_id, params=[Param(k, _param_value(v)) for k, v in params.items()])
         for name, text in artifacts.items():
-            if text:
+            if text or name == "trial.log":  # the log is there even when the trainer printed nothing
                 self.client.log_text(run_id, text, name)
         all_tags = {**tags, Tag.STATUS: status.value}
         self.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in all_tags.items()])

@@ -133,3 +133,8 @@ def test_miou_group_adds_the_other_eval_modes_and_distinct_class_headers():
                                groups=metric_groups("seg"))
     assert [c.key for c in per_class][2:] == ["val/iou/road", "val/iou/traffic light", "val/iou/traffic sign"]
     assert [c.latex for c in per_class][2:] == ["Road", "TLight", "TSign"]
+
+
+def test_at_a_step_past_every_history_names_the_last_step():
+    with pytest.raises(TableError, match=r"--at step:99: no trial logged that far; the last step logged is \d+"):
+        build_table(record(), columns(["Mean"]), at="step:99")
