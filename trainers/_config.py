@@ -7,11 +7,12 @@ channels_last, resume, the seed, eval mode) then mean the same everywhere.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from orchestrator.trainer import param
 
-__all__ = ["TorchConfig", "TorchTrain"]
+__all__ = ["TorchConfig", "TorchTrain", "torch_config"]
 
 
 @dataclass
@@ -27,3 +28,12 @@ class TorchConfig:
     mode: str = param("train", choices=("train", "eval"), help="eval: evaluate `checkpoint` only")
     checkpoint: str = param("", help="model checkpoint for mode: eval (a file train wrote)")
     seed: int = param(0, help="set by the sweep's seeds")
+
+
+def torch_config(module: str, doc: str, **groups: type) -> type:
+    """A trainer's top-level ``Config``: one field per parameter group (``model=Model, ...``,
+    each defaulting to its own defaults) after the fields every torch trainer has."""
+    fields = [(name, cls, dataclasses.field(default_factory=cls)) for name, cls in groups.items()]
+    config = dataclasses.make_dataclass("Config", fields, bases=(TorchConfig,))
+    config.__module__, config.__doc__ = module, doc  # pickled by name, as a class statement would be
+    return config

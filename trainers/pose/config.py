@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from orchestrator.trainer import param
-from trainers._config import TorchConfig, TorchTrain
+from trainers._config import TorchTrain, torch_config
 
 BACKBONES = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "densenet121",
              "densenet169", "densenet201", "mobilenet_v2", "mobilenet_v3_large", "shufflenet_v2_x1_0")
@@ -85,11 +85,5 @@ class Eval:
     shift_heatmap: bool = param(True, help="shift flipped heatmaps one pixel (SimpleBaseline)")
 
 
-@dataclass
-class Config(TorchConfig):
-    model: Model = field(default_factory=Model)
-    data: Data = field(default_factory=Data)
-    loss: Loss = field(default_factory=Loss)
-    optim: Optim = field(default_factory=Optim)
-    train: Train = field(default_factory=Train)
-    eval: Eval = field(default_factory=Eval)
+Config = torch_config(__name__, "The pose trainer's schema: model, data, loss, optim, train and eval groups.",
+                      model=Model, data=Data, loss=Loss, optim=Optim, train=Train, eval=Eval)

@@ -5,11 +5,11 @@ and warmup, OHEM at 0.7, batch 16, 80k iterations)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from orchestrator.trainer import param
-from trainers._config import TorchConfig, TorchTrain
+from trainers._config import TorchTrain, torch_config
 
 BACKBONES = ("resnet18", "resnet34", "resnet50", "resnet101")
 EVAL_MODES = ("ss", "flip", "ms", "ms_flip")
@@ -95,14 +95,8 @@ class Eval:
     batch_size: int = param(2, ge=1, help="validation images per forward pass")
 
 
-@dataclass
-class Config(TorchConfig):
-    model: Model = field(default_factory=Model)
-    data: Data = field(default_factory=Data)
-    loss: Loss = field(default_factory=Loss)
-    optim: Optim = field(default_factory=Optim)
-    train: Train = field(default_factory=Train)
-    eval: Eval = field(default_factory=Eval)
+Config = torch_config(__name__, "The segmentation trainer's schema: model, data, loss, optim, train and eval groups.",
+                      model=Model, data=Data, loss=Loss, optim=Optim, train=Train, eval=Eval)
 
 
 _PAIRS = {"model.sp_channels": (3, "three widths, e.g. [64, 64, 128]"),
