@@ -280,5 +280,7 @@ def main() -> None:
     app(prog_name="orch")
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # python -m orchestrator.cli: run the module's own copy, where _cli_read
+    from orchestrator.cli import main as _main  # registered its commands (this one is __main__)
+
+    sys.exit(_main())
