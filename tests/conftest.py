@@ -10,6 +10,11 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
+# Ray 2.60 reads this when ray is imported: with it the embedded instance advertises 127.0.0.1
+# (what orch sets before it imports ray); a test module importing ray at collection must not
+# make the session's shared instance listen on the machine's address.
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+
 # Synthetic datasets the tests generate go to one folder per test session (Ray workers
 # inherit the environment), never to the user's ~/.cache/orch.
 os.environ.setdefault("ORCH_CACHE", tempfile.mkdtemp(prefix="orch-test-cache-"))

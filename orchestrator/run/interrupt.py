@@ -32,26 +32,34 @@ class Interrupts:
     def interrupted(self) -> bool:
         return self.count > 0
 
-    def _handle(self, signum: int, frame: Any) -> None:
+    def arrived(self, name: str) -> bool:
+        """Count a signal; True for the first one."""
         self.count += 1
         if self.count == 1:
-            self.signal_name = signal.Signals(signum).name
-            self._on_first(self.signal_name)
-            return
-        if not self.cleaning:
+            self.signal_name = name
+            self._on_first(name)
+        return self.count == 1
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if not self.arrived(signal.Signals(signum).name) and not self.cleaning:
             raise KeyboardInterrupt  # the second one: out now, the finally blocks still clean up
 
     @property
     def forced(self) -> bool:
         return self.count > 1
 
+    def install(self) -> None:
+        """(Re)install the handlers: ray.init puts its own on SIGTERM, so this runs again after it."""
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous = signal.signal(sig, self._handle)
+            self._previous.setdefault(sig, previous)
+
     def __enter__(self) -> "Interrupts":
-        """Install the handlers (after ray.init, which installs its own for SIGTERM)."""
         global _active
         _active = self
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                self._previous[sig] = signal.signal(sig, self._handle)
+        self.install()
         return self
 
     def __exit__(self, *exc: Any) -> None:

@@ -3,7 +3,6 @@ retries, OOM batch halving and log capture. The trainer itself never sees Ray.""
 
 from __future__ import annotations
 
-import io
 import math
 import os
 import sys
@@ -16,6 +15,7 @@ import ray
 from ray import tune
 
 from orchestrator.processes import ENV_DIR
+from orchestrator.run._capture import Log, Tee
 from orchestrator.protocol import PARAM_PREFIX_OOM, Final, Metrics, Retry, TrialStatus, encode
 from orchestrator.registry import build_config, get_trainer
 from orchestrator.secrets import mask_text, secret_values
@@ -31,53 +31,6 @@ class _Stop(BaseException):
         super().__init__(message)
         self.status = status
         self.message = message
-
-
-class _Log:
-    """The tail of what a trial printed, both streams in the order they were written; lines
-    written to stderr are marked ``[stderr]``."""
-
-    def __init__(self) -> None:
-        self.parts: list[str] = []
-        self.size = 0
-
-    def add(self, text: str) -> None:
-        self.parts.append(text)
-        self.size += len(text)
-        if self.size > 2 * LOG_LIMIT:
-            joined = "".join(self.parts)[-LOG_LIMIT:]
-            self.parts, self.size = [joined], len(joined)
-
-    def text(self) -> str:
-        return "".join(self.parts)[-LOG_LIMIT:]
-
-
-class _Tee(io.TextIOBase):
-    """Still prints what the trial prints, and adds it to the trial's log."""
-
-    def __init__(self, stream: Any, log: _Log, mark: str = ""):
-        self.stream, self.log, self.mark = stream, log, mark
-        self.at_line_start = True
-
-    def write(self, text: str) -> int:
-        if self.mark and text:
-            lines = text.splitlines(keepends=True)
-            marked = [(self.mark if (i or self.at_line_start) else "") + line for i, line in enumerate(lines)]
-            self.at_line_start = text.endswith("\n")
-            self.log.add("".join(marked))
-        else:
-            self.log.add(text)
-        try:
-            self.stream.write(text)
-        except Exception:  # noqa: BLE001 - a closed console must not fail the trial
-            pass
-        return len(text)
-
-    def flush(self) -> None:
-        try:
-            self.stream.flush()
-        except Exception:  # noqa: BLE001
-            pass
 
 
 class Reporter:
@@ -147,8 +100,8 @@ def run_trial(config: dict[str, Any], payload: dict[str, Any]) -> None:
     train = get_trainer(trial["trainer"]).load_train()
     attempts = _Attempts(dict(trial["config"]), payload["retries"], payload["on_oom"])
     status, message, last_traceback = TrialStatus.FAILED, "", ""
-    log = _Log()
-    tee_out, tee_err = _Tee(sys.stdout, log), _Tee(sys.stderr, log, "[stderr] ")
+    log = Log(LOG_LIMIT)
+    tee_out, tee_err = Tee(sys.stdout, log), Tee(sys.stderr, log, "[stderr] ")
     while True:
         attempts.count += 1
         reporter = Reporter(payload["on_nan"], payload["max_epochs"], payload["timeout_s"])

@@ -81,12 +81,24 @@ def run_sweep(spec: SweepSpec, *, address: str | None = None, tracking_uri: str 
     """Run every trial of ``spec`` not already finished; return the counts by status.
     Ctrl-C / SIGTERM: the running trials are stopped and recorded as killed, the parent run as
     KILLED, and ``outcome.interrupted`` says so (a second Ctrl-C raises KeyboardInterrupt)."""
+    configure_environment(embedded=not address)
+    console = console or Console(stderr=True, highlight=False)
+    relay: list = []  # the progress view, once it exists, hears about tracking outages and interrupts
+
+    def first_interrupt(name: str) -> None:
+        text = f"{name}: stopping the running trials and launching no more (again to force the exit)"
+        relay[0].note(text) if relay else console.print(text, highlight=False, markup=False)
+
+    interrupts = Interrupts(first_interrupt)
+    with interrupts:  # from the very start: a SIGTERM while the store opens is an interrupt too
+        return _run(spec, address, tracking_uri, new, quiet, console, rerun, relay, interrupts)
+
+
+def _run(spec: SweepSpec, address: str | None, tracking_uri: str | None, new: bool, quiet: bool,
+         console: Console, rerun: tuple[str, ...], relay: list, interrupts: Interrupts) -> SweepOutcome:
     from orchestrator.run.progress import SweepProgress
     from orchestrator.tracking import SweepTracker
 
-    configure_environment(embedded=not address)
-    console = console or Console(stderr=True, highlight=False)
-    relay: list = []  # the progress view, once it exists, hears about tracking outages
     tracker = SweepTracker(spec, tracking_uri, on_outage=lambda outage: relay and relay[0].tracking(outage))
     parent = tracker.open_parent(new=new)
     for line in code_changes(tracker.previous_tags, tracker.git):
@@ -98,11 +110,9 @@ def run_sweep(spec: SweepSpec, *, address: str | None = None, tracking_uri: str 
                              spec.max_concurrent or len(todo) or 1, console,
                              live=console.is_terminal and not quiet)
     relay.append(progress)
-    interrupts = Interrupts(lambda name: progress.note(
-        f"{name}: stopping the running trials and launching no more (again to force the exit)"))
     status = "FINISHED"
     try:
-        if todo:
+        if todo and not interrupts.interrupted:
             outcome.counts = _fit(spec, todo, tracker, progress, address, interrupts)
     except KeyboardInterrupt:
         interrupts.count = max(interrupts.count, 1)
@@ -155,6 +165,21 @@ def _tuner(spec: SweepSpec, todo: list[int], callback, stopper, storage: str, pr
     )
 
 
+def _start(address: str | None, interrupts: Interrupts) -> bool:
+    """start_ray; a SIGTERM during ray.init (whose own handler exits with 15) is an interrupt."""
+    import signal
+
+    try:
+        return start_ray(address)
+    except SystemExit as exc:
+        if exc.code != signal.SIGTERM:
+            raise
+        interrupts.arrived("SIGTERM")
+        import ray
+
+        return ray.is_initialized()
+
+
 def _fit(spec: SweepSpec, todo: list[int], tracker, progress, address: str | None,
          interrupts) -> dict[str, int]:
     """Run the Tune experiment; returns the count of trials by final status."""
@@ -162,9 +187,11 @@ def _fit(spec: SweepSpec, todo: list[int], tracker, progress, address: str | Non
     from orchestrator.run.callback import TrackingCallback
     from orchestrator.run.stopper import StopOnInterrupt
 
-    started_ray = start_ray(address)
+    started_ray = _start(address, interrupts)
+    interrupts.install()  # back from Ray, which took SIGTERM in ray.init
     try:
-        check_resources(_resources(spec), spec.trials[todo[0]].name)
+        if not interrupts.interrupted:
+            check_resources(_resources(spec), spec.trials[todo[0]].name)
     except ResourcesUnavailable:
         if started_ray:
             import ray
@@ -175,27 +202,27 @@ def _fit(spec: SweepSpec, todo: list[int], tracker, progress, address: str | Non
     process_dir = tempfile.mkdtemp(prefix="orch-procs-")
     budgets = [b for b in (spec.stop.max_epochs, spec.scheduler.options.get("max_t")) if b]
     callback = TrackingCallback(spec.trials, tracker, progress, min(budgets) if budgets else None)
-    with interrupts:
-        try:
+    try:
+        if not interrupts.interrupted:
             with progress, warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 logging.getLogger("ray.tune").setLevel(logging.CRITICAL)
                 _tuner(spec, todo, callback, StopOnInterrupt(), storage, process_dir).fit()
-        finally:
-            interrupts.cleaning = True
-            # trial scripts still running (Ctrl-C): SIGTERM, their grace (none when forced), SIGKILL
-            stop_groups(process_dir, force=interrupts.forced)
-            if interrupts.interrupted:
-                callback.end_unfinished(TrialStatus.KILLED, f"interrupted by {interrupts.signal_name or 'SIGINT'}")
-            if started_ray:
-                import ray
+    finally:
+        interrupts.cleaning = True
+        # trial scripts still running (Ctrl-C): SIGTERM, their grace (none when forced), SIGKILL
+        stop_groups(process_dir, force=interrupts.forced)
+        if interrupts.interrupted:
+            callback.end_unfinished(TrialStatus.KILLED, f"interrupted by {interrupts.signal_name or 'SIGINT'}")
+        if started_ray:
+            import ray
 
-                ray.shutdown()
-                tag = own_instance_tag()
-                if tag:  # whatever of this instance outlived the shutdown (agents, orphaned scripts)
-                    stop_processes(list(instance_processes(tag)))
-            shutil.rmtree(storage, ignore_errors=True)
-            shutil.rmtree(process_dir, ignore_errors=True)
+            ray.shutdown()
+            tag = own_instance_tag()
+            if tag:  # whatever of this instance outlived the shutdown (agents, orphaned scripts)
+                stop_processes(list(instance_processes(tag)))
+        shutil.rmtree(storage, ignore_errors=True)
+        shutil.rmtree(process_dir, ignore_errors=True)
     counts = Counter(callback.outcomes.values())
     missing = len(todo) - len(callback.outcomes)
     if missing and not interrupts.interrupted:  # Tune ended them without a word from the worker

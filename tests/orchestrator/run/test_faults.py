@@ -192,14 +192,15 @@ def test_ctrl_c_stops_trials_and_their_grandchildren_and_records_them_killed(tmp
     assert not _tagged_by(proc.pid), "a process of the embedded Ray instance survived"
 
 
-def test_sigterm_is_the_first_ctrl_c(tmp_path, write):
+@pytest.mark.parametrize("delay", [0.0, 6.0], ids=["while-ray-starts", "while-trials-run"])
+def test_sigterm_is_the_first_ctrl_c(tmp_path, write, delay):
     path = write("faulty.yaml", SLOW_TOY.replace("sleep: 0.3", "sleep: 2"))
     env = _env(tmp_path)
     proc = _orch(["sweep", str(path), "--quiet"], tmp_path, env)
     deadline = time.time() + 120
     while time.time() < deadline and not (tmp_path / ".mlflow.db.faulty.owner").exists():
-        time.sleep(0.1)
-    time.sleep(6)
+        time.sleep(0.02)
+    time.sleep(delay)  # 0: the store is open and Ray is starting (ray.init has its own SIGTERM handler)
     os.kill(proc.pid, signal.SIGTERM)
     out, _ = proc.communicate(timeout=120)
     assert proc.returncode == 130 and "SIGTERM" in out, out

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import io
 
-from orchestrator.run.trainable import _Log, _Tee
+from orchestrator.run._capture import Log, Tee
 
 
 def test_stdout_and_stderr_interleave_in_order_with_marks():
-    log = _Log()
+    log = Log()
     out, err = io.StringIO(), io.StringIO()
-    tee_out, tee_err = _Tee(out, log), _Tee(err, log, "[stderr] ")
+    tee_out, tee_err = Tee(out, log), Tee(err, log, "[stderr] ")
     tee_out.write("Epoch: [0][0/10]\n")
     tee_err.write("warning: slow ")
     tee_err.write("loader\nsecond line\n")
