@@ -19,7 +19,8 @@ import uuid
 from pathlib import Path
 
 __all__ = ["ENV_DIR", "ENV_INSTANCE", "register_group", "unregister_group", "stop_groups",
-           "tag_instance", "instance_processes", "stop_processes", "reap_orphans"]
+           "tag_instance", "instance_processes", "stop_processes", "reap_orphans", "pid_alive",
+           "group_alive", "signal_group"]
 
 ENV_DIR = "ORCH_PROCESS_DIR"
 ENV_INSTANCE = "ORCH_INSTANCE"
@@ -37,7 +38,7 @@ def unregister_group(pgid: int) -> None:
         Path(folder, str(pgid)).unlink(missing_ok=True)
 
 
-def _group_alive(pgid: int) -> bool:
+def group_alive(pgid: int) -> bool:
     try:
         os.killpg(pgid, 0)
         return True
@@ -45,7 +46,7 @@ def _group_alive(pgid: int) -> bool:
         return False
 
 
-def _signal_group(pgid: int, sig: int) -> None:
+def signal_group(pgid: int, sig: int) -> None:
     try:
         os.killpg(pgid, sig)
     except (ProcessLookupError, PermissionError):
@@ -61,14 +62,14 @@ def stop_groups(folder: str | os.PathLike, force: bool = False) -> int:
             groups[int(entry.name)] = float(entry.read_text().strip() or 0)
         except (OSError, ValueError):
             continue
-    alive = [g for g in groups if _group_alive(g)]
+    alive = [g for g in groups if group_alive(g)]
     for pgid in alive:
-        _signal_group(pgid, signal.SIGTERM)
+        signal_group(pgid, signal.SIGTERM)
     deadline = time.monotonic() + (0.0 if force else max((groups[g] for g in alive), default=0.0))
-    while time.monotonic() < deadline and any(_group_alive(g) for g in alive):
+    while time.monotonic() < deadline and any(group_alive(g) for g in alive):
         time.sleep(0.05)
     for pgid in alive:
-        _signal_group(pgid, signal.SIGKILL)
+        signal_group(pgid, signal.SIGKILL)
     for pgid in groups:
         Path(folder, str(pgid)).unlink(missing_ok=True)
     return len(alive)
@@ -106,7 +107,8 @@ def instance_processes(tag: str | None = None) -> dict[int, str]:
     return found
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """False only for a pid that provably is not running (absent, or a zombie)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -121,7 +123,7 @@ def _alive(pid: int) -> bool:
 
 def stop_processes(pids: list[int], grace: float = 3.0) -> int:
     """SIGTERM, up to ``grace`` seconds, SIGKILL; returns how many were running."""
-    alive = [p for p in pids if _alive(p)]
+    alive = [p for p in pids if pid_alive(p)]
     for sig in (signal.SIGTERM, signal.SIGKILL):
         for pid in alive:
             try:
@@ -129,7 +131,7 @@ def stop_processes(pids: list[int], grace: float = 3.0) -> int:
             except (ProcessLookupError, PermissionError):
                 pass
         deadline = time.monotonic() + (grace if sig == signal.SIGTERM else 2.0)
-        while time.monotonic() < deadline and any(_alive(p) for p in alive):
+        while time.monotonic() < deadline and any(pid_alive(p) for p in alive):
             time.sleep(0.05)
     return len(alive)
 
@@ -138,5 +140,5 @@ def reap_orphans() -> int:
     """Stop what earlier orch processes left running when they were killed (their tag's pid is
     dead): Ray's processes and trial scripts. Returns how many were found."""
     orphans = [pid for pid, tag in instance_processes().items()
-               if tag.partition("-")[0].isdigit() and not _alive(int(tag.partition("-")[0]))]
+               if tag.partition("-")[0].isdigit() and not pid_alive(int(tag.partition("-")[0]))]
     return stop_processes(orphans, grace=2.0) if orphans else 0

@@ -99,6 +99,7 @@ def run_trial(config: dict[str, Any], payload: dict[str, Any]) -> None:
         os.environ[ENV_DIR] = payload["process_dir"]
     train = get_trainer(trial["trainer"]).load_train()
     attempts = _Attempts(dict(trial["config"]), payload["retries"], payload["on_oom"])
+    hidden = secret_values(trial["config"], payload.get("secrets", ()))  # scrubbed from logs and messages
     status, message, last_traceback = TrialStatus.FAILED, "", ""
     log = Log(LOG_LIMIT)
     tee_out, tee_err = Tee(sys.stdout, log), Tee(sys.stderr, log, "[stderr] ")
@@ -120,10 +121,8 @@ def run_trial(config: dict[str, Any], payload: dict[str, Any]) -> None:
             if retry is None:
                 status = TrialStatus.FAILED
                 break
-            hidden = secret_values(trial["config"], payload.get("secrets", ()))
             tune.report(encode(Retry(reporter.step, attempts.count, mask_text(retry, hidden),
                                      mask_text(last_traceback, hidden))))
-    hidden = secret_values(trial["config"], payload.get("secrets", ()))
     text = mask_text(log.text(), hidden)
     final = Final(reporter.step, status, mask_text(message, hidden), attempts.count,
                   mask_text(last_traceback, hidden), text, attempts.changed, ray.get_runtime_context().get_node_id())

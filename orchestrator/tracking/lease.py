@@ -20,6 +20,7 @@ import time
 import uuid
 from pathlib import Path
 
+from orchestrator.processes import pid_alive
 from orchestrator.protocol import Tag
 
 __all__ = ["SweepBusy", "Owner", "LocalLease", "TagLease", "HEARTBEAT_S", "LEASE_TIMEOUT_S"]
@@ -62,15 +63,7 @@ class Owner:
 
     def alive(self) -> bool:
         """False only when the owner is provably dead: a pid on this host that does not exist."""
-        if self.host != socket.gethostname():
-            return True
-        try:
-            os.kill(self.pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
+        return self.host != socket.gethostname() or pid_alive(self.pid)
 
     def describe(self, seen: float | None = None) -> str:
         ago = f", last seen {_ago(seen)} ago" if seen else ""

@@ -257,13 +257,12 @@ class SweepTracker:
         if self.parent_id:
             self._queue.put(Op("parent", data={"status": status, "summary": summary or {}}))
         self._queue.close(timeout)
-        if self.lease is not None and not self._queue.spooled:
+        # a server lease is released only when the server answers (else it lapses after its timeout)
+        if self.lease is not None and not (isinstance(self.lease, TagLease) and self._queue.spooled):
             try:
                 self.lease.release()
             except Exception:  # noqa: BLE001 - a lapsed lease is taken over anyway
                 pass
-        elif self.lease is not None and not isinstance(self.lease, TagLease):
-            self.lease.release()
         return list(self._queue.errors)
 
 

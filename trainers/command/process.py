@@ -13,7 +13,7 @@ import time
 from collections import deque
 from typing import Iterator
 
-from orchestrator.processes import register_group, unregister_group
+from orchestrator.processes import group_alive, register_group, signal_group, unregister_group
 
 __all__ = ["Script", "gpu_list"]
 
@@ -94,14 +94,7 @@ class Script:
         unregister_group(self.pgid)
 
     def _signal(self, sig: int) -> None:
-        try:
-            os.killpg(self.pgid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
+        signal_group(self.pgid, sig)
 
     def _group_alive(self) -> bool:
-        try:
-            os.killpg(self.pgid, 0)
-            return True
-        except (ProcessLookupError, PermissionError):
-            return False
+        return group_alive(self.pgid)
