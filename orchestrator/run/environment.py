@@ -3,6 +3,7 @@ does (embedded and loopback-only, or joining a cluster)."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 
@@ -63,6 +64,38 @@ def start_ray(address: str | None = None) -> bool:
         return False
     # the embedded instance keeps Ray's token authentication; its notice is noise on every run
     logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
+    with _signals_stay_ours(ray):
+        _init(ray, address)
+    return True
+
+
+@contextlib.contextmanager
+def _signals_stay_ours(ray):
+    """While ray.init runs, a SIGTERM reaches orch's handler (it is counted, the sweep then stops
+    cleanly) instead of one of the three Ray puts on it in turn: ``sys.exit(15)``, the node's
+    kill-and-exit(1), and the driver's C++ failure handler, which prints a stack trace and, raised
+    into a half-connected core worker, ends the process with SIGABRT at exit. Only the driver: trial
+    workers keep Ray's handlers. Both hooks are Ray internals: where one is gone, Ray's way stays."""
+    from orchestrator.run.interrupt import active
+
+    utils = getattr(getattr(ray, "_private", None), "utils", None)
+    constants = getattr(getattr(ray, "_private", None), "ray_constants", None)
+    if active() is None or not hasattr(utils, "set_sigterm_handler"):
+        yield
+        return
+    setter, no_handler = utils.set_sigterm_handler, getattr(constants, "RAY_DISABLE_FAILURE_SIGNAL_HANDLER", None)
+    utils.set_sigterm_handler = lambda handler: None
+    if no_handler is not None:
+        constants.RAY_DISABLE_FAILURE_SIGNAL_HANDLER = True
+    try:
+        yield
+    finally:
+        utils.set_sigterm_handler = setter
+        if no_handler is not None:
+            constants.RAY_DISABLE_FAILURE_SIGNAL_HANDLER = no_handler
+
+
+def _init(ray, address: str | None) -> None:
     if address:
         _join(ray, address)
     else:
@@ -75,7 +108,6 @@ def start_ray(address: str | None = None) -> bool:
         # servers bind to the node address, so 127.0.0.1 keeps them off the network
         ray.init(address="local", _node_ip_address="127.0.0.1", include_dashboard=False,
                  log_to_driver=False, logging_level=logging.WARNING, **_logical_gpus())
-    return True
 
 
 def _logical_gpus() -> dict[str, int]:

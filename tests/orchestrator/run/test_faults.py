@@ -192,18 +192,22 @@ def test_ctrl_c_stops_trials_and_their_grandchildren_and_records_them_killed(tmp
     assert not _tagged_by(proc.pid), "a process of the embedded Ray instance survived"
 
 
-@pytest.mark.parametrize("delay", [0.0, 6.0], ids=["while-ray-starts", "while-trials-run"])
-def test_sigterm_is_the_first_ctrl_c(tmp_path, write, delay):
+@pytest.mark.parametrize("moment", [0.0, 1.5, 3.0, "trials-run"],
+                         ids=["ray-starts", "ray-starts+1.5s", "ray-starts+3s", "trials-run"])
+def test_sigterm_is_the_first_ctrl_c(tmp_path, write, moment):
     path = write("faulty.yaml", SLOW_TOY.replace("sleep: 0.3", "sleep: 2"))
     env = _env(tmp_path)
     proc = _orch(["sweep", str(path), "--quiet"], tmp_path, env)
     deadline = time.time() + 120
     while time.time() < deadline and not (tmp_path / ".mlflow.db.faulty.owner").exists():
         time.sleep(0.02)
-    time.sleep(delay)  # 0: the store is open and Ray is starting (ray.init has its own SIGTERM handler)
+    if moment == "trials-run":  # a trial has reported to the store
+        _wait_for_children(f"sqlite:///{tmp_path / 'mlflow.db'}", 1)
+    else:  # the store is open and ray.init runs: Ray puts three handlers of its own on SIGTERM
+        time.sleep(moment)
     os.kill(proc.pid, signal.SIGTERM)
     out, _ = proc.communicate(timeout=120)
-    assert proc.returncode == 130 and "SIGTERM" in out, out
+    assert proc.returncode == 130 and "SIGTERM" in out and "SIGTERM received" not in out, out
     client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
     [parent] = parents(client)
     statuses = Counter(r.data.tags["orch.status"] for r in children(client, parent.info.run_id))
