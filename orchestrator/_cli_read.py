@@ -52,14 +52,29 @@ def table(
     fmt: Annotated[str, typer.Option("--format", "-f", help="md, latex, csv, html or json.")] = "md",
     out: Annotated[Optional[str], typer.Option(
         "--out", "-o", help="Write here; default results/<sweep>.<ext>; '-' prints only.")] = None,
+    label: Annotated[Optional[str], typer.Option(
+        "--label", help="Header of the first column, e.g. Arch.")] = None,
+    counts: Annotated[Optional[bool], typer.Option(
+        "--counts/--no-counts", help="(n=K) seeds in the cells; default: yes, except in LaTeX.")] = None,
+    second: Annotated[bool, typer.Option("--second", help="Underline the second best of each column.")] = False,
+    digits: Annotated[Optional[int], typer.Option(
+        "--digits", help="Decimals of every column; default: the metric group's, else from the values.")] = None,
+    ci: Annotated[Optional[float], typer.Option(
+        "--ci", help="Show mean ± the half-width of this confidence interval (percent, e.g. 95) "
+        "instead of ± std.")] = None,
+    alpha: Annotated[float, typer.Option(
+        "--alpha", help="Significance level: † marks rows whose Welch t-test against the best gives "
+        "p ≥ alpha.")] = 0.05,
     tracking_uri: TrackingOption = None,
 ) -> None:
-    """The ablation table of a sweep: one row per setting, seeds as mean ± std (n)."""
+    """The ablation table of a sweep: one row per setting, seeds as mean ± std (n), the unique best
+    in bold, † on rows within seed noise of the best (Welch's t-test, bootstrap CI in JSON/CSV)."""
     from orchestrator.publish import TableRequest, make_table
     from orchestrator.tables import TableError, UnknownMetric
 
     request = TableRequest(sweep_name, tuple(metric or ()), per_class, pivot, at, series, baseline, fmt,
-                           out, tracking_uri)
+                           out, tracking_uri, label, counts, second, digits,
+                           None if ci is None else ci / 100, alpha)
     with _reported(TableError, UnknownMetric, ValueError):
         text, path = make_table(request)
     typer.echo(text, nl=False)

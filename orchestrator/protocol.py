@@ -13,10 +13,15 @@ from enum import Enum
 from typing import Any, Mapping, Union
 
 __all__ = ["TrialStatus", "DONE_STATUSES", "Tag", "Metrics", "Retry", "Final", "Event", "encode",
-           "decode", "STEP_KEY", "ENTRY_POINT_GROUP", "PARAM_PREFIX_OOM"]
+           "decode", "STEP_KEY", "ENTRY_POINT_GROUP", "PARAM_PREFIX_OOM", "COMPUTE_PREFIX",
+           "DESCRIPTIVE_PREFIXES"]
 
 ENTRY_POINT_GROUP = "orch.trainers"  # the entry-point group trainer packages register in
 PARAM_PREFIX_OOM = "oom."  # params logged when OOM halving changed a value: oom.train.batch_size
+# metrics orch logs per trial, and sums on the parent, when a trial ends: totals, not curves
+COMPUTE_PREFIX = "compute/"
+# metrics that describe a trial rather than score it: tables never bold them (model/params)
+DESCRIPTIVE_PREFIXES = ("model/", COMPUTE_PREFIX)
 
 
 class TrialStatus(str, Enum):
@@ -67,6 +72,7 @@ class Tag:
     METRIC = "orch.metric"
     MODE = "orch.mode"
     AXES = "orch.axes"  # JSON: axis names on the parent, {axis: value} on a child
+    ABBREV = "orch.abbrev"  # JSON {axis: short name} from the sweep's `abbrev:`, for table headers
     SEEDS = "orch.seeds"
     TRIALS = "orch.trials"  # how many trials the sweep file had when it last ran
     OWNER = "orch.owner"  # JSON {host, pid, token, command, since} of the launcher running it now

@@ -9,9 +9,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestrator.tables import FORMATS, build_pivot, build_table, expand_metrics, render
+from orchestrator.tables import FORMATS, Style, TableError, build_pivot, build_table, expand_metrics, render
 
-__all__ = ["TableRequest", "make_table", "make_plot", "write_atomic", "EXTENSIONS"]
+__all__ = ["TableRequest", "build", "make_table", "make_plot", "write_atomic", "EXTENSIONS"]
 
 EXTENSIONS = {"md": "md", "latex": "tex", "csv": "csv", "html": "html", "json": "json"}
 
@@ -28,6 +28,16 @@ class TableRequest:
     fmt: str = "md"
     out: str | None = None  # None: results/<sweep>.<ext>; "-": print only
     tracking_uri: str | None = None
+    label: str | None = None  # the first column's header
+    counts: bool | None = None  # (n=K) in cells; None: yes except in LaTeX
+    second: bool = False  # underline the second best
+    digits: int | None = None  # decimals of every column; None: per column
+    ci: float | None = None  # show mean ± this confidence interval's half-width (0.95), not ± std
+    alpha: float = 0.05  # significance level of the † marks
+
+    @property
+    def style(self) -> Style:
+        return Style(self.label, self.counts, self.second)
 
 
 def write_atomic(path: Path, text: str | bytes) -> None:
@@ -38,24 +48,43 @@ def write_atomic(path: Path, text: str | bytes) -> None:
     os.replace(tmp, path)
 
 
-def make_table(req: TableRequest) -> tuple[str, Path | None]:
-    """Render the table a request asks for; returns (text, file written or None)."""
+def _check(req: TableRequest) -> None:
+    if req.fmt not in FORMATS:
+        raise ValueError(f"--format {req.fmt!r}: one of {', '.join(FORMATS)}")
+    if req.ci is not None and not 0 < req.ci < 1:
+        raise TableError(f"--ci {req.ci * 100:g}: a confidence level in percent between 0 and 100, e.g. --ci 95")
+    if not 0 < req.alpha < 1:
+        raise TableError(f"--alpha {req.alpha:g}: a significance level between 0 and 1, e.g. 0.05")
+    if req.digits is not None and not 0 <= req.digits <= 8:
+        raise TableError(f"--digits {req.digits}: between 0 and 8 decimals")
+
+
+def build(req: TableRequest, record=None):
+    """The Table (or Pivot) a request asks for, from ``record`` or the store."""
     from orchestrator.registry import metric_groups
     from orchestrator.tracking import read_sweep
 
-    if req.fmt not in FORMATS:
-        raise ValueError(f"--format {req.fmt!r}: one of {', '.join(FORMATS)}")
-    record = read_sweep(req.sweep, req.tracking_uri)
+    _check(req)
+    record = record or read_sweep(req.sweep, req.tracking_uri)
     logged = {k for t in record.trials for k in (*t.history, *t.metrics)}
     params = {k for t in record.trials for k in t.params}
     columns = expand_metrics(list(req.metrics) or [record.metric], logged, params, record.metric,
                              record.mode, req.per_class, metric_groups(record.trainer))
+    columns = [c for c in columns if not (c.is_param and c.key in record.axes)]  # an axis has its column
+    if not columns:
+        raise TableError(f"--metric {', '.join(req.metrics)}: only axes of the sweep, which the table "
+                         "shows anyway; name a metric too")
     at = req.at or "best"
     if req.pivot:
-        table = build_pivot(record, columns[0], req.pivot[0], req.pivot[1], at)
-    else:
-        table = build_table(record, columns, at, req.baseline, req.series)
-    text = render(table, req.fmt)
+        return record, build_pivot(record, columns[0], req.pivot[0], req.pivot[1], at, req.digits, req.ci,
+                                   req.alpha)
+    return record, build_table(record, columns, at, req.baseline, req.series, req.digits, req.ci, req.alpha)
+
+
+def make_table(req: TableRequest) -> tuple[str, Path | None]:
+    """Render the table a request asks for; returns (text, file written or None)."""
+    record, table = build(req)
+    text = render(table, req.fmt, req.style)
     if req.out == "-":
         return text, None
     path = Path(req.out) if req.out else Path("results") / f"{record.name}.{EXTENSIONS[req.fmt]}"

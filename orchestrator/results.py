@@ -46,6 +46,9 @@ class SweepRecord:
     planned: int  # trials in the sweep file when it last ran
     trials: tuple[TrialResult, ...] = ()
     artifact_uri: str = ""
+    abbrev: Mapping[str, str] = field(default_factory=dict)  # axis -> short name, from `abbrev:`
+    tags: Mapping[str, str] = field(default_factory=dict)  # the parent run's
+    metrics: Mapping[str, float] = field(default_factory=dict)  # the parent run's (sweep/, compute/ totals)
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,7 @@ class MetricColumn:
     aliases: tuple[str, ...] = ()  # what other tools print for the same quantity: "Shou", "Total"
     optional: bool = False  # a column only when some trial logged it (e.g. an extra eval mode)
     note: str = ""  # a footnote the table prints when the column is shown
+    digits: int | None = None  # decimals in tables; default: the group's, else chosen from the values
 
     @property
     def header(self) -> str:
@@ -68,6 +69,7 @@ class MetricGroup:
     per_class_prefix: str = ""
     classes: tuple[str, ...] = ()
     class_latex: Mapping[str, str] = field(default_factory=dict)  # short headers: "TLight"
+    digits: int | None = None  # decimals of every column that does not set its own
 
     def column_for(self, printed: str) -> MetricColumn | None:
         """The column another tool's name means (``Shou`` -> val/Shoulder), case-insensitive."""

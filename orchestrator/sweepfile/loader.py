@@ -273,5 +273,5 @@ def _load(doc: LineDict, path: Path, file: str, source: str, overrides: Sequence
         resources=resources, max_concurrent=max_concurrent, stop=stop, retries=retries,
         on_oom=on_oom, scheduler=scheduler, experiment=experiment,
         source=source, profile=profile, overrides=tuple(overrides),
-        secrets=secrets,
+        secrets=secrets, abbrev=dict(abbrev),
     )

@@ -84,6 +84,7 @@ class SweepSpec:
     profile: str | None = None
     overrides: tuple[str, ...] = ()  # the --set arguments, as given
     secrets: tuple[str, ...] = ()  # config keys never written in clear (orchestrator.secrets)
+    abbrev: Mapping[str, str] = field(default_factory=dict)  # axis -> the short name `abbrev:` gave it
 
     def to_dicts(self) -> list[dict[str, Any]]:
         return [t.to_dict(self.resources) for t in self.trials]

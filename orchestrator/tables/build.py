@@ -1,20 +1,25 @@
 """TrialResults -> a table: one row per setting (seeds collapsed), one column per metric.
 
-Pure: dataclasses and the statistics module only.
+Pure: dataclasses, the statistics module and (for significance, only when some row has two seeds)
+scipy. Every decision a reader sees is made here: which step fills a cell, the precision of each
+column, the unique best and second best, which rows are within seed noise of the best.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import statistics
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-from orchestrator.protocol import TrialStatus
+from orchestrator.protocol import COMPUTE_PREFIX, DESCRIPTIVE_PREFIXES, PARAM_PREFIX_OOM, TrialStatus
 from orchestrator.results import SweepRecord, TrialResult
 from orchestrator.tables.groups import Column
+from orchestrator.tables.stats import Comparison, ci_half_width, compare
 
-__all__ = ["Cell", "Row", "Table", "Pivot", "TableError", "build_table", "build_pivot", "parse_at"]
+__all__ = ["Cell", "Row", "Table", "TableError", "build_table", "parse_at", "aggregate", "column_digits",
+           "mark_ranks", "add_significance", "check_step"]
 
 
 class TableError(Exception):
@@ -25,12 +30,20 @@ class TableError(Exception):
 class Cell:
     mean: float | None = None  # over the seeds with a finite value
     std: float | None = None  # sample standard deviation (n - 1); None for one value
-    n: int = 0
+    n: int = 0  # seeds behind mean and std
     failed: int = 0
     nan: int = 0  # diverged seeds, or non-finite values
-    text: str | None = None  # a param that is not a number
+    text: str | None = None  # a param that is not a number, or params that differ between seeds
     series: tuple[tuple[int, float], ...] = ()  # --series: (step, mean over seeds)
-    best: bool = False
+    best: bool = False  # the unique best of its column at the column's precision
+    second: bool = False  # the unique second best
+    values: tuple[float, ...] = ()  # the per-seed values behind mean and std
+    total: int = 0  # seeds of the setting, whatever became of them
+    effective: bool = False  # a param that OOM halving changed: the value shown is the one that ran
+    requested: str | None = None  # ... and the one the sweep asked for
+    test: Comparison | None = None  # against the column's best row (or --baseline)
+    half: float | None = None  # --ci: half-width of the confidence interval of the mean
+    plain: bool = False  # one value, not a statistic (a param, a model size): printed as it is
 
 
 @dataclass(frozen=True)
@@ -50,18 +63,11 @@ class Table:
     at: str
     baseline: str | None = None
     series: bool = False
-
-
-@dataclass(frozen=True)
-class Pivot:
-    sweep: str
-    row_axis: str
-    col_axis: str
-    column: Column
-    row_values: tuple[Any, ...]
-    col_values: tuple[Any, ...]
-    cells: tuple[tuple[Cell, ...], ...]
-    at: str
+    digits: tuple[int, ...] = ()  # decimals per column
+    metric: str = ""  # the sweep's metric: --at best reads each trial where it is best
+    abbrev: Mapping[str, str] = dataclasses.field(default_factory=dict)  # axis -> short header
+    ci: float | None = None  # --ci level (0.95) when ± is a confidence interval
+    alpha: float = 0.05
 
 
 def parse_at(at: str) -> tuple[str, int | None]:
@@ -82,7 +88,7 @@ def _value_at(history: Sequence[tuple[int, float]], step: int | None) -> float |
     return value
 
 
-def _chosen_step(trial: TrialResult, at: str, step: int | None, metric: str, mode: str) -> int | None:
+def chosen_step(trial: TrialResult, at: str, step: int | None, metric: str, mode: str) -> int | None:
     """Which evaluation of a trial fills its cells: with ``best``, the step where the sweep's
     metric is best, so a row reads like one line of the per-epoch table; None means the last."""
     if at == "step":
@@ -95,48 +101,64 @@ def _chosen_step(trial: TrialResult, at: str, step: int | None, metric: str, mod
     return pick(finite, key=lambda sv: sv[1])[0]
 
 
-def _trial_value(trial: TrialResult, column: Column, at: str, step: int | None, metric: str,
-                 mode: str) -> float | str | None:
-    if column.is_param:
-        raw = trial.params.get(column.key)
-        try:
-            return float(raw) if raw is not None else None
-        except ValueError:
-            return raw
+def _param_value(trial: TrialResult, key: str) -> tuple[float | str | None, bool]:
+    """A param as it ran: the OOM-halved value when halving changed it (and True)."""
+    halved = trial.params.get(f"{PARAM_PREFIX_OOM}{key}")
+    raw = halved if halved is not None else trial.params.get(key)
+    try:
+        return (float(raw) if raw is not None else None), halved is not None
+    except ValueError:
+        return raw, halved is not None
+
+
+def _metric_value(trial: TrialResult, column: Column, at: str, step: int | None, metric: str,
+                  mode: str) -> float | None:
     history = trial.history.get(column.key)
-    if not history:
+    if not history or column.key.startswith(COMPUTE_PREFIX):  # compute/: a total, not a curve
         return trial.metrics.get(column.key)
-    chosen = _chosen_step(trial, at, step, metric, mode)
     if at == "step" and not any(s <= step for s, _ in history):
         return None
-    return _value_at(history, chosen)
+    return _value_at(history, chosen_step(trial, at, step, metric, mode))
 
 
-def _aggregate(trials: list[TrialResult], column: Column, at: str, step: int | None, metric: str,
-               mode: str, series: bool) -> Cell:
+def _param_cell(trials: list[TrialResult], column: Column) -> Cell:
+    found = [_param_value(t, column.key) for t in trials]
+    values = [v for v, _ in found if v is not None]
+    effective = any(e for _, e in found)
+    requested = next((t.params.get(column.key) for t in trials
+                      if f"{PARAM_PREFIX_OOM}{column.key}" in t.params), None)
+    distinct = list(dict.fromkeys(values))
+    if len(distinct) == 1 and not isinstance(distinct[0], str):
+        return Cell(distinct[0], None, 1, total=len(trials), effective=effective, requested=requested, plain=True)
+    if not distinct:
+        return Cell(total=len(trials))
+    text = ", ".join(v if isinstance(v, str) else f"{v:g}" for v in distinct)
+    return Cell(text=text, n=len(trials), total=len(trials), effective=effective, requested=requested)
+
+
+def aggregate(trials: list[TrialResult], column: Column, at: str, step: int | None, metric: str,
+              mode: str, series: bool = False) -> Cell:
+    """One cell: the trials of one setting (its seeds) in one column."""
+    if column.is_param:
+        return _param_cell(trials, column)
+    descriptive = column.key.startswith(DESCRIPTIVE_PREFIXES)  # a model's size does not diverge
     values: list[float] = []
     failed = nan = 0
-    texts: set[str] = set()
     for trial in trials:
-        if trial.status == TrialStatus.FAILED and not column.is_param:
+        if trial.status == TrialStatus.FAILED and not descriptive:
             failed += 1
             continue
-        value = _trial_value(trial, column, at, step, metric, mode)
-        if isinstance(value, str):
-            texts.add(value)
-        elif trial.status == TrialStatus.DIVERGED and not column.is_param or \
-                (value is not None and not math.isfinite(value)):
+        value = _metric_value(trial, column, at, step, metric, mode)
+        if (trial.status == TrialStatus.DIVERGED and not descriptive) or (value is not None and not math.isfinite(value)):
             nan += 1
         elif value is not None:
             values.append(value)
-    if texts:
-        return Cell(text=", ".join(sorted(texts)), n=len(trials))
-    if column.is_param and values and len(set(values)) == 1:
-        return Cell(values[0], None, 1)  # a setting's param: one value, however many seeds
+    if descriptive and values and len(set(values)) == 1 and not failed and not nan:
+        return Cell(values[0], None, 1, total=len(trials), plain=True)
     mean = statistics.fmean(values) if values else None
     std = statistics.stdev(values) if len(values) > 1 else None
     points: tuple[tuple[int, float], ...] = ()
-    if series and not column.is_param:
+    if series:
         by_step: dict[int, list[float]] = {}
         for trial in trials:
             if trial.status in (TrialStatus.FAILED, TrialStatus.DIVERGED):
@@ -145,7 +167,53 @@ def _aggregate(trials: list[TrialResult], column: Column, at: str, step: int | N
                 if math.isfinite(v):
                     by_step.setdefault(s, []).append(v)
         points = tuple((s, statistics.fmean(vs)) for s, vs in sorted(by_step.items()))
-    return Cell(mean, std, len(values), failed, nan, series=points)
+    return Cell(mean, std, len(values), failed, nan, series=points, values=tuple(values), total=len(trials))
+
+
+def column_digits(column: Column, cells: Sequence[Cell], override: int | None = None) -> int:
+    """One precision per column: ``--digits``, else the metric group's, else 2 decimals, or three
+    significant digits of the smallest value when the column holds values below 1 (losses)."""
+    if override is not None:
+        return override
+    if column.digits is not None:
+        return column.digits
+    small = [abs(c.mean) for c in cells if c.mean is not None and math.isfinite(c.mean) and 0 < abs(c.mean) < 1]
+    if not small:
+        return 2
+    return max(2, min(6, 2 - math.floor(math.log10(min(small)))))
+
+
+def mark_ranks(cells: list[Cell], mode: str, digits: int) -> list[Cell]:
+    """Bold the best and underline the second best, each only when unique at the shown precision:
+    no mark on ties or on a constant column, none on params (``mode`` "")."""
+    if not mode:
+        return cells
+    shown = sorted({round(c.mean, digits) for c in cells if c.mean is not None and math.isfinite(c.mean)},
+                   reverse=mode == "max")
+    if len(shown) < 2:
+        return cells
+    count = {v: sum(1 for c in cells if c.mean is not None and round(c.mean, digits) == v) for v in shown[:2]}
+    out = []
+    for cell in cells:
+        value = round(cell.mean, digits) if cell.mean is not None else None
+        out.append(dataclasses.replace(cell, best=value == shown[0] and count[shown[0]] == 1,
+                                       second=value == shown[1] and count[shown[1]] == 1 and count[shown[0]] == 1))
+    return out
+
+
+def add_significance(cells: list[Cell], labels: list[str], mode: str, reference: int | None,
+                     level: float, alpha: float) -> list[Cell]:
+    """Compare every cell's seeds with those of ``reference``, default: the unique best (after
+    :func:`mark_ranks`; a column without one, ties or constant, has no best to be near)."""
+    if not mode or sum(1 for c in cells if len(c.values) >= 2) < 2:
+        return cells
+    if reference is None:
+        reference = next((i for i, c in enumerate(cells) if c.best and len(c.values) >= 2), None)
+    if reference is None:
+        return cells
+    ref = cells[reference]
+    return [dataclasses.replace(c, test=compare(c.values, ref.values, labels[reference], level, alpha, labels[i]))
+            if i != reference else c for i, c in enumerate(cells)]
 
 
 def _group(record: SweepRecord) -> dict[str, list[TrialResult]]:
@@ -155,27 +223,7 @@ def _group(record: SweepRecord) -> dict[str, list[TrialResult]]:
     return groups
 
 
-def _mark_best(rows: list[Row], columns: Sequence[Column]) -> list[Row]:
-    for i, column in enumerate(columns):
-        means = [r.cells[i].mean for r in rows if r.cells[i].mean is not None]
-        if not column.mode or len(means) < 2:
-            continue
-        best = max(means) if column.mode == "max" else min(means)
-        for r_index, row in enumerate(rows):
-            if row.cells[i].mean == best:
-                cells = list(row.cells)
-                cells[i] = _replace(cells[i], best=True)
-                rows[r_index] = _replace(row, cells=tuple(cells))
-    return rows
-
-
-def _replace(obj, **changes):
-    import dataclasses
-
-    return dataclasses.replace(obj, **changes)
-
-
-def _check_step(record: SweepRecord, columns: Sequence[Column], kind: str, step: int | None) -> None:
+def check_step(record: SweepRecord, columns: Sequence[Column], kind: str, step: int | None) -> None:
     """``--at step:N`` past every history is an error, not a silent last value."""
     if kind != "step":
         return
@@ -184,54 +232,37 @@ def _check_step(record: SweepRecord, columns: Sequence[Column], kind: str, step:
         raise TableError(f"--at step:{step}: no trial logged that far; the last step logged is {max(steps)}")
 
 
+def _finish_column(cells: list[Cell], column: Column, labels: list[str], reference: int | None,
+                   digits: int, ci: float | None, alpha: float, series: bool) -> list[Cell]:
+    cells = mark_ranks(cells, column.mode, digits)
+    if not series:
+        cells = add_significance(cells, labels, column.mode, reference, ci or 0.95, alpha)
+    if ci is not None:
+        cells = [dataclasses.replace(c, half=ci_half_width(c.std, c.n, ci)) for c in cells]
+    return cells
+
+
 def build_table(record: SweepRecord, columns: Sequence[Column], at: str = "best",
-                baseline: str | None = None, series: bool = False) -> Table:
+                baseline: str | None = None, series: bool = False, digits: int | None = None,
+                ci: float | None = None, alpha: float = 0.05) -> Table:
     kind, step = parse_at(at)
-    _check_step(record, columns, kind, step)
-    rows = []
-    for setting, trials in _group(record).items():
-        cells = tuple(_aggregate(trials, c, kind, step, record.metric, record.mode, series)
-                      for c in columns)
-        rows.append(Row(setting, dict(trials[0].axes), cells))
-    rows = _mark_best(rows, columns)
-    if baseline is not None:
-        base = next((r for r in rows if r.label == baseline), None)
-        if base is None:
-            raise TableError(f"--baseline {baseline!r}: no such row; rows: {', '.join(r.label for r in rows)}")
-        ref = base.cells[0].mean
-        rows = [_replace(r, delta=Cell(mean=(r.cells[0].mean - ref) if r.cells[0].mean is not None
-                                       and ref is not None else None, n=1)) for r in rows]
-    return Table(record.name, record.axes, tuple(columns), tuple(rows), at, baseline, series)
-
-
-def build_pivot(record: SweepRecord, column: Column, row_axis: str, col_axis: str,
-                at: str = "best") -> Pivot:
-    kind, step = parse_at(at)
-    _check_step(record, [column], kind, step)
-    for axis in (row_axis, col_axis):
-        if axis not in record.axes:
-            raise TableError(f"--pivot: {axis!r} is not an axis of sweep {record.name}; "
-                             f"axes: {', '.join(record.axes) or 'none'}")
-    others = [a for a in record.axes if a not in (row_axis, col_axis)]
-    cells: dict[tuple[str, str], list[TrialResult]] = {}
-    row_values: dict[str, Any] = {}
-    col_values: dict[str, Any] = {}
-    settings: dict[tuple[str, str], set[str]] = {}
-    for trial in record.trials:
-        r, c = trial.axes.get(row_axis), trial.axes.get(col_axis)
-        rk, ck = repr(r), repr(c)
-        row_values.setdefault(rk, r)
-        col_values.setdefault(ck, c)
-        cells.setdefault((rk, ck), []).append(trial)
-        settings.setdefault((rk, ck), set()).add(trial.setting)
-    if any(len(s) > 1 for s in settings.values()):
-        raise TableError(f"--pivot {row_axis} {col_axis}: other axes vary too ({', '.join(others)}), so a "
-                         "cell would mix settings; pivot on a sweep (or profile) where only these two vary")
-    grid = tuple(tuple(_aggregate(cells.get((rk, ck), []), column, kind, step, record.metric,
-                                  record.mode, False) for ck in col_values) for rk in row_values)
-    flat = [cell.mean for row in grid for cell in row if cell.mean is not None]
-    if column.mode and len(flat) > 1:
-        best = max(flat) if column.mode == "max" else min(flat)
-        grid = tuple(tuple(_replace(c, best=True) if c.mean == best else c for c in row) for row in grid)
-    return Pivot(record.name, row_axis, col_axis, column, tuple(row_values.values()),
-                 tuple(col_values.values()), grid, at)
+    check_step(record, columns, kind, step)
+    groups = _group(record)
+    labels = list(groups)
+    if baseline is not None and baseline not in groups:
+        raise TableError(f"--baseline {baseline!r}: no such row; rows: {', '.join(labels)}")
+    reference = labels.index(baseline) if baseline is not None else None
+    grid = [[aggregate(trials, c, kind, step, record.metric, record.mode, series) for trials in groups.values()]
+            for c in columns]
+    places = tuple(column_digits(c, cells, digits) for c, cells in zip(columns, grid))
+    grid = [_finish_column(cells, c, labels, reference, d, ci, alpha, series)
+            for c, cells, d in zip(columns, grid, places)]
+    rows = [Row(label, dict(trials[0].axes), tuple(grid[j][i] for j in range(len(columns))))
+            for i, (label, trials) in enumerate(groups.items())]
+    if reference is not None and columns:
+        ref = rows[reference].cells[0].mean
+        rows = [dataclasses.replace(r, delta=Cell(
+            mean=(r.cells[0].mean - ref) if r.cells[0].mean is not None and ref is not None else None, n=1,
+            test=r.cells[0].test)) for r in rows]
+    return Table(record.name, record.axes, tuple(columns), tuple(rows), at, baseline, series, places,
+                 record.metric, dict(record.abbrev), ci, alpha)

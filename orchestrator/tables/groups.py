@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 from typing import Mapping
 
+from orchestrator.protocol import DESCRIPTIVE_PREFIXES
 from orchestrator.trainer import MetricGroup
 
 __all__ = ["Column", "expand_metrics", "UnknownMetric", "metric_mode"]
@@ -28,10 +29,13 @@ class Column:
     mode: str  # "max" | "min" for metrics, "" for params (never bold)
     is_param: bool = False
     note: str = ""  # footnote printed under the table
+    digits: int | None = None  # decimals, when the metric group sets them
 
 
 def metric_mode(key: str, sweep_metric: str, sweep_mode: str,
                 groups: Mapping[str, MetricGroup] | None = None) -> str:
+    if key.startswith(DESCRIPTIVE_PREFIXES):
+        return ""
     if key == sweep_metric:
         return sweep_mode
     for group in (groups or {}).values():
@@ -46,7 +50,9 @@ def _label(key: str) -> str:
 
 
 def _group_columns(group: MetricGroup, logged: set[str], per_class: bool) -> list[tuple]:
-    out = [(c.key, c.header, c.latex_header, c.note) for c in group.columns if not c.optional or c.key in logged]
+    digits = {c.key: c.digits if c.digits is not None else group.digits for c in group.columns}
+    out = [(c.key, c.header, c.latex_header, c.note, digits[c.key]) for c in group.columns
+           if not c.optional or c.key in logged]
     if per_class and group.per_class_prefix:
         prefix = group.per_class_prefix
         order = {name: i for i, name in enumerate(group.classes)}
@@ -54,7 +60,7 @@ def _group_columns(group: MetricGroup, logged: set[str], per_class: bool) -> lis
                        key=lambda k: (order.get(k[len(prefix):], len(order)), k))
         for key in found:
             name = key[len(prefix):]
-            out.append((key, name, group.class_latex.get(name, name.capitalize()), ""))
+            out.append((key, name, group.class_latex.get(name, name.capitalize()), "", group.digits))
     return out
 
 
@@ -67,16 +73,17 @@ def expand_metrics(names: list[str], logged: set[str], params: set[str], sweep_m
     groups = groups or {}
     columns: list[Column] = []
 
-    def add(key: str, label: str, latex: str, is_param: bool = False, note: str = "") -> None:
+    def add(key: str, label: str, latex: str, is_param: bool = False, note: str = "",
+            digits: int | None = None) -> None:
         if all(c.key != key for c in columns):
             mode = "" if is_param else metric_mode(key, sweep_metric, sweep_mode, groups)
-            columns.append(Column(key, label, latex, mode, is_param, note))
+            columns.append(Column(key, label, latex, mode, is_param, note, digits))
 
     for name in names:
         group = groups.get(name.lower())
         if group is not None:
-            for key, label, latex, note in _group_columns(group, logged, per_class):
-                add(key, label, latex, note=note)
+            for key, label, latex, note, digits in _group_columns(group, logged, per_class):
+                add(key, label, latex, note=note, digits=digits)
         elif name in logged:
             add(name, _label(name), _label(name))
         elif f"val/{name}" in logged:

@@ -26,13 +26,15 @@ def dedupe_history(points: Iterable[tuple[int, int, float]]) -> tuple[tuple[int,
 
 def sweep_record(tags: dict[str, str], run_id: str, experiment_id: str, status: str,
                  start_time: int, run_name: str, artifact_uri: str,
-                 trials: tuple[TrialResult, ...] = ()) -> SweepRecord:
+                 trials: tuple[TrialResult, ...] = (), metrics: dict[str, float] | None = None) -> SweepRecord:
     return SweepRecord(
         name=tags.get(Tag.SWEEP, run_name), run_id=run_id, experiment_id=str(experiment_id),
         status=status, start_time=start_time, trainer=tags.get(Tag.TRAINER, ""),
         metric=tags.get(Tag.METRIC, ""), mode=tags.get(Tag.MODE, "max"),
         axes=tuple(json.loads(tags.get(Tag.AXES, "[]"))), planned=int(tags.get(Tag.TRIALS, "0")),
-        trials=trials, artifact_uri=artifact_uri)
+        trials=trials, artifact_uri=artifact_uri, abbrev=json.loads(tags.get(Tag.ABBREV, "{}")),
+        tags=MappingProxyType(dict(tags)),
+        metrics=MappingProxyType({from_mlflow_name(k): v for k, v in (metrics or {}).items()}))
 
 
 def trial_result(run_id: str, run_name: str, tags: dict[str, str], params: dict[str, str],

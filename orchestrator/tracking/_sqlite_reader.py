@@ -77,6 +77,8 @@ def read_sqlite(uri: str, name: str | None, metrics: list[str] | None) -> SweepR
             return None
         parent_id, experiment_id, status, start_time, run_name, artifact_uri = row
         parent_tags = dict(db.execute("SELECT key, value FROM tags WHERE run_uuid = ?", (parent_id,)))
+        parent_metrics = {k: math.nan if is_nan else v for k, v, is_nan in db.execute(
+            "SELECT key, value, is_nan FROM latest_metrics WHERE run_uuid = ?", (parent_id,))}
         children = "SELECT run_uuid FROM tags WHERE key = ? AND value = ?"
         runs = dict(db.execute(f"SELECT run_uuid, name FROM runs WHERE lifecycle_stage = 'active' "
                                f"AND run_uuid IN ({children})", (Tag.PARENT, parent_id)))
@@ -109,4 +111,4 @@ def read_sqlite(uri: str, name: str | None, metrics: list[str] | None) -> SweepR
     trials = [trial_result(run, runs[run], tags[run], params[run], latest[run], history[run])
               for run in runs]
     return sweep_record(parent_tags, parent_id, experiment_id, status, start_time, run_name,
-                        artifact_uri, order_trials(trials, _planned(artifact_uri)))
+                        artifact_uri, order_trials(trials, _planned(artifact_uri)), parent_metrics)

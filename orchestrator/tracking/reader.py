@@ -66,7 +66,8 @@ def _client_read(uri: str, name: str | None, metrics: list[str] | None) -> Sweep
                            dict(r.data.metrics), h) for r, h in zip(runs, all_histories)]
     p = parent.info
     return sweep_record(dict(parent.data.tags), p.run_id, p.experiment_id, p.status, p.start_time,
-                        p.run_name, p.artifact_uri, order_trials(trials, _client_planned(client, p.run_id)))
+                        p.run_name, p.artifact_uri, order_trials(trials, _client_planned(client, p.run_id)),
+                        dict(parent.data.metrics))
 
 
 def _not_found(name: str | None, uri: str, known: list[str]) -> SweepNotFound:
@@ -94,7 +95,7 @@ def list_sweeps(uri: str | None = None) -> list[SweepRecord]:
         return []
     client = make_client(uri, create=False)
     return [sweep_record(dict(r.data.tags), r.info.run_id, r.info.experiment_id, r.info.status,
-                         r.info.start_time, r.info.run_name, r.info.artifact_uri)
+                         r.info.start_time, r.info.run_name, r.info.artifact_uri, metrics=dict(r.data.metrics))
             for r in _client_parents(client, None)]
 
 

@@ -25,7 +25,7 @@ PCKH = MetricGroup(
      MetricColumn("val/Mean@0.1_ref", "Mean@0.1 (ref)", "Mean@.1ref", optional=True,
                   note="PCKh at threshold 0.11, what the reference MPII script (and SimpleBaseline's "
                        "table) prints as Mean@0.1; Mean@0.1 is the true 0.1")),
-    description="MPII PCKh@0.5 per part, the mean, and the mean at threshold 0.1")
+    description="MPII PCKh@0.5 per part, the mean, and the mean at threshold 0.1", digits=2)
 COCO = MetricGroup(
     "coco",
     tuple(MetricColumn(f"val/{k}", aliases=a, optional=k == "AR") for k, a in (  # not every tool prints AR

@@ -71,8 +71,8 @@ def test_failed_and_diverged_are_shown_not_dropped():
     labels = [r.label for r in table.rows]
     assert labels == ["p0m0", "p0m0.8", "p1m0", "p1m0.8"]
     text = render(table, "md")
-    assert "| p1m0.8 | 1 | 0.8 | nan |" in text
-    assert "(n=1, 1 failed)" in text
+    assert "| p1m0.8 | 1 | 0.8 | nan (2 of 2 diverged) |" in text
+    assert "| 90.00 (1 of 2 failed) |" in text
 
 
 def test_bold_best_respects_the_mode():
