@@ -19,17 +19,22 @@ TrackingOption = Annotated[Optional[str], typer.Option(
 def runs(
     sweep_name: Annotated[Optional[str], typer.Argument(
         metavar="SWEEP", help="Show this sweep's trials; without it, list the sweeps.")] = None,
+    at: Annotated[str, typer.Option(
+        "--at", help="Which value of the sweep's metric each trial shows: last (default), best, or step:N.")] = "last",
     tracking_uri: TrackingOption = None,
 ) -> None:
-    """Sweeps in the tracking store, or one sweep's trials with status and the sweep's metric."""
+    """Sweeps in the tracking store, or one sweep's trials with status, the sweep's metric (at the
+    step --at picks, which the step column shows) and the compute they used."""
     from orchestrator._console import print_sweep_trials, print_sweeps
+    from orchestrator.tables import TableError, parse_at
     from orchestrator.tracking import list_sweeps, read_sweep
 
-    with _reported():
+    with _reported(TableError):
+        parse_at(at)
         if sweep_name is None:
             print_sweeps(list_sweeps(tracking_uri))
         else:
-            print_sweep_trials(read_sweep(sweep_name, tracking_uri))
+            print_sweep_trials(read_sweep(sweep_name, tracking_uri), at)
 
 
 @app.command()

@@ -149,8 +149,10 @@ def print_sweeps(sweeps) -> None:
     wide_console().print(table)
 
 
-def print_sweep_trials(record) -> None:
+def print_sweep_trials(record, at: str = "last") -> None:
     import math
+
+    from orchestrator.tables.build import trial_value
 
     counts: dict[str, int] = {}
     for t in record.trials:
@@ -161,12 +163,17 @@ def print_sweep_trials(record) -> None:
     for axis in record.axes:
         table.add_column(axis)
     table.add_column("status")
-    table.add_column(f"{record.metric} (last)", justify="right")  # `orch table` reads the best step
+    where = {"last": "last step", "best": "best step"}.get(at, at.replace(":", " "))
+    table.add_column(f"{record.metric} ({where})", justify="right")
+    table.add_column("step", justify="right")
     table.add_column("run id", style="dim")
     for t in record.trials:
-        value = t.metrics.get(record.metric)
+        step, value = trial_value(t, record.metric, at, record.metric, record.mode)
         shown = "-" if value is None else "nan" if math.isnan(value) else f"{value:.4g}"
         style = STATUS_STYLE.get(t.status, "")
         table.add_row(t.name, *[_short(t.axes.get(a)) for a in record.axes],
-                      f"[{style}]{t.status}[/]", shown, t.run_id)
+                      f"[{style}]{t.status}[/]", shown, "-" if step is None else str(step), t.run_id)
     wide_console().print(table)
+    from orchestrator.tables.build import at_words
+
+    console().print(f"[dim]{record.metric}: {at_words(at, record.metric)} (--at best|last|step:N)[/]")

@@ -19,7 +19,7 @@ from orchestrator.tables.groups import Column
 from orchestrator.tables.stats import Comparison, ci_half_width, compare
 
 __all__ = ["Cell", "Row", "Table", "TableError", "build_table", "parse_at", "aggregate", "column_digits",
-           "mark_ranks", "add_significance", "check_step"]
+           "mark_ranks", "add_significance", "check_step", "trial_value", "at_words"]
 
 
 class TableError(Exception):
@@ -78,6 +78,15 @@ def parse_at(at: str) -> tuple[str, int | None]:
     raise TableError(f"--at {at!r}: expected best, last or step:N")
 
 
+def at_words(at: str, metric: str) -> str:
+    """What ``--at`` means, in words, for headers and legends."""
+    if at == "best":
+        return f"each trial at the step where {metric or 'the sweep metric'} is best"
+    if at == "last":
+        return "each trial at its last step"
+    return f"each trial at step {at[5:]} (or its latest value before it)"
+
+
 def _value_at(history: Sequence[tuple[int, float]], step: int | None) -> float | None:
     """The value logged at ``step``, or the latest one before it (a metric logged less often)."""
     value = None
@@ -99,6 +108,17 @@ def chosen_step(trial: TrialResult, at: str, step: int | None, metric: str, mode
         return None
     pick = max if mode == "max" else min
     return pick(finite, key=lambda sv: sv[1])[0]
+
+
+def trial_value(trial: TrialResult, key: str, at: str, metric: str, mode: str) -> tuple[int | None, float | None]:
+    """(the step, the value) of ``key`` that ``--at`` picks for one trial: what `orch runs` shows."""
+    kind, step = parse_at(at)
+    history = trial.history.get(key, ())
+    if not history:
+        return None, trial.metrics.get(key)
+    chosen = chosen_step(trial, kind, step, metric, mode)
+    points = [(s, v) for s, v in history if chosen is None or s <= chosen]
+    return points[-1] if points else (None, None)
 
 
 def _param_value(trial: TrialResult, key: str) -> tuple[float | str | None, bool]:

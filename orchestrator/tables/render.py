@@ -15,7 +15,7 @@ from orchestrator.tables.pivot import Pivot
 from orchestrator.tables.text import (Style, axis_header, axis_value, cell_text, delta_text, first_header, legend,
                                       show_setting)
 
-__all__ = ["render", "FORMATS"]
+__all__ = ["render", "FORMATS", "cell_fields"]
 
 FORMATS = ("md", "latex", "csv", "html", "json")
 
@@ -102,7 +102,7 @@ def _num(value: float | None) -> Any:
     return None if value is None or not math.isfinite(value) else round(value, 6)
 
 
-def _cell_fields(cell: Cell) -> dict[str, Any]:
+def cell_fields(cell: Cell) -> dict[str, Any]:
     """The numbers of a cell, for CSV, JSON and DataFrames."""
     test = cell.test
     return {"mean": _num(cell.mean), "std": _num(cell.std), "n": cell.n, "failed": cell.failed, "nan": cell.nan,
@@ -126,7 +126,7 @@ def _csv(table: Table) -> str:
     for row in table.rows:
         values: list[Any] = [row.label, *(axis_value(row.axes.get(a)) for a in table.axes)]
         for cell in row.cells:
-            f = _cell_fields(cell)
+            f = cell_fields(cell)
             first = cell.text if cell.text is not None else \
                 " ".join(f"{v:g}" for _, v in cell.series) if cell.series else f["mean"]
             ci = f["diff_ci"] or [None, None]
@@ -142,7 +142,7 @@ def _json(table: Table) -> str:
     for row in table.rows:
         metrics = {}
         for column, cell, digits in zip(table.columns, row.cells, table.digits):
-            entry = {**_cell_fields(cell), "digits": digits}
+            entry = {**cell_fields(cell), "digits": digits}
             if cell.text is not None:
                 entry["value"] = cell.text
             if cell.effective:
@@ -165,7 +165,7 @@ def _pivot_data(pivot: Pivot, fmt: str) -> str:
         for rv, cells in zip(pivot.row_values, pivot.cells):
             writer.writerow([axis_value(rv), *("" if c.mean is None else _num(c.mean) for c in cells)])
         return buf.getvalue()
-    rows = [{"row": rv, "col": cv, **_cell_fields(c)}
+    rows = [{"row": rv, "col": cv, **cell_fields(c)}
             for rv, row in zip(pivot.row_values, pivot.cells) for cv, c in zip(pivot.col_values, row)]
     return json.dumps(rows, indent=1) + "\n"
 

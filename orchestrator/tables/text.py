@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from orchestrator.tables.build import Cell, Table
+from orchestrator.tables.build import Cell, Table, at_words
 from orchestrator.tables.stats import FEW_SEEDS
 
 __all__ = ["Style", "format_number", "axis_value", "cell_text", "delta_text", "first_header", "axis_header",
@@ -113,18 +113,10 @@ def first_header(table: Table, style: Style) -> str:
     return "setting" if show_setting(table) else axis_header(table, table.axes[0])
 
 
-def _at_words(at: str, metric: str) -> str:
-    if at == "best":
-        return f"each trial at the step where {metric or 'the sweep metric'} is best"
-    if at == "last":
-        return "each trial at its last step"
-    return f"each trial at step {at[5:]} (or its latest value before it)"
-
-
 def legend(table, columns: Sequence, cells: Sequence[Cell], fmt: str, style: Style) -> list[str]:
     """Lines under the table: what a cell is, what each mark means, and the statistics' caveats."""
     spread = f"{table.ci * 100:g}% confidence interval of the mean (t)" if table.ci else "sample std"
-    lines = [f"Cells: {_at_words(table.at, table.metric)}; mean ± {spread} over seeds"
+    lines = [f"Cells: {at_words(table.at, table.metric)}; mean ± {spread} over seeds"
              + ("; n = seeds." if style.with_counts(fmt) else ".")]
     if any(c.best for c in cells):
         lines.append("Bold: the best of its column, when unique at the precision shown"
