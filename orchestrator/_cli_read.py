@@ -38,6 +38,25 @@ def runs(
 
 
 @app.command()
+def status(
+    sweep_name: Annotated[Optional[str], typer.Argument(
+        metavar="[SWEEP]", help="The sweep; default: the most recent one in the store.")] = None,
+    pivot: Annotated[Optional[tuple[str, str]], typer.Option(
+        "--pivot", metavar="ROW COL", help="The two axes to lay the grid out on; default: the first two.")] = None,
+    tracking_uri: TrackingOption = None,
+) -> None:
+    """The sweep's grid as a pivot of statuses (done, stopped, diverged, failed, killed, running,
+    missing) with counts, and what a resume would run."""
+    from orchestrator._console import print_status
+    from orchestrator.status import StatusError, grid_status
+    from orchestrator.tracking import read_sweep
+
+    with _reported(StatusError):
+        record = read_sweep(sweep_name, tracking_uri, metrics=[])
+        print_status(grid_status(record, pivot), record)
+
+
+@app.command()
 def table(
     sweep_name: Annotated[Optional[str], typer.Argument(
         metavar="[SWEEP]", help="The sweep; default: the most recent one in the store.")] = None,

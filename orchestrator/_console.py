@@ -177,3 +177,34 @@ def print_sweep_trials(record, at: str = "last") -> None:
     from orchestrator.tables.build import at_words
 
     console().print(f"[dim]{record.metric}: {at_words(at, record.metric)} (--at best|last|step:N)[/]")
+
+
+def print_status(grid, record) -> None:
+    """`orch status`: the grid as a pivot of statuses, then what a resume would run."""
+    styles = {"finished": "green", "missing": "dim", **{str(k): v for k, v in STATUS_STYLE.items()}}
+
+    def cell(counts) -> str:
+        from orchestrator.status import LABELS, ORDER
+
+        parts = [f"[{styles.get(s, '')}]{counts[s]} {LABELS.get(s, s)}[/]" for s in ORDER if counts.get(s)]
+        return ", ".join(parts) or "[dim]-[/]"
+
+    title = f"{grid.sweep}: {sum(grid.total.values())} trials: {grid.words(grid.total)}"
+    corner = " \\ ".join(a for a in (grid.row_axis, grid.col_axis) if a) or "trials"
+    console().print(title, soft_wrap=True)
+    table = Table()
+    table.add_column(corner, no_wrap=True)
+    for value in grid.col_values:
+        table.add_column(_short(value) if grid.col_axis else "status")
+    for value, row in zip(grid.row_values, grid.cells):
+        table.add_row(_short(value) if grid.row_axis else "all", *(cell(c) for c in row))
+    wide_console().print(table)
+    rerun, kept = sum(grid.rerun.values()), sum(grid.kept.values())
+    running = grid.rerun.get("running", 0)
+    line = (f"a resume (`orch sweep` on the same file) would run {rerun} trial(s): {grid.words(grid.rerun)}"
+            if rerun else "a resume would run nothing: every trial is done")
+    line += f"; it keeps {kept} ({grid.words(grid.kept)})" if kept else ""
+    if running:
+        line += (f". {running} running: if no launcher runs {grid.sweep} now (orch runs shows its owner), they "
+                 "were left so by one that died, and a resume runs them again")
+    console().print(line, soft_wrap=True)

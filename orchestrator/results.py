@@ -49,6 +49,7 @@ class SweepRecord:
     abbrev: Mapping[str, str] = field(default_factory=dict)  # axis -> short name, from `abbrev:`
     tags: Mapping[str, str] = field(default_factory=dict)  # the parent run's
     metrics: Mapping[str, float] = field(default_factory=dict)  # the parent run's (sweep/, compute/ totals)
+    plan: tuple[Mapping[str, Any], ...] = ()  # the sweep file's trials when it last ran: name, key, seed, axes
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,8 @@ def dedupe_history(points: Iterable[tuple[int, int, float]]) -> tuple[tuple[int,
 
 def sweep_record(tags: dict[str, str], run_id: str, experiment_id: str, status: str,
                  start_time: int, run_name: str, artifact_uri: str,
-                 trials: tuple[TrialResult, ...] = (), metrics: dict[str, float] | None = None) -> SweepRecord:
+                 trials: tuple[TrialResult, ...] = (), metrics: dict[str, float] | None = None,
+                 plan: list[dict] | None = None) -> SweepRecord:
     return SweepRecord(
         name=tags.get(Tag.SWEEP, run_name), run_id=run_id, experiment_id=str(experiment_id),
         status=status, start_time=start_time, trainer=tags.get(Tag.TRAINER, ""),
@@ -34,7 +35,8 @@ def sweep_record(tags: dict[str, str], run_id: str, experiment_id: str, status: 
         axes=tuple(json.loads(tags.get(Tag.AXES, "[]"))), planned=int(tags.get(Tag.TRIALS, "0")),
         trials=trials, artifact_uri=artifact_uri, abbrev=json.loads(tags.get(Tag.ABBREV, "{}")),
         tags=MappingProxyType(dict(tags)),
-        metrics=MappingProxyType({from_mlflow_name(k): v for k, v in (metrics or {}).items()}))
+        metrics=MappingProxyType({from_mlflow_name(k): v for k, v in (metrics or {}).items()}),
+        plan=tuple(MappingProxyType({k: t.get(k) for k in ("name", "key", "seed", "axes")}) for t in plan or ()))
 
 
 def trial_result(run_id: str, run_name: str, tags: dict[str, str], params: dict[str, str],

@@ -111,4 +111,4 @@ def read_sqlite(uri: str, name: str | None, metrics: list[str] | None) -> SweepR
     trials = [trial_result(run, runs[run], tags[run], params[run], latest[run], history[run])
               for run in runs]
     return sweep_record(parent_tags, parent_id, experiment_id, status, start_time, run_name,
-                        artifact_uri, order_trials(trials, _planned(artifact_uri)), parent_metrics)
+                        artifact_uri, order_trials(trials, planned := _planned(artifact_uri)), parent_metrics, planned)

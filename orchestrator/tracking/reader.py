@@ -65,9 +65,9 @@ def _client_read(uri: str, name: str | None, metrics: list[str] | None) -> Sweep
     trials = [trial_result(r.info.run_id, r.info.run_name, dict(r.data.tags), dict(r.data.params),
                            dict(r.data.metrics), h) for r, h in zip(runs, all_histories)]
     p = parent.info
+    planned = _client_planned(client, p.run_id)
     return sweep_record(dict(parent.data.tags), p.run_id, p.experiment_id, p.status, p.start_time,
-                        p.run_name, p.artifact_uri, order_trials(trials, _client_planned(client, p.run_id)),
-                        dict(parent.data.metrics))
+                        p.run_name, p.artifact_uri, order_trials(trials, planned), dict(parent.data.metrics), planned)
 
 
 def _not_found(name: str | None, uri: str, known: list[str]) -> SweepNotFound:
