@@ -177,6 +177,25 @@ def print_sweep_trials(record, at: str = "last") -> None:
     from orchestrator.tables.build import at_words
 
     console().print(f"[dim]{record.metric}: {at_words(at, record.metric)} (--at best|last|step:N)[/]")
+    used = compute_words(record)
+    if used:
+        console().print(f"compute: {used}", soft_wrap=True)
+
+
+def compute_words(record) -> str:
+    """``0.42 GPU-h, 1.70 CPU-h, 0:05:12 of trial time, peak GPU memory 3.2 GB`` for a sweep."""
+    import datetime
+
+    from orchestrator.protocol import Compute
+
+    totals = Compute.totals(t.metrics for t in record.trials)
+    if not totals:
+        return ""
+    parts = [f"{totals.get(Compute.GPU_HOURS, 0.0):.2f} GPU-h", f"{totals.get(Compute.CPU_HOURS, 0.0):.2f} CPU-h",
+             f"{datetime.timedelta(seconds=round(totals.get(Compute.WALL_S, 0.0)))} of trial time"]
+    if Compute.PEAK_GPU_MEMORY_GB in totals:
+        parts.append(f"peak GPU memory {totals[Compute.PEAK_GPU_MEMORY_GB]:.1f} GB")
+    return ", ".join(parts)
 
 
 def print_status(grid, record) -> None:

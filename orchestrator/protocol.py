@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Mapping, Union
+from typing import Any, Iterable, Mapping, Union
 
 __all__ = ["TrialStatus", "DONE_STATUSES", "Tag", "Metrics", "Retry", "Final", "Event", "encode",
            "decode", "STEP_KEY", "ENTRY_POINT_GROUP", "PARAM_PREFIX_OOM", "COMPUTE_PREFIX",
-           "DESCRIPTIVE_PREFIXES"]
+           "DESCRIPTIVE_PREFIXES", "Compute"]
 
 ENTRY_POINT_GROUP = "orch.trainers"  # the entry-point group trainer packages register in
 PARAM_PREFIX_OOM = "oom."  # params logged when OOM halving changed a value: oom.train.batch_size
@@ -22,6 +22,45 @@ PARAM_PREFIX_OOM = "oom."  # params logged when OOM halving changed a value: oom
 COMPUTE_PREFIX = "compute/"
 # metrics that describe a trial rather than score it: tables never bold them (model/params)
 DESCRIPTIVE_PREFIXES = ("model/", COMPUTE_PREFIX)
+
+
+class Compute:
+    """What a trial used, logged by the driver when it ends (every attempt adds to the totals) and
+    summed on the parent run. GPU- and CPU-hours are the trial's reserved resources x wall time."""
+
+    WALL_S = f"{COMPUTE_PREFIX}wall_s"
+    GPU_HOURS = f"{COMPUTE_PREFIX}gpu_hours"
+    CPU_HOURS = f"{COMPUTE_PREFIX}cpu_hours"
+    PEAK_GPU_MEMORY_GB = f"{COMPUTE_PREFIX}peak_gpu_memory_gb"  # the largest the trainer reported
+    IMAGES_PER_S = f"{COMPUTE_PREFIX}images_per_s"  # the mean over the last attempt's epochs
+    SUMMED = (WALL_S, GPU_HOURS, CPU_HOURS)
+    # what trainers report per epoch (trainers/_torch.py StepMeter), read into the two above
+    TRAINER_PEAK_MEMORY = "time/peak_memory_gb"
+    TRAINER_IMAGES_PER_S = "time/images_per_s"
+
+    @staticmethod
+    def merge(before: Mapping[str, float], now: Mapping[str, float]) -> dict[str, float]:
+        """An earlier attempt's totals plus this one's: times add up, the peak is the larger."""
+        out = {**before, **now}
+        for key in Compute.SUMMED:
+            out[key] = before.get(key, 0.0) + now.get(key, 0.0)
+        if Compute.PEAK_GPU_MEMORY_GB in before or Compute.PEAK_GPU_MEMORY_GB in now:
+            out[Compute.PEAK_GPU_MEMORY_GB] = max(before.get(Compute.PEAK_GPU_MEMORY_GB, 0.0),
+                                                  now.get(Compute.PEAK_GPU_MEMORY_GB, 0.0))
+        return out
+
+    @staticmethod
+    def totals(trials: "Iterable[Mapping[str, float]]") -> dict[str, float]:
+        """A sweep's totals from its trials' metrics: times summed, the largest peak."""
+        out: dict[str, float] = {}
+        for metrics in trials:
+            for key in Compute.SUMMED:
+                if key in metrics:
+                    out[key] = out.get(key, 0.0) + metrics[key]
+            if Compute.PEAK_GPU_MEMORY_GB in metrics:
+                out[Compute.PEAK_GPU_MEMORY_GB] = max(out.get(Compute.PEAK_GPU_MEMORY_GB, 0.0),
+                                                      metrics[Compute.PEAK_GPU_MEMORY_GB])
+        return out
 
 
 class TrialStatus(str, Enum):

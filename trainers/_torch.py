@@ -183,8 +183,11 @@ class StepMeter:
         if device.type == "cuda":
             torch.cuda.synchronize()
         elapsed = time.perf_counter() - self.start
-        return {"time/epoch_s": elapsed, "time/images_per_s": self.images / elapsed if elapsed else 0.0,
-                "time/data_wait": self.wait / elapsed if elapsed else 0.0}
+        out = {"time/epoch_s": elapsed, "time/images_per_s": self.images / elapsed if elapsed else 0.0,
+               "time/data_wait": self.wait / elapsed if elapsed else 0.0}
+        if device.type == "cuda":  # orch keeps the largest as the trial's compute/peak_gpu_memory_gb
+            out["time/peak_memory_gb"] = torch.cuda.max_memory_allocated(device) / 2**30
+        return out
 
     def line(self, head: str, loss: float, lr: float, digits: int = 5) -> str:
         """The progress line: ``Epoch: [3][50/200]  loss 0.00123  lr 1.00e-03  48.1 img/s  data 2%``."""

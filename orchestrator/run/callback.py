@@ -11,6 +11,7 @@ from ray import tune
 from orchestrator.protocol import Final, Metrics, Retry, Tag, TrialStatus, decode
 from orchestrator.run import interrupt
 from orchestrator.run.progress import SweepProgress
+from orchestrator.run.usage import Usage
 from orchestrator.sweepfile.model import TrialSpec
 from orchestrator.tracking import SweepTracker
 
@@ -19,8 +20,9 @@ _MESSAGE_LIMIT = 5000
 
 class TrackingCallback(tune.Callback):
     def __init__(self, trials: tuple[TrialSpec, ...], tracker: SweepTracker, progress: SweepProgress,
-                 budget: int | None = None):
+                 budget: int | None = None, usage: Usage | None = None):
         self.trials = trials
+        self.usage = usage or Usage(1.0, 0.0)
         self.budget = budget  # steps after which a trial is complete (stop.max_epochs, ASHA max_t)
         self.last_step: dict[str, int] = {}
         self.tracker = tracker
@@ -40,6 +42,7 @@ class TrackingCallback(tune.Callback):
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self.started[trial.trial_id] = trial
         spec = self._spec(trial)
+        self.usage.started(spec.key)
         self.tracker.trial_started(spec)
         self.progress.trial_started(spec.name)
 
@@ -48,12 +51,15 @@ class TrackingCallback(tune.Callback):
         event = decode(result)
         if isinstance(event, Metrics):
             self.last_step[trial.trial_id] = event.step
+            self.usage.saw(spec.key, event.values)
             self.tracker.trial_metrics(spec, dict(event.values), event.step)
             self.progress.trial_metrics(spec.name, dict(event.values), event.step)
         elif isinstance(event, Retry):
             self.tracker.trial_ended(spec, TrialStatus.FAILED,
                                      {f"traceback-attempt{event.attempt}.txt": event.traceback},
-                                     {Tag.MESSAGE: event.message[:_MESSAGE_LIMIT]})
+                                     {Tag.MESSAGE: event.message[:_MESSAGE_LIMIT]},
+                                     compute=self.usage.ended(spec.key))
+            self.usage.started(spec.key)
             self.tracker.trial_started(spec)
             self.progress.trial_retry(spec.name, event.message)
         elif isinstance(event, Final):
@@ -71,7 +77,7 @@ class TrackingCallback(tune.Callback):
         self.outcomes[spec.key] = event.status
         # the console calls it ended only once that is in the store
         self.tracker.trial_ended(spec, event.status, artifacts, tags, params=dict(event.params),
-                                 on_durable=lambda: self.progress.trial_ended(spec.name, event.status, event.message))
+                                 compute=self.usage.ended(spec.key), on_durable=lambda: self.progress.trial_ended(spec.name, event.status, event.message))
 
     def _ended_without_status(self, trial: Any, status: TrialStatus, message: str) -> None:
         if trial.trial_id in self.final:
@@ -80,7 +86,7 @@ class TrackingCallback(tune.Callback):
         self.final[trial.trial_id] = status
         self.outcomes[spec.key] = status
         self.tracker.trial_ended(spec, status, {}, {Tag.MESSAGE: message[:_MESSAGE_LIMIT]},
-                                 on_durable=lambda: self.progress.trial_ended(spec.name, status, message))
+                                 compute=self.usage.ended(spec.key), on_durable=lambda: self.progress.trial_ended(spec.name, status, message))
 
     def end_unfinished(self, status: TrialStatus, message: str) -> None:
         """Record every trial that started and has no final status yet (an interrupt)."""

@@ -18,6 +18,7 @@ from orchestrator.protocol import STEP_KEY, TrialStatus
 from orchestrator.run.environment import (ResourcesUnavailable, check_resources, configure_environment,
                                           own_instance_tag, start_ray)
 from orchestrator.run.interrupt import Interrupts
+from orchestrator.run.usage import Usage
 from orchestrator.sweepfile.model import SweepSpec
 from orchestrator.tracking.provenance import code_changes
 
@@ -201,7 +202,8 @@ def _fit(spec: SweepSpec, todo: list[int], tracker, progress, address: str | Non
     storage = tempfile.mkdtemp(prefix="orch-tune-")
     process_dir = tempfile.mkdtemp(prefix="orch-procs-")
     budgets = [b for b in (spec.stop.max_epochs, spec.scheduler.options.get("max_t")) if b]
-    callback = TrackingCallback(spec.trials, tracker, progress, min(budgets) if budgets else None)
+    callback = TrackingCallback(spec.trials, tracker, progress, min(budgets) if budgets else None,
+                                Usage(spec.resources.cpu, spec.resources.gpu))
     try:
         if not interrupts.interrupted:
             with progress, warnings.catch_warnings():

@@ -174,7 +174,7 @@ def aggregate(trials: list[TrialResult], column: Column, at: str, step: int | No
         elif value is not None:
             values.append(value)
     if descriptive and values and len(set(values)) == 1 and not failed and not nan:
-        return Cell(values[0], None, 1, total=len(trials), plain=True)
+        return Cell(values[0], None, 1, total=len(trials))
     mean = statistics.fmean(values) if values else None
     std = statistics.stdev(values) if len(values) > 1 else None
     points: tuple[tuple[int, float], ...] = ()

@@ -16,13 +16,13 @@ import os
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 import yaml
 
-from orchestrator.protocol import DONE_STATUSES, Tag, TrialStatus
+from orchestrator.protocol import COMPUTE_PREFIX, DONE_STATUSES, Compute, Tag, TrialStatus
 from orchestrator.secrets import mask_config
 from orchestrator.sweepfile.model import SweepSpec, TrialSpec, nest
 from orchestrator.tracking._paging import search_all
@@ -43,6 +43,7 @@ FLUSH_TIMEOUT_S = float(os.environ.get("ORCH_FLUSH_TIMEOUT_S", "120"))
 class ExistingTrial:
     run_id: str
     status: TrialStatus
+    compute: dict = field(default_factory=dict)  # its compute/ totals so far
 
 
 def _param_value(value: Any) -> str:
@@ -74,6 +75,7 @@ class SweepTracker:
         self._trials = {t.key: t for t in spec.trials}
         self._runs: dict[str, str] = {}  # trial key -> run id, owned by the writer thread
         self._attempts: dict[str, int] = {}
+        self._compute: dict[str, dict[str, float]] = {}  # trial key -> compute/ totals, owned by the writer thread
         self._server = sqlite_path(self.uri) is None
         self._queue = WriteQueue(self._apply, spool_path(spec.name, self.uri), on_outage)
         self._stopping = threading.Event()
@@ -88,6 +90,7 @@ class SweepTracker:
         self.resumed = opened.resumed
         self.existing = self._children() if opened.resumed else {}
         self._runs = {key: t.run_id for key, t in self.existing.items()}
+        self._compute = {key: dict(t.compute) for key, t in self.existing.items()}
         if not new:
             self._replay()
         if isinstance(self.lease, TagLease):
@@ -104,6 +107,7 @@ class SweepTracker:
             self.replayed = len(ops)
             self.existing = self._children()
             self._runs = {key: t.run_id for key, t in self.existing.items()}
+            self._compute = {key: dict(t.compute) for key, t in self.existing.items()}
             print(f"notice: wrote the {len(ops)} writes an earlier run of {self.spec.name} had kept in "
                   f"{self._queue.spool}", file=sys.stderr, flush=True)
 
@@ -117,7 +121,8 @@ class SweepTracker:
             key = run.data.tags.get(Tag.KEY)
             status = TrialStatus.parse(run.data.tags.get(Tag.STATUS))
             if key and (key not in out or status in DONE_STATUSES):
-                out[key] = ExistingTrial(run.info.run_id, status)
+                compute = {k: v for k, v in run.data.metrics.items() if k.startswith(COMPUTE_PREFIX)}
+                out[key] = ExistingTrial(run.info.run_id, status, compute)
         return out
 
     def done_keys(self, rerun: tuple[str, ...] = ()) -> set[str]:
@@ -136,10 +141,11 @@ class SweepTracker:
 
     def trial_ended(self, trial: TrialSpec, status: TrialStatus, artifacts: dict[str, str],
                     tags: dict[str, str] | None = None, params: dict[str, Any] | None = None,
-                    on_durable: Callable[[], None] | None = None) -> None:
-        """Queue a trial's final status; ``on_durable`` runs once it is in the store."""
-        self._queue.put(Op("end", trial.key, {"status": status.value, "artifacts": artifacts,
-                                              "tags": tags or {}, "params": params or {}}, on_durable))
+                    compute: dict[str, float] | None = None, on_durable: Callable[[], None] | None = None) -> None:
+        """Queue a trial's final status and this attempt's compute (added to the run's totals);
+        ``on_durable`` runs once it is in the store."""
+        self._queue.put(Op("end", trial.key, {"status": status.value, "artifacts": artifacts, "tags": tags or {},
+                                              "params": params or {}, "compute": compute or {}}, on_durable))
 
     def _apply(self, op: Op) -> None:
         if op.kind == "beat":
@@ -156,7 +162,8 @@ class SweepTracker:
             self._metrics(op.key, op.data["metrics"], op.data["step"], op.data["stamp"])
         elif op.kind == "end":
             d = op.data
-            self._end(op.key, TrialStatus.parse(d["status"]), d["artifacts"], d["tags"], d["params"])
+            self._end(op.key, TrialStatus.parse(d["status"]), d["artifacts"], d["tags"], d["params"],
+                      d.get("compute") or {})
 
     def _find_child(self, key: str) -> str | None:
         """A child run for ``key`` that exists already (a create whose answer was lost)."""
@@ -207,10 +214,14 @@ class SweepTracker:
             self.client.log_batch(self._runs[key], metrics=items[i:i + 1000])
 
     def _end(self, key: str, status: TrialStatus, artifacts: dict[str, str], tags: dict[str, str],
-             params: dict[str, Any]) -> None:
-        from mlflow.entities import Param, RunTag
+             params: dict[str, Any], compute: dict[str, float]) -> None:
+        from mlflow.entities import Metric, Param, RunTag
 
         run_id = self._runs[key]
+        if compute:
+            totals = self._compute[key] = Compute.merge(self._compute.get(key, {}), compute)
+            stamp = int(time.time() * 1000)
+            self.client.log_batch(run_id, metrics=[Metric(k, float(v), stamp, 0) for k, v in totals.items()])
         if params:  # new keys only (e.g. oom.batch_size): MLflow forbids changing a logged param
             self.client.log_batch(run_id, params=[Param(k, _param_value(v)) for k, v in params.items()])
         for name, text in artifacts.items():
@@ -226,6 +237,9 @@ class SweepTracker:
         stamp = int(time.time() * 1000)
         metrics = [Metric(f"sweep/{k}", float(v), stamp, 0) for k, v in summary.items()
                    if isinstance(v, (int, float)) and math.isfinite(v)]
+        keys = {t.key for t in self.spec.trials}  # the sweep as its file has it now
+        metrics += [Metric(k, v, stamp, 0) for k, v in
+                    Compute.totals(c for key, c in self._compute.items() if key in keys).items()]
         if metrics:
             self.client.log_batch(self.parent_id, metrics=metrics)
         self.client.set_terminated(self.parent_id, status)

@@ -112,10 +112,9 @@ def _checkpoint_metrics(cfg: Config, step: TrainStep, val_loader, done: int, sta
     metrics = {"train/loss": mean_loss if math.isfinite(mean_loss) else float("nan"),
                "train/loss_main": mean_main, "train/lr": lr, "time/images_per_s": stats["time/images_per_s"],
                "time/data_wait": stats["time/data_wait"], "model/params": params,
+               **{k: v for k, v in stats.items() if k == "time/peak_memory_gb"},
                **evaluate(step.model, val_loader, device, step.placement.autocast, cfg,
                           _modes(cfg, done == cfg.train.max_iter))}
-    if device.type == "cuda":
-        metrics["time/peak_memory_gb"] = torch.cuda.max_memory_allocated() / 2**30
     return metrics
 
 

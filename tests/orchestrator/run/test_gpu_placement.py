@@ -64,8 +64,33 @@ def test_whole_gpus_are_distinct_and_bound_concurrency(tmp_path, write):
     assert all(a["cuda"] != b["cuda"] for a, b in _overlapping(rows))
 
 
+def _check_compute(tmp_path, rows: list[dict], gpu: float, cpu: float) -> None:
+    """Every trial logged its reserved GPUs and CPUs x its wall time; the parent has the sums."""
+    from mlflow import MlflowClient
+
+    from tests.orchestrator.run.conftest import children, parents
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    [parent] = parents(client)
+    runs = children(client, parent.info.run_id)
+    ran = {r["trial"]: r["end"] - r["start"] for r in rows}
+    for run in runs:
+        m = run.data.metrics
+        assert m["compute/wall_s"] >= ran[run.data.params["k"]] > 0
+        assert m["compute/gpu_hours"] == pytest.approx(gpu * m["compute/wall_s"] / 3600, rel=1e-9)
+        assert m["compute/cpu_hours"] == pytest.approx(cpu * m["compute/wall_s"] / 3600, rel=1e-9)
+    total = sum(r.data.metrics["compute/gpu_hours"] for r in runs)
+    assert parent.data.metrics["compute/gpu_hours"] == pytest.approx(total, rel=1e-9)
+    assert parent.data.metrics["compute/wall_s"] == pytest.approx(sum(r.data.metrics["compute/wall_s"] for r in runs))
+    out = subprocess.run([sys.executable, "-m", "orchestrator.cli", "runs", parent.data.tags["orch.sweep"]],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=120, env={
+                             **os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"})
+    assert f"compute: {total:.2f} GPU-h" in out.stdout, out.stdout + out.stderr
+
+
 def test_half_gpus_share_a_device_two_by_two(tmp_path, write):
     rows = _sweep(tmp_path, write, gpu=0.5, cpu=0.25, max_concurrent=None)
+    _check_compute(tmp_path, rows, gpu=0.5, cpu=0.25)
     assert _peak(rows) == 4
     together = [r for r in rows if any(r in pair for pair in _overlapping(rows))]
     assert Counter(r["cuda"] for r in together) == Counter({"0": 2, "1": 2})

@@ -65,6 +65,6 @@ def test_pckh_json_equals_mean_std_from_the_mlflow_client(local_ray, store, writ
 
     md = CliRunner().invoke(app, ["table", "two_seeds", "--pivot", "t", "probMargin", "-o", "-",
                                   "--tracking-uri", uri])
-    assert md.exit_code == 0 and md.stdout.splitlines()[0] == "| t \\ probMargin | 0 | 0.8 |"
+    assert md.exit_code == 0 and md.stdout.splitlines()[0] == "| t \\ m | 0 | 0.8 |"  # the sweep's abbrev
     missing = CliRunner().invoke(app, ["table", "nope", "--tracking-uri", uri])
     assert missing.exit_code == 2 and "no sweep named 'nope'" in missing.output
