@@ -127,6 +127,24 @@ def plot(
 
 
 @app.command()
+def report(
+    sweep_name: Annotated[Optional[str], typer.Argument(
+        metavar="[SWEEP]", help="The sweep; default: the most recent one in the store.")] = None,
+    out: Annotated[Optional[str], typer.Option(
+        "--out", "-o", help="HTML path; default results/<sweep>_report.html.")] = None,
+    tracking_uri: TrackingOption = None,
+) -> None:
+    """One self-contained HTML page for a sweep: tables with significance marks, the pivot,
+    learning curves, grid status, failures, the best config, compute and code. Saved under
+    results/ and attached to the sweep's parent run."""
+    from orchestrator.report import make_report
+
+    with _reported():
+        path = make_report(sweep_name, out, tracking_uri)
+    typer.echo(str(path))
+
+
+@app.command()
 def diff(
     run_a: Annotated[str, typer.Argument(help="A run id, or a trial name (its latest run).")],
     run_b: Annotated[str, typer.Argument(help="The run to compare it with.")],

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-__all__ = ["trials_dataframe", "table_dataframe"]
+__all__ = ["trials_dataframe", "table_dataframe", "typed_param"]
 
 
-def _typed(text: str | None) -> Any:
+def typed_param(text: str | None) -> Any:
     """A logged param (always a string in MLflow) as the number it was, where it was one."""
     if text is None:
         return None
@@ -46,7 +46,7 @@ def trials_dataframe(sweep: str | None = None, tracking_uri: str | None = None):
                                "status": str(t.status), "run_id": t.run_id, "message": t.message}
         row.update({axis: t.axes.get(axis) for axis in record.axes})
         row.update({"steps": history[-1][0] if history else None, "best_step": best_step, "best": best})
-        row.update({f"params.{k}": _typed(v) for k, v in sorted(t.params.items())})
+        row.update({f"params.{k}": typed_param(v) for k, v in sorted(t.params.items())})
         row.update({f"metrics.{k}": v for k, v in sorted(t.metrics.items())})
         rows.append(row)
     frame = pd.DataFrame(rows)

@@ -29,6 +29,7 @@ def plot_png(record: SweepRecord, metric: str) -> bytes:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     data = curves(record, metric)
     statuses: dict[str, set[str]] = {}
@@ -51,6 +52,7 @@ def plot_png(record: SweepRecord, metric: str) -> bytes:
     seeds = max((len({t.seed for t in record.trials if t.setting == s}) for s in data), default=1)
     ax.set_title(f"{record.name}: {metric}" + (f" (mean ± std over {seeds} seeds)" if seeds > 1 else ""))
     ax.set_xlabel("step")
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     ax.set_ylabel(metric)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, ncol=2 if len(data) > 8 else 1, loc="best")

@@ -45,6 +45,9 @@ def write_atomic(path: Path, text: str | bytes) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     with os.fdopen(fd, "wb") as handle:
         handle.write(text.encode() if isinstance(text, str) else text)
+    mask = os.umask(0)  # mkstemp makes it private; a results file is as readable as any other
+    os.umask(mask)
+    os.chmod(tmp, 0o666 & ~mask)
     os.replace(tmp, path)
 
 
