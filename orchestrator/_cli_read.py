@@ -160,22 +160,41 @@ def diff(
     typer.echo(diff_runs(a, b), nl=False)
 
 
+def _sweep_path(sweep: str | None, uri: str) -> str:
+    """The UI path of the sweep's view (the most recent sweep by default); the experiments list when
+    the store has none."""
+    from orchestrator.tracking import SweepNotFound, list_sweeps
+    from orchestrator.tracking.ui_view import ui_path
+
+    found = [s for s in list_sweeps(uri) if sweep in (None, s.name)]
+    if not found:
+        if sweep is not None:
+            raise SweepNotFound(f"no sweep named {sweep!r} in {uri}")
+        return "/"
+    return ui_path(found[0].experiment_id, found[0].name)
+
+
 @app.command()
 def ui(
+    sweep_name: Annotated[Optional[str], typer.Argument(
+        metavar="[SWEEP]", help="Open on this sweep's trials; default: the most recent sweep.")] = None,
     port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1.")] = 5000,
     tracking_uri: TrackingOption = None,
 ) -> None:
-    """Start the MLflow UI on 127.0.0.1 for the current store and print its URL."""
+    """Start the MLflow UI on 127.0.0.1 for the current store and print the URL of a sweep's view:
+    its trials as rows (Model training view), the swept params, seed, status and metric as columns."""
     import subprocess
 
     from orchestrator.tracking import resolve_uri
 
     uri = resolve_uri(tracking_uri)
+    with _reported():
+        path = _sweep_path(sweep_name, uri)
     if uri.startswith(("http://", "https://")):
-        typer.echo(f"{uri} is an MLflow server: its UI is at {uri}")
+        typer.echo(f"{uri} is an MLflow server: open {uri.rstrip('/')}{path}")
         return
     url = f"http://127.0.0.1:{port}"
-    typer.echo(f"MLflow UI for {uri} at {url}  (Ctrl-C stops it)")
+    typer.echo(f"MLflow UI for {uri}: open {url}{path}  (Ctrl-C stops it)")
     mlflow = Path(sys.executable).with_name("mlflow")
     command = [str(mlflow) if mlflow.exists() else "mlflow", "ui", "--backend-store-uri", uri,
                "--host", "127.0.0.1", "--port", str(port)]

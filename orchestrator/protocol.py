@@ -106,6 +106,9 @@ class Tag:
     PARENT = "mlflow.parentRunId"  # MLflow's own: the UI nests children under it
     NOTE = "mlflow.note.content"  # MLflow's own: the run description the UI shows
     SOURCE_COMMIT = "mlflow.source.git.commit"
+    # MLflow's own, on the experiment: which view its UI opens (3.17 reads both; see tracking/ui_view.py)
+    EXPERIMENT_KIND = "mlflow.experimentKind"
+    SHARED_VIEW_PREFIX = "mlflow.sharedViewState."
     # the sweep (parent run)
     TRAINER = "orch.trainer"
     METRIC = "orch.metric"

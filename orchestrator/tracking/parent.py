@@ -14,6 +14,7 @@ from orchestrator.sweepfile.model import SweepSpec
 from orchestrator.tracking.lease import LocalLease, Owner, SweepBusy, TagLease
 from orchestrator.tracking.provenance import run_tags
 from orchestrator.tracking.store import sqlite_path
+from orchestrator.tracking.ui_view import set_ui_view
 
 __all__ = ["OpenedParent", "open_parent"]
 
@@ -82,4 +83,5 @@ def open_parent(client, experiment_id: str, spec: SweepSpec, uri: str, git: dict
     hidden = sorted({v for t in spec.trials for v in secret_values(t.config, spec.secrets)}, key=len, reverse=True)
     client.log_text(run_id, mask_text(spec.source, hidden), "sweep.yaml")
     client.log_text(run_id, json.dumps(spec.to_public_dicts(), indent=1), "trials.json")
+    set_ui_view(client, experiment_id, spec, run_id)
     return OpenedParent(run_id, lease, bool(found), previous)

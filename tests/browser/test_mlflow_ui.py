@@ -36,13 +36,15 @@ def _browser():
     return webdriver.Chrome(options=options, service=Service(DRIVER))
 
 
-def test_mlflow_ui_lists_parent_children_and_a_param_column(local_ray, tmp_path, write):
+def test_mlflow_ui_opens_on_the_trials_with_params_and_metric_columns(local_ray, tmp_path, write):
+    """The URL `orch ui` prints opens the Model training view on the sweep's child runs, unfolded,
+    with the swept param, the status and the sweep metric as columns: no clicks, a laptop window."""
     from mlflow import MlflowClient
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
 
+    from orchestrator._cli_read import _sweep_path
     from orchestrator.run import run_sweep
     from orchestrator.sweepfile import load_sweep
 
@@ -52,33 +54,24 @@ def test_mlflow_ui_lists_parent_children_and_a_param_column(local_ray, tmp_path,
     artifacts.mkdir(parents=True, exist_ok=True)
     with mlflow_server(tmp_path) as uri:
         run_sweep(spec, tracking_uri=uri, quiet=True)
-        experiment = MlflowClient(uri).get_experiment_by_name("browsed").experiment_id
+        experiment = MlflowClient(uri).get_experiment_by_name("browsed")
+        assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
         driver = _browser()
         try:
+            driver.set_window_size(1440, 900)
+            driver.get(uri + _sweep_path("browsed", uri))
             wait = WebDriverWait(driver, 60)
-            driver.get(f"{uri}/#/experiments/{experiment}/runs")
-            row = wait.until(ec.presence_of_element_located(
-                (By.XPATH, "//div[@role='row' and .//a[normalize-space()='browsed']]")))
-            # the parent run is listed with an expander for its nested children
-            row_id = row.get_attribute("row-id")
-            wait.until(ec.element_to_be_clickable(
-                (By.XPATH, f"//div[@row-id='{row_id}']//button"))).click()
             for child in ("probMargin0", "probMargin0.5", "probMargin0.8"):
-                wait.until(ec.presence_of_element_located(
-                    (By.XPATH, f"//a[normalize-space()='{child}']")))
-            # params are columns: pick the sweep's axis in the column chooser
-            driver.find_element(By.XPATH, "//button[.//*[normalize-space()='Columns']]").click()
-            search = wait.until(ec.presence_of_element_located(
-                (By.XPATH, "//input[@placeholder='Search columns']")))
-            search.send_keys("probMargin")
-            wait.until(ec.element_to_be_clickable(
-                (By.XPATH, "//*[normalize-space()='probMargin' and not(self::input)]"))).click()
-            search.send_keys(Keys.ESCAPE)
-            header = wait.until(ec.presence_of_element_located(
-                (By.XPATH, "//*[@role='columnheader' and contains(normalize-space(), 'probMargin')]")))
-            assert header.is_displayed()
-            cells = driver.find_elements(By.XPATH, "//*[@role='gridcell' and normalize-space()='0.8']")
-            assert cells, "the probMargin value 0.8 of a child run is shown in its column"
+                link = wait.until(ec.visibility_of_element_located((By.XPATH, f"//a[normalize-space()='{child}']")))
+                assert link.is_displayed()
+            assert not driver.find_elements(By.XPATH, "//div[@role='row']//a[normalize-space()='browsed']")
+            for column in ("probMargin", "val/Mean", "orch.status"):
+                header = wait.until(ec.visibility_of_element_located(
+                    (By.XPATH, f"//*[@role='columnheader' and contains(normalize-space(), '{column}')]")))
+                assert header.is_displayed(), column
+            assert driver.find_elements(By.XPATH, "//*[@role='gridcell' and normalize-space()='0.8']")
+            # the Model training view (MLflow's switch; its GenAI view has no Model registry link)
+            assert driver.find_element(By.XPATH, "//*[normalize-space()='Model registry']").is_displayed()
         finally:
             driver.save_screenshot(str(artifacts / "mlflow_ui_runs.png"))
             driver.quit()
