@@ -130,6 +130,10 @@ def _run(spec: SweepSpec, address: str | None, tracking_uri: str | None, new: bo
         outcome.spooled, outcome.spool = tracker.spooled
     if not quiet or not console.is_terminal:
         console.print(progress.summary(), highlight=False, soft_wrap=True)
+        if not outcome.interrupted and not outcome.spooled:
+            name = spec.name if " " not in spec.name else repr(spec.name)
+            console.print(f"next: orch table {name} · orch status {name} · orch report {name} · orch ui {name}",
+                          highlight=False, soft_wrap=True, style="dim")
     return outcome
 
 

@@ -7,7 +7,7 @@ a *shared view* named by the URL's ``viewStateShareKey``: an experiment tag
 ``mlflow.sharedViewState.<key>`` holding the search filter, the sort and the columns as JSON. orch
 writes one per sweep: the latest parent run's children (so they are rows, not folded under the
 parent), the swept params, the seed, the status and the sweep metric as columns, best first.
-`orch ui` and the end of `orch sweep` print the URL that opens it.
+`orch ui SWEEP` prints the URL that opens it.
 """
 
 from __future__ import annotations
