@@ -166,10 +166,12 @@ def _sweep_path(sweep: str | None, uri: str) -> str:
     from orchestrator.tracking import SweepNotFound, list_sweeps
     from orchestrator.tracking.ui_view import ui_path
 
-    found = [s for s in list_sweeps(uri) if sweep in (None, s.name)]
+    sweeps = list_sweeps(uri)
+    found = [s for s in sweeps if sweep in (None, s.name)]
     if not found:
         if sweep is not None:
-            raise SweepNotFound(f"no sweep named {sweep!r} in {uri}")
+            known = ", ".join(sorted({s.name for s in sweeps})) or "none"
+            raise SweepNotFound(f"no sweep named {sweep!r} in {uri}; known sweeps: {known}")
         return "/"
     return ui_path(found[0].experiment_id, found[0].name)
 

@@ -62,7 +62,28 @@ def describe_resources(r) -> str:
     return ", ".join(parts)
 
 
+def _print_search(spec) -> None:
+    search = spec.search
+    out = wide_console()
+    space = "; ".join(f"{d.key}: {d.describe()}" for d in search.space)
+    if search.adaptive:
+        base = search.base
+        out.print(f"{spec.name}: search with optuna ({search.sampler}), {search.num_samples} points, seed "
+                  f"{search.seed}, each suggested while earlier ones finish; trainer {spec.trainer}, metric "
+                  f"{spec.metric} ({spec.mode}), experiment {spec.experiment!r}", soft_wrap=True)
+        out.print(f"space: {space}", soft_wrap=True)
+        out.print(f"every point starts from: {', '.join(f'{k}={v!r}' for k, v in base.config.items() if k not in {d.key for d in search.space})}",
+                  soft_wrap=True, markup=False)
+        return
+    out.print(f"search: random, {search.num_samples} points drawn under seed {search.seed} (the same on every "
+              f"run), each crossed with every grid cell and seed; space: {space}", soft_wrap=True)
+
+
 def print_trials(spec) -> None:
+    if spec.search is not None:
+        _print_search(spec)
+        if spec.search.adaptive:
+            return
     table = Table(title=f"{spec.name}: {len(spec.trials)} trials of trainer {spec.trainer}",
                   title_justify="left")
     table.add_column("#", justify="right")

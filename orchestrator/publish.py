@@ -71,12 +71,13 @@ def build(req: TableRequest, record=None):
     record = record or read_sweep(req.sweep, req.tracking_uri)
     logged = {k for t in record.trials for k in (*t.history, *t.metrics)}
     params = {k for t in record.trials for k in t.params}
-    columns = expand_metrics(list(req.metrics) or [record.metric], logged, params, record.metric,
+    names = [m for m in req.metrics if m not in record.axes]  # an axis has its own column already
+    if req.metrics and not names:
+        raise TableError(f"--metric {', '.join(req.metrics)}: an axis of sweep {record.name}, which the table "
+                         f"shows anyway; name a metric too, e.g. --metric {record.metric}")
+    columns = expand_metrics(names or [record.metric], logged, params, record.metric,
                              record.mode, req.per_class, metric_groups(record.trainer))
-    columns = [c for c in columns if not (c.is_param and c.key in record.axes)]  # an axis has its column
-    if not columns:
-        raise TableError(f"--metric {', '.join(req.metrics)}: only axes of the sweep, which the table "
-                         "shows anyway; name a metric too")
+    columns = [c for c in columns if not (c.is_param and c.key in record.axes)]
     at = req.at or "best"
     if req.pivot:
         return record, build_pivot(record, columns[0], req.pivot[0], req.pivot[1], at, req.digits, req.ci,

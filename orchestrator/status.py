@@ -8,7 +8,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from orchestrator.protocol import DONE_STATUSES, TrialStatus
+from orchestrator.protocol import DONE_STATUSES, Tag, TrialStatus
 from orchestrator.results import SweepRecord
 
 __all__ = ["GridStatus", "grid_status", "StatusError", "ORDER", "LABELS"]
@@ -51,10 +51,16 @@ def grid_status(record: SweepRecord, axes: tuple[str, str] | None = None) -> Gri
             if axis not in record.axes:
                 raise StatusError(f"--pivot: {axis!r} is not an axis of sweep {record.name}; "
                                   f"axes: {', '.join(record.axes) or 'none'}")
-    row_axis, col_axis = axes or ((list(record.axes) + [None, None])[:2])
+    search = json.loads(record.tags.get(Tag.SEARCH, "null") or "null")
+    drawn = search is not None and search.get("method") == "optuna"  # points with no grid to lay out
+    row_axis, col_axis = axes or ((None, None) if drawn else (list(record.axes) + [None, None])[:2])
     found = {t.key: t for t in record.trials}
     entries = [(dict(t.axes), t.status.value) for t in record.trials]
     entries += [(dict(p.get("axes") or {}), MISSING) for p in record.plan if p.get("key") not in found]
+    if drawn:  # the points not asked for yet
+        done = sum(t.status in DONE_STATUSES for t in record.trials)
+        entries += [({}, MISSING)] * max(0, int(search.get("num_samples", 0)) - done
+                                         - sum(t.status not in DONE_STATUSES for t in record.trials))
     rows: dict[str, Any] = {}
     cols: dict[str, Any] = {}
     cells: dict[tuple[str, str], Counter] = {}

@@ -20,8 +20,9 @@ _MESSAGE_LIMIT = 5000
 
 class TrackingCallback(tune.Callback):
     def __init__(self, trials: tuple[TrialSpec, ...], tracker: SweepTracker, progress: SweepProgress,
-                 budget: int | None = None, usage: Usage | None = None):
+                 budget: int | None = None, usage: Usage | None = None, sampled=None):
         self.trials = trials
+        self.sampled = sampled  # run.search.SampledTrials, for a search whose points come while it runs
         self.usage = usage or Usage(1.0, 0.0)
         self.budget = budget  # steps after which a trial is complete (stop.max_epochs, ASHA max_t)
         self.last_step: dict[str, int] = {}
@@ -37,7 +38,11 @@ class TrackingCallback(tune.Callback):
         return {}
 
     def _spec(self, trial: Any) -> TrialSpec:
-        return self.trials[trial.config["index"]]
+        if "index" in trial.config:
+            return self.trials[trial.config["index"]]
+        spec = self.sampled.for_trial(trial.trial_id, trial.config)
+        self.tracker.add_trial(spec)
+        return spec
 
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self.started[trial.trial_id] = trial

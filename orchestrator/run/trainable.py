@@ -92,7 +92,11 @@ class _Attempts:
 
 def run_trial(config: dict[str, Any], payload: dict[str, Any]) -> None:
     """Tune function trainable: ``config`` only holds the index of the trial to run."""
-    trial = payload["trials"][config["index"]]
+    if "index" in config:
+        trial = payload["trials"][config["index"]]
+    else:  # a point a searcher suggested: its values over where every point starts
+        base = payload["search_base"]
+        trial = {"trainer": base["trainer"], "config": {**base["config"], **payload["search"].resolve(config)}}
     if os.path.isdir(payload["cwd"]):  # Tune starts trials in its own folder; on other nodes the
         os.chdir(payload["cwd"])  # folder may not exist and paths must be absolute anyway
     if os.path.isdir(payload["process_dir"]):  # where trials register the process groups they start

@@ -69,11 +69,11 @@ class _TrialNames:
         self.names = names
 
     def __call__(self, trial: Any) -> str:
-        return self.names[trial.config["index"]]
+        return self.names[trial.config["index"]] if "index" in trial.config else trial.trial_id
 
 
 def _trial_dirname(trial: Any) -> str:
-    return f"{trial.config['index']:05d}"
+    return f"{trial.config['index']:05d}" if "index" in trial.config else trial.trial_id
 
 
 def run_sweep(spec: SweepSpec, *, address: str | None = None, tracking_uri: str | None = None,
@@ -106,7 +106,16 @@ def _run(spec: SweepSpec, address: str | None, tracking_uri: str | None, new: bo
         console.print(f"note: {line}", highlight=False, markup=False, soft_wrap=True)
     done = tracker.done_keys(rerun)
     todo = [i for i, t in enumerate(spec.trials) if t.key not in done]
-    outcome = SweepOutcome(spec.name, parent, tracker.experiment_id, tracker.uri, skipped=len(spec.trials) - len(todo))
+    skipped, resumed = len(spec.trials) - len(todo), None
+    if spec.search is not None and spec.search.adaptive:  # how many points are left to ask for
+        from orchestrator.run.search import resumed_points
+        from orchestrator.tracking import read_sweep
+
+        stored = read_sweep(spec.name, tracker.uri, metrics=[]).trials if tracker.resumed else ()
+        resumed = resumed_points(spec.search, spec.metric, stored)
+        skipped = resumed.done
+        todo = list(range(max(0, spec.search.num_samples - skipped)))
+    outcome = SweepOutcome(spec.name, parent, tracker.experiment_id, tracker.uri, skipped=skipped)
     progress = SweepProgress(spec.name, spec.metric, spec.mode, len(todo), outcome.skipped,
                              spec.max_concurrent or len(todo) or 1, console,
                              live=console.is_terminal and not quiet)
@@ -114,7 +123,7 @@ def _run(spec: SweepSpec, address: str | None, tracking_uri: str | None, new: bo
     status = "FINISHED"
     try:
         if todo and not interrupts.interrupted:
-            outcome.counts = _fit(spec, todo, tracker, progress, address, interrupts)
+            outcome.counts = _fit(spec, todo, tracker, progress, address, interrupts, resumed)
     except KeyboardInterrupt:
         interrupts.count = max(interrupts.count, 1)
         raise
@@ -146,10 +155,21 @@ def _payload(spec: SweepSpec, process_dir: str) -> dict[str, Any]:
         # relative paths in configs (data.root, out_dir) mean what they mean where orch was run
         "cwd": os.getcwd(),
         "process_dir": process_dir,  # trials register the process groups they start here
+        **(_search_payload(spec) if spec.search is not None and spec.search.adaptive else {}),
     }
 
 
-def _tuner(spec: SweepSpec, todo: list[int], callback, stopper, storage: str, process_dir: str):
+def _search_payload(spec: SweepSpec) -> dict[str, Any]:
+    """Where every suggested point starts, and how a raw point becomes config values."""
+    import dataclasses
+
+    base = spec.search.base
+    return {"search_base": {"trainer": base.trainer, "config": dict(base.config)},
+            "search": dataclasses.replace(spec.search, base=None, extra={}, points=())}
+
+
+def _tuner(spec: SweepSpec, todo: list[int], callback, stopper, storage: str, process_dir: str,
+           searcher=None):
     from ray import tune
 
     from orchestrator.run.trainable import run_trial
@@ -157,12 +177,14 @@ def _tuner(spec: SweepSpec, todo: list[int], callback, stopper, storage: str, pr
     trainable = tune.with_resources(tune.with_parameters(run_trial, payload=_payload(spec, process_dir)),
                                     _resources(spec))
     scheduler = _scheduler(spec)
+    ranked = scheduler is not None or searcher is not None  # both read the metric from Tune's results
     return tune.Tuner(
         trainable,
-        param_space={"index": tune.grid_search(todo)},
+        param_space={} if searcher is not None else {"index": tune.grid_search(todo)},
         tune_config=tune.TuneConfig(
             reuse_actors=True, max_concurrent_trials=spec.max_concurrent, scheduler=scheduler,
-            metric=spec.metric if scheduler else None, mode=spec.mode if scheduler else None,
+            search_alg=searcher, num_samples=len(todo) if searcher is not None else 1,
+            metric=spec.metric if ranked else None, mode=spec.mode if ranked else None,
             trial_name_creator=_TrialNames([t.name for t in spec.trials]),
             trial_dirname_creator=_trial_dirname),
         run_config=tune.RunConfig(name=spec.name, storage_path=storage, verbose=0, callbacks=[callback],
@@ -186,7 +208,7 @@ def _start(address: str | None, interrupts: Interrupts) -> bool:
 
 
 def _fit(spec: SweepSpec, todo: list[int], tracker, progress, address: str | None,
-         interrupts) -> dict[str, int]:
+         interrupts, resumed=None) -> dict[str, int]:
     """Run the Tune experiment; returns the count of trials by final status."""
     from orchestrator.processes import instance_processes, stop_groups, stop_processes
     from orchestrator.run.callback import TrackingCallback
@@ -196,7 +218,7 @@ def _fit(spec: SweepSpec, todo: list[int], tracker, progress, address: str | Non
     interrupts.install()  # back from Ray, which took SIGTERM in ray.init
     try:
         if not interrupts.interrupted:
-            check_resources(_resources(spec), spec.trials[todo[0]].name)
+            check_resources(_resources(spec), spec.trials[todo[0]].name if spec.trials else "p000")
     except ResourcesUnavailable:
         if started_ray:
             import ray
@@ -206,14 +228,22 @@ def _fit(spec: SweepSpec, todo: list[int], tracker, progress, address: str | Non
     storage = tempfile.mkdtemp(prefix="orch-tune-")
     process_dir = tempfile.mkdtemp(prefix="orch-procs-")
     budgets = [b for b in (spec.stop.max_epochs, spec.scheduler.options.get("max_t")) if b]
+    searching = resumed is not None
+    if searching:
+        from orchestrator.run.search import SampledTrials, make_searcher
     callback = TrackingCallback(spec.trials, tracker, progress, min(budgets) if budgets else None,
-                                Usage(spec.resources.cpu, spec.resources.gpu))
+                                Usage(spec.resources.cpu, spec.resources.gpu),
+                                SampledTrials(spec, resumed) if searching else None)
     try:
         if not interrupts.interrupted:
             with progress, warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 logging.getLogger("ray.tune").setLevel(logging.CRITICAL)
-                _tuner(spec, todo, callback, StopOnInterrupt(), storage, process_dir).fit()
+                searcher = None
+                if searching:
+                    searcher, line = make_searcher(spec, resumed)
+                    progress.note(line)
+                _tuner(spec, todo, callback, StopOnInterrupt(), storage, process_dir, searcher).fit()
     finally:
         interrupts.cleaning = True
         # trial scripts still running (Ctrl-C): SIGTERM, their grace (none when forced), SIGKILL

@@ -71,6 +71,8 @@ _SECTION_HINTS = {
     "profiles": "a mapping of profile name to the keys it overrides, e.g. `profiles: {smoke: {params: ...}}`.",
     "secrets": "a list of config keys whose values are never written, e.g. `secrets: [db_pass]`.",
     "max_trials": "a whole number, e.g. `max_trials: 50000`.",
+    "search": "e.g. `search: {method: optuna, num_samples: 20, space: {loss.t: {loguniform: [5, 80]}}}`; "
+              "see docs/sweeps.md, Search.",
     "trials": "see docs/sweeps.md for how axes combine.",
     "extends": "a config file may extend another, but not in a cycle.",
 }

@@ -14,6 +14,9 @@ from orchestrator.sweepfile.model import TrialSpec
 from orchestrator.sweepfile.naming import trial_key, trial_name
 from orchestrator.sweepfile.placeholders import PlaceholderError, fill
 from orchestrator.sweepfile.schema import Schema, check_value
+from orchestrator.sweepfile.search import SAMPLE_AXIS
+
+_LABELS = ("variant", SAMPLE_AXIS)
 
 __all__ = ["Expansion", "expand_trials"]
 
@@ -34,6 +37,7 @@ class Expansion:
     budget: dict[str, Any]
     file: str
     trainer_line: int | None
+    unnamed: tuple[str, ...] = ()  # axes left out of trial names (a random search's drawn values)
 
 
 def _matches(exclude: Exclude, config: Mapping[str, Any], variant: Any, seed: int) -> bool:
@@ -101,25 +105,26 @@ def _merged_point(combo, fixed: Layer, ex: Expansion, schema: Schema, problems: 
     """One grid point's layers over the fixed ones (and --set over all); None when a required
     key is missing (reported)."""
     merged: Layer = dict(fixed)
-    variant = None
+    labels: dict[str, Any] = {}  # axes that are not config keys: variant, a random search's sample
     for point in combo:
         merged.update(point.layer)
-        variant = point.axes.get("variant", variant)
+        labels.update({k: v for k, v in point.axes.items() if k in _LABELS})
     merged.update(ex.overrides)
     missing = [k for k in schema.required() if k not in merged]
     for key in missing:
         problems.add(ex.file, ex.trainer_line, key, f"required by trainer {ex.trainer!r} but not set",
                      "set it in params: or base:.")
-    return None if missing else (merged, variant)
+    return None if missing else (merged, labels)
 
 
-def _seed_trials(merged: Layer, variant: Any, ex: Expansion, schema: Schema, problems: Problems,
+def _seed_trials(merged: Layer, labels: dict[str, Any], ex: Expansion, schema: Schema, problems: Problems,
                  explicit: bool, used_excludes: set[int]) -> list[TrialSpec]:
     """The trials of one grid point, one per seed not excluded."""
     config = {k: v for k, (v, _) in merged.items()}
     locs = {k: loc for k, (_, loc) in merged.items()}
-    axes = {a: variant if a == "variant" else config.get(a) for a in ex.axes.order}
-    setting = trial_name(axes, ex.abbrev, explicit)
+    variant = labels.get("variant")
+    axes = {a: labels[a] if a in labels else config.get(a) for a in ex.axes.order}
+    setting = trial_name({a: v for a, v in axes.items() if a not in ex.unnamed}, ex.abbrev, explicit)
     out = []
     for seed in ex.seeds:
         hits = [i for i, e in enumerate(ex.excludes) if _matches(e, config, variant, seed)]
@@ -144,7 +149,7 @@ def expand_trials(ex: Expansion, schema: Schema, problems: Problems) -> list[Tri
     fixed: Layer = {k: (v, Loc("schema default", None)) for k, v in schema.defaults().items()}
     for layer in ex.fixed:
         fixed.update(layer)
-    explicit = bool(ex.abbrev) and all(a in ex.abbrev for a in ex.axes.order)
+    explicit = bool(ex.abbrev) and all(a in ex.abbrev for a in ex.axes.order if a not in ex.unnamed)
     used_excludes: set[int] = set()
     admitted = _Admitted(ex, problems)
     for combo in _grid_points(ex.axes):

@@ -16,14 +16,15 @@ from orchestrator.sweepfile.model import SweepSpec
 from orchestrator.sweepfile.options import (parse_choice, parse_experiment, parse_int, parse_metric,
                                        parse_resources, parse_scheduler, parse_seeds, parse_stop)
 from orchestrator.sweepfile.schema import Schema
+from orchestrator.sweepfile.search import SAMPLE_AXIS, SearchSpec, attach, parse_search
 
 __all__ = ["load_sweep", "load_trainer_run", "parse_overrides", "TOP_LEVEL_KEYS"]
 
 TOP_LEVEL_KEYS = ("name", "description", "trainer", "base", "params", "grid", "zip", "variants",
                   "seeds", "exclude", "abbrev", "resources", "metric", "stop", "retries", "on_oom",
-                  "scheduler", "tracking", "profiles", "secrets", "max_trials")
+                  "scheduler", "tracking", "profiles", "secrets", "max_trials", "search")
 MAX_TRIALS = 10_000  # above this a sweep is refused unless max_trials: / --max-trials says more
-_MERGED_IN_PROFILE = ("params", "resources", "stop", "abbrev")
+_MERGED_IN_PROFILE = ("params", "resources", "stop", "abbrev", "search")
 
 
 def _read(path: Path, file: str) -> LineDict:
@@ -247,6 +248,11 @@ def _load(doc: LineDict, path: Path, file: str, source: str, overrides: Sequence
     seeds = parse_seeds(doc, file, problems, limit)
     excludes = parse_excludes(doc, schema, axes, file, problems)
     abbrev = parse_abbrev(doc, schema, axes, file, problems)
+    search = parse_search(doc, schema, file, problems)
+    if search is not None:
+        search = attach(search, axes, seeds, {k for k in set_layer}, file, problems)
+        if not search.adaptive:
+            abbrev = {SAMPLE_AXIS: "r", **abbrev}
     resources, max_concurrent = parse_resources(doc, file, problems)
     metric, mode = parse_metric(doc, file, problems, trainer.metric, trainer.mode)
     stop = parse_stop(doc, file, problems)
@@ -259,19 +265,27 @@ def _load(doc: LineDict, path: Path, file: str, source: str, overrides: Sequence
     if not _count_trials(axes, len(seeds), limit, file, problems):
         problems.raise_if_any()
     budget = {"max_epochs": stop.max_epochs} if stop.max_epochs else {}
+    unnamed = tuple(d.key for d in search.space) if search is not None else ()
     expansion = Expansion(name, trainer_name, trainer.placeholders, fixed, set_layer, axes, seeds,
-                          excludes, abbrev, budget, file, trainer_line)
+                          excludes, abbrev, budget, file, trainer_line, unnamed)
     trials = expand_trials(expansion, schema, problems)
     _trainer_checks(trainer, trials, [*fixed, set_layer], axes.line, Loc(file, trainer_line), problems)
     secrets = _secrets(doc, schema, trials, file, problems)
     if not trials and not problems:
         problems.add(file, axes.line or 1, "exclude", "every trial is excluded: nothing would run")
     problems.raise_if_any()
+    if search is not None and search.adaptive:  # its one expanded trial is where every point starts
+        extra = {**search.extra, "budget": budget}
+        search, trials = SearchSpec(**{**search.__dict__, "base": trials[0], "extra": extra}), []
+        axes.order = [d.key for d in search.space]
+        max_concurrent = search.extra.get("max_concurrent", max_concurrent)
+    elif search is not None:
+        max_concurrent = search.extra.get("max_concurrent", max_concurrent)
     return SweepSpec(
         name=name, path=file, trainer=trainer_name, description=str(description).strip(),
         metric=metric, mode=mode, axes=tuple(axes.order), seeds=seeds, trials=tuple(trials),
         resources=resources, max_concurrent=max_concurrent, stop=stop, retries=retries,
         on_oom=on_oom, scheduler=scheduler, experiment=experiment,
         source=source, profile=profile, overrides=tuple(overrides),
-        secrets=secrets, abbrev=dict(abbrev),
+        secrets=secrets, abbrev={k: v for k, v in abbrev.items() if k in axes.order}, search=search,
     )

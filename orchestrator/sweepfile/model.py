@@ -85,6 +85,7 @@ class SweepSpec:
     overrides: tuple[str, ...] = ()  # the --set arguments, as given
     secrets: tuple[str, ...] = ()  # config keys never written in clear (orchestrator.secrets)
     abbrev: Mapping[str, str] = field(default_factory=dict)  # axis -> the short name `abbrev:` gave it
+    search: Any = None  # a sweepfile.search.SearchSpec, when the file has `search:`
 
     def to_dicts(self) -> list[dict[str, Any]]:
         return [t.to_dict(self.resources) for t in self.trials]

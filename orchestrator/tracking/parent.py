@@ -34,7 +34,10 @@ def _parents(client, experiment_id: str, sweep: str) -> list:
 
 
 def _sweep_tags(spec: SweepSpec, git: dict[str, str]) -> dict[str, str]:
-    return {**run_tags(git), Tag.KIND: Tag.SWEEP_KIND, Tag.SWEEP: spec.name,
+    search = spec.search
+    extra = {Tag.SEARCH: json.dumps({"method": search.method, "sampler": search.sampler, "seed": search.seed,
+                                     "num_samples": search.num_samples})} if search is not None else {}
+    return {**run_tags(git), **extra, Tag.KIND: Tag.SWEEP_KIND, Tag.SWEEP: spec.name,
             Tag.TRAINER: spec.trainer, Tag.METRIC: spec.metric, Tag.MODE: spec.mode,
             Tag.AXES: json.dumps(list(spec.axes)), Tag.ABBREV: json.dumps(dict(spec.abbrev)), Tag.SEEDS: json.dumps(list(spec.seeds)),
             Tag.TRIALS: str(len(spec.trials)), Tag.NOTE: spec.description}

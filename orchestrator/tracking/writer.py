@@ -32,7 +32,7 @@ from orchestrator.tracking.provenance import environment_report, git_state
 from orchestrator.tracking.queue import Op, Outage, WriteQueue, read_spool
 from orchestrator.tracking.store import experiment_id, make_client, resolve_uri, sqlite_path, to_mlflow_name
 
-__all__ = ["SweepTracker", "ExistingTrial", "log_parent_artifact", "FLUSH_TIMEOUT_S"]
+__all__ = ["SweepTracker", "ExistingTrial", "log_parent_artifact", "FLUSH_TIMEOUT_S", "param_text"]
 
 _MAX_PARAM = 6000
 # how long closing waits for an unreachable store before it spools what is left
@@ -46,7 +46,7 @@ class ExistingTrial:
     compute: dict = field(default_factory=dict)  # its compute/ totals so far
 
 
-def _param_value(value: Any) -> str:
+def param_text(value: Any) -> str:
     text = json.dumps(value) if isinstance(value, (list, dict)) else str(value)
     return text[:_MAX_PARAM]
 
@@ -131,6 +131,10 @@ class SweepTracker:
         return {k for k, t in self.existing.items() if t.status in keep}
 
     # ---- per-trial writes, queued ------------------------------------------------------
+    def add_trial(self, trial: TrialSpec) -> None:
+        """A trial the sweep file could not list: a point a searcher suggested while it runs."""
+        self._trials.setdefault(trial.key, trial)
+
     def trial_started(self, trial: TrialSpec) -> None:
         self._queue.put(Op("start", trial.key))
 
@@ -190,13 +194,13 @@ class SweepTracker:
         tags.update({Tag.PARENT: self.parent_id, Tag.KEY: trial.key, Tag.SWEEP: self.spec.name,
                      Tag.TRIAL_NAME: trial.name, Tag.SETTING: trial.setting, Tag.SEED: str(trial.seed),
                      Tag.TRAINER: trial.trainer, Tag.AXES: json.dumps(dict(trial.axes))})
-        tags.update({Tag.axis(a): _param_value(v) for a, v in mask_config(trial.axes, self.spec.secrets).items()})
+        tags.update({Tag.axis(a): param_text(v) for a, v in mask_config(trial.axes, self.spec.secrets).items()})
         if self.git:  # per trial too: `orch diff` compares two runs' code
             tags.update({Tag.GIT_COMMIT: self.git["commit"], Tag.GIT_DIRTY: self.git["dirty"]})
         run = self.client.create_run(self.experiment_id, tags=tags, run_name=trial.name)
         run_id = self._runs[trial.key] = run.info.run_id
         public = mask_config(trial.config, self.spec.secrets)  # the trial itself got the real values
-        params = {k: _param_value(v) for k, v in public.items()}
+        params = {k: param_text(v) for k, v in public.items()}
         params.setdefault("seed", str(trial.seed))
         items = [Param(k, v) for k, v in params.items()]
         for i in range(0, len(items), 100):
@@ -223,7 +227,7 @@ class SweepTracker:
             stamp = int(time.time() * 1000)
             self.client.log_batch(run_id, metrics=[Metric(k, float(v), stamp, 0) for k, v in totals.items()])
         if params:  # new keys only (e.g. oom.batch_size): MLflow forbids changing a logged param
-            self.client.log_batch(run_id, params=[Param(k, _param_value(v)) for k, v in params.items()])
+            self.client.log_batch(run_id, params=[Param(k, param_text(v)) for k, v in params.items()])
         for name, text in artifacts.items():
             if text or name == "trial.log":  # the log is there even when the trainer printed nothing
                 self.client.log_text(run_id, text, name)
@@ -237,7 +241,7 @@ class SweepTracker:
         stamp = int(time.time() * 1000)
         metrics = [Metric(f"sweep/{k}", float(v), stamp, 0) for k, v in summary.items()
                    if isinstance(v, (int, float)) and math.isfinite(v)]
-        keys = {t.key for t in self.spec.trials}  # the sweep as its file has it now
+        keys = set(self._trials) | (set(self._compute) if self.spec.search is not None else set())
         metrics += [Metric(k, v, stamp, 0) for k, v in
                     Compute.totals(c for key, c in self._compute.items() if key in keys).items()]
         if metrics:

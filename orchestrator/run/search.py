@@ -1,0 +1,171 @@
+"""``search: {method: optuna}`` on Ray Tune: OptunaSearch suggests each point, orch turns it into a
+trial with a stable key and a child run, exactly once.
+
+Resuming: the points the store holds are given back to the searcher before it suggests anything
+(finished and stopped ones with their value, diverged ones as failures: Optuna learns from both),
+failed and killed ones are suggested again first (so they reuse their runs), and only what is left
+of ``num_samples`` is asked for. A suggestion equal to a point already run is another sample of it:
+it gets a key of its own (a repeat number), never the earlier trial's run.
+"""
+
+from __future__ import annotations
+
+import math
+from types import MappingProxyType
+from typing import Any, Iterable
+
+from ray.tune.search.optuna import OptunaSearch
+
+from orchestrator.protocol import DONE_STATUSES, TrialStatus
+from orchestrator.results import TrialResult
+from orchestrator.sweepfile.model import SweepSpec, TrialSpec
+from orchestrator.sweepfile.naming import trial_key
+from orchestrator.sweepfile.search import SearchSpec, optuna_distributions
+
+__all__ = ["SampledTrials", "make_searcher", "Resumed", "resumed_points"]
+
+_REPEAT = "__repeat"  # in a key's material only: the n-th sample of the same point
+
+
+class _Searcher(OptunaSearch):
+    """OptunaSearch fed orch's events: a report without the metric (a retry, a train-only step)
+    is not a result, and a non-finite final value is a failed point, not a score."""
+
+    def on_trial_result(self, trial_id: str, result: dict) -> None:
+        value = result.get(self.metric) if isinstance(self.metric, str) else None
+        if isinstance(value, (int, float)) and math.isfinite(value):
+            super().on_trial_result(trial_id, result)
+
+    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        value = (result or {}).get(self.metric) if isinstance(self.metric, str) else None
+        if not isinstance(value, (int, float)) or not math.isfinite(value):
+            result, error = None, True
+        super().on_trial_complete(trial_id, result, error)
+
+
+def _sampler(search: SearchSpec, stored: int = 0):
+    """The sampler; a resumed one is seeded on from where the stored points leave off, else its
+    random start-up points would be the first run's again."""
+    import optuna
+
+    seed = search.seed + stored
+    return {"tpe": lambda: optuna.samplers.TPESampler(seed=seed),
+            "random": lambda: optuna.samplers.RandomSampler(seed=seed),
+            "cmaes": lambda: optuna.samplers.CmaEsSampler(seed=seed),
+            "gp": lambda: optuna.samplers.GPSampler(seed=seed),
+            "nsga2": lambda: optuna.samplers.NSGAIISampler(seed=seed),
+            "qmc": lambda: optuna.samplers.QMCSampler(seed=seed)}[search.sampler]()
+
+
+class Resumed:
+    """What the store holds of a search: the points to give back and those to run again."""
+
+    def __init__(self) -> None:
+        self.evaluated: list[tuple[dict, float | None]] = []  # (raw point, value or None for a failure)
+        self.rerun: list[dict] = []  # raw points of failed or killed trials
+        self.done_keys: set[str] = set()  # trials that count towards num_samples
+        self.names: dict[str, str] = {}  # key -> trial name, of every stored trial
+
+    @property
+    def done(self) -> int:
+        return len(self.done_keys)
+
+
+def _raw_point(search: SearchSpec, trial: TrialResult) -> dict | None:
+    """The sampler's raw point (choice indices) of a stored trial, from its params."""
+    from orchestrator.frames import typed_param
+    from orchestrator.tracking.writer import param_text
+
+    raw = {}
+    for d in search.space:
+        text = trial.params.get(d.key)
+        if text is None:
+            return None
+        if d.kind == "choice":  # logged the way the writer logs any param
+            index = next((i for i, c in enumerate(d.choices) if param_text(c) == text), None)
+            if index is None:
+                return None
+            raw[d.key] = index
+        else:
+            raw[d.key] = typed_param(text)
+    return raw
+
+
+def resumed_points(search: SearchSpec, metric: str, trials: Iterable[TrialResult]) -> Resumed:
+    out = Resumed()
+    for trial in trials:
+        out.names[trial.key] = trial.name
+        raw = _raw_point(search, trial)
+        if trial.status in DONE_STATUSES:
+            out.done_keys.add(trial.key)
+            value = trial.metrics.get(metric)
+            finite = value is not None and math.isfinite(value) and trial.status != TrialStatus.DIVERGED
+            if raw is not None:
+                out.evaluated.append((raw, value if finite else None))
+        elif raw is not None:
+            out.rerun.append(raw)
+    return out
+
+
+STUDY = "orch"
+
+
+def make_searcher(spec: SweepSpec, resumed: Resumed) -> tuple[OptunaSearch, str]:
+    """The searcher, told what the store holds, and a line saying what it was told (counted in
+    the Optuna study itself)."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    search = spec.search
+    storage = optuna.storages.InMemoryStorage()
+    searcher = _Searcher(space=optuna_distributions(search.space), metric=spec.metric, mode=spec.mode,
+                         points_to_evaluate=resumed.rerun or None, sampler=_sampler(search, len(resumed.names)),
+                         storage=storage, study_name=STUDY)
+    for raw, value in resumed.evaluated:
+        if value is None:
+            searcher.add_evaluated_point(raw, 0.0, error=True)
+        else:
+            searcher.add_evaluated_point(raw, value)
+    study = optuna.load_study(study_name=STUDY, storage=storage)
+    states = [t.state for t in study.trials]
+    told = sum(s != optuna.trial.TrialState.WAITING for s in states)
+    line = (f"search: optuna ({search.sampler}) resumed with {told} earlier point(s) from the store "
+            f"({sum(s == optuna.trial.TrialState.COMPLETE for s in states)} scored, "
+            f"{sum(s == optuna.trial.TrialState.FAIL for s in states)} diverged), "
+            f"{len(resumed.rerun)} to run again" if told or resumed.rerun else
+            f"search: optuna ({search.sampler}), {search.num_samples} points to ask for")
+    return searcher, line
+
+
+class SampledTrials:
+    """Tune configs (a sampler's raw points) -> orch trials, named p000, p001, ... in the order
+    they start; a point already in the store keeps its key and name."""
+
+    def __init__(self, spec: SweepSpec, resumed: Resumed):
+        self.search: SearchSpec = spec.search
+        self.base: TrialSpec = self.search.base
+        self.known = dict(resumed.names)
+        self.done_keys = set(resumed.done_keys)
+        self.by_id: dict[str, TrialSpec] = {}
+        self.count = len(resumed.names)
+
+    def for_trial(self, trial_id: str, raw: dict[str, Any]) -> TrialSpec:
+        if trial_id in self.by_id:
+            return self.by_id[trial_id]
+        values = self.search.resolve(raw)
+        config = {**self.base.config, **values}
+        budget = self.search.extra.get("budget", {})
+        key = trial_key(self.base.trainer, config, self.base.seed, budget)
+        repeat = 0
+        taken = {t.key for t in self.by_id.values()} | self.done_keys
+        while key in taken:  # a point run before: another sample of it, with its own run
+            repeat += 1
+            key = trial_key(self.base.trainer, {**config, _REPEAT: repeat}, self.base.seed, budget)
+        name = self.known.get(key)
+        if name is None:
+            name = f"p{self.count:03d}"
+            self.count += 1
+        spec = TrialSpec(name, name, key, self.base.trainer, self.base.seed,
+                         MappingProxyType(values), MappingProxyType(config))
+        self.by_id[trial_id] = spec
+        return spec

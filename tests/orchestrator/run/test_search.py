@@ -1,0 +1,118 @@
+"""search: on real Ray + MLflow: random points as ordinary trials, optuna resumed exactly once."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+
+import pytest
+from mlflow import MlflowClient
+from typer.testing import CliRunner
+
+from orchestrator.cli import app
+from orchestrator.run import run_sweep
+from orchestrator.sweepfile import load_sweep
+from tests.orchestrator.run.conftest import children, parents
+from tests.orchestrator.run.test_faults import _env, _orch, _run, _tagged_by
+
+pytestmark = pytest.mark.slow
+
+RANDOM = """
+    name: rand
+    trainer: toy
+    params: {epochs: 2}
+    seeds: 2
+    search:
+      method: random
+      num_samples: 8
+      seed: 11
+      space:
+        t: {loguniform: [5, 13]}
+        probMargin: {quniform: [0, 0.9, 0.1]}
+        rs: {choice: [[8, 4, 2, 1], [3, 1]]}
+        epochs: {int: [1, 3]}
+"""
+
+
+def test_random_search_runs_the_dry_runs_points_times_seeds(local_ray, store, write):
+    uri, client = store
+    path = write("rand.yaml", RANDOM)
+    dry = CliRunner().invoke(app, ["sweep", str(path), "--dry-run", "--format", "json"])
+    assert dry.exit_code == 0, dry.output
+    planned = json.loads(dry.stdout)
+    assert len(planned) == 16 and len({t["key"] for t in planned}) == 16
+    assert json.loads(CliRunner().invoke(app, ["sweep", str(path), "--dry-run", "--format", "json"]).stdout) == planned
+    points = {(t["axes"]["t"], t["axes"]["probMargin"], json.dumps(t["axes"]["rs"]), t["axes"]["epochs"])
+              for t in planned}
+    assert len(points) == 8 and all(round(p[1] * 10, 9) == round(p[1] * 10) for p in points)  # on the 0.1 steps
+    assert all(5 <= p[0] <= 13 and p[3] in (1, 2, 3) for p in points)
+
+    run_sweep(load_sweep(path), tracking_uri=uri, quiet=True)
+    runs = children(client, parents(client)[0].info.run_id)
+    assert len(runs) == 16
+    by_key = {r.data.tags["orch.trial_key"]: r for r in runs}
+    for trial in planned:
+        params = by_key[trial["key"]].data.params
+        assert float(params["t"]) == trial["config"]["t"] and int(params["epochs"]) == trial["config"]["epochs"]
+        assert json.loads(params["rs"]) == trial["config"]["rs"] and params["seed"] == str(trial["seed"])
+    table = CliRunner().invoke(app, ["table", "rand", "-o", "-", "--tracking-uri", uri])
+    assert table.exit_code == 0 and table.stdout.count("(n=2)") + table.stdout.count("diverged") >= 8
+
+
+TPE = """
+    name: tpe
+    trainer: toy
+    params: {epochs: 3, sleep: 0.4}
+    search:
+      method: optuna
+      num_samples: 8
+      seed: 5
+      max_concurrent: 2
+      space:
+        t: {loguniform: [5, 20]}
+        probMargin: {uniform: [0, 0.9]}
+"""
+
+
+def test_optuna_search_killed_and_resumed_runs_exactly_num_samples(tmp_path, write):
+    path = write("tpe.yaml", TPE)
+    env = _env(tmp_path)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    proc = _orch(["sweep", str(path), "--quiet"], tmp_path, env)
+    client = None
+    deadline = time.time() + 180
+    done = 0
+    while time.time() < deadline and done < 3:
+        time.sleep(0.5)
+        if (tmp_path / "mlflow.db").exists():
+            client = client or MlflowClient(tracking_uri=uri)
+            found = parents(client)
+            if found:
+                done = sum(r.data.tags.get("orch.status") in ("finished", "diverged")
+                           for r in children(client, found[0].info.run_id))
+    assert done >= 3, proc.communicate(timeout=30)[0] if proc.poll() is not None else "too slow"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    before = {r.data.tags["orch.trial_key"]: r.data.tags["orch.status"]
+              for r in children(client, parents(client)[0].info.run_id)}
+    assert 3 <= len(before) < 8
+
+    code, out = _run(["sweep", str(path), "--quiet"], tmp_path, env)
+    assert code == 0, out
+    told = sum(s in ("finished", "diverged") for s in before.values())
+    assert f"resumed with {told} earlier point(s) from the store" in out, out
+    assert f"{told} done before" in out
+    runs = children(client, parents(client)[0].info.run_id)
+    keys = [r.data.tags["orch.trial_key"] for r in runs]
+    assert len(runs) == 8 and len(set(keys)) == 8, "a sampled point got a second run"
+    assert all(r.data.tags["orch.status"] in ("finished", "diverged") for r in runs)
+    names = sorted(r.data.tags["orch.trial_name"] for r in runs)
+    assert names == [f"p{i:03d}" for i in range(8)]
+    for key, status in before.items():  # what was done stayed as it was; what was running ran again
+        run = next(r for r in runs if r.data.tags["orch.trial_key"] == key)
+        assert status not in ("finished", "diverged") or run.data.tags["orch.status"] == status
+    again = _run(["sweep", str(path), "--quiet"], tmp_path, env)[1]
+    assert "8 done before" in again and len(children(client, parents(client)[0].info.run_id)) == 8
+    assert not _tagged_by(proc.pid)
