@@ -147,7 +147,13 @@ def sweep(
         raise typer.BadParameter("--rerun takes stopped or diverged (failed and killed trials are always re-run)")
     spec = _load(file, overrides, profile, max_trials)
     if dry_run:
-        if fmt == "json":
+        if fmt == "json" and spec.search is not None and spec.search.adaptive:  # no trials before it runs
+            search = spec.search
+            typer.echo(json.dumps({"search": {"method": search.method, "sampler": search.sampler,
+                                              "num_samples": search.num_samples, "seed": search.seed,
+                                              "space": {d.key: d.describe() for d in search.space}},
+                                   "base": search.base.to_dict(spec.resources)}, indent=2, allow_nan=True))
+        elif fmt == "json":
             typer.echo(json.dumps(spec.to_dicts(), indent=2, allow_nan=True))
         else:
             from orchestrator._console import print_trials

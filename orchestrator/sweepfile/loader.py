@@ -16,7 +16,7 @@ from orchestrator.sweepfile.model import SweepSpec
 from orchestrator.sweepfile.options import (parse_choice, parse_experiment, parse_int, parse_metric,
                                        parse_resources, parse_scheduler, parse_seeds, parse_stop)
 from orchestrator.sweepfile.schema import Schema
-from orchestrator.sweepfile.search import SAMPLE_AXIS, SearchSpec, attach, parse_search
+from orchestrator.sweepfile.search import SAMPLE_AXIS, attach, finish, parse_search
 
 __all__ = ["load_sweep", "load_trainer_run", "parse_overrides", "TOP_LEVEL_KEYS"]
 
@@ -274,13 +274,8 @@ def _load(doc: LineDict, path: Path, file: str, source: str, overrides: Sequence
     if not trials and not problems:
         problems.add(file, axes.line or 1, "exclude", "every trial is excluded: nothing would run")
     problems.raise_if_any()
-    if search is not None and search.adaptive:  # its one expanded trial is where every point starts
-        extra = {**search.extra, "budget": budget}
-        search, trials = SearchSpec(**{**search.__dict__, "base": trials[0], "extra": extra}), []
-        axes.order = [d.key for d in search.space]
-        max_concurrent = search.extra.get("max_concurrent", max_concurrent)
-    elif search is not None:
-        max_concurrent = search.extra.get("max_concurrent", max_concurrent)
+    if search is not None:
+        search, trials, max_concurrent = finish(search, trials, axes, budget, max_concurrent)
     return SweepSpec(
         name=name, path=file, trainer=trainer_name, description=str(description).strip(),
         metric=metric, mode=mode, axes=tuple(axes.order), seeds=seeds, trials=tuple(trials),

@@ -31,8 +31,8 @@ from orchestrator.sweepfile._yaml import LineDict, plain
 from orchestrator.sweepfile.errors import Problems, did_you_mean
 from orchestrator.sweepfile.schema import Schema, check_value, type_name
 
-__all__ = ["Distribution", "SearchSpec", "parse_search", "KINDS", "METHODS", "SAMPLERS", "draw_random",
-           "SAMPLE_AXIS"]
+__all__ = ["Distribution", "SearchSpec", "parse_search", "attach", "finish", "KINDS", "METHODS", "SAMPLERS",
+           "draw_random", "optuna_distributions", "SAMPLE_AXIS"]
 
 KINDS = ("uniform", "loguniform", "quniform", "qloguniform", "int", "choice")
 METHODS = ("random", "optuna")
@@ -280,3 +280,15 @@ def attach(search: SearchSpec, axes, seeds: tuple[int, ...], overrides: Mapping[
     axes.order += [SAMPLE_AXIS, *(d.key for d in search.space)]
     axes.line = axes.line or search.line
     return SearchSpec(**{**search.__dict__, "points": tuple(MappingProxyType(p) for p in points)})
+
+
+def finish(search: SearchSpec, trials: list, axes, budget: Mapping[str, Any],
+           max_concurrent: int | None) -> tuple[SearchSpec, list, int | None]:
+    """After expansion: an optuna search keeps its one expanded trial as where every point starts
+    (and lists no trials); ``search.max_concurrent`` wins over ``resources.max_concurrent``."""
+    max_concurrent = search.extra.get("max_concurrent", max_concurrent)
+    if not search.adaptive:
+        return search, trials, max_concurrent
+    extra = {**search.extra, "budget": dict(budget)}
+    axes.order = [d.key for d in search.space]
+    return SearchSpec(**{**search.__dict__, "base": trials[0], "extra": extra}), [], max_concurrent
