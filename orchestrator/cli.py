@@ -182,7 +182,11 @@ def validate(
             print_problems(exc.problems, str(file))
             bad += 1
             continue
-        typer.echo(f"ok  {file}: {len(spec.trials)} trials of trainer {spec.trainer}")
+        if spec.search is not None and spec.search.adaptive:
+            typer.echo(f"ok  {file}: an optuna ({spec.search.sampler}) search of {spec.search.num_samples} points, "
+                       f"trainer {spec.trainer}")
+        else:
+            typer.echo(f"ok  {file}: {len(spec.trials)} trials of trainer {spec.trainer}")
     if bad:
         raise typer.Exit(2) from None
 

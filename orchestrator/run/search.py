@@ -153,7 +153,7 @@ class SampledTrials:
         if trial_id in self.by_id:
             return self.by_id[trial_id]
         values = self.search.resolve(raw)
-        config = {**self.base.config, **values}
+        config = self.search.point_config(self.base.config, raw)
         budget = self.search.extra.get("budget", {})
         key = trial_key(self.base.trainer, config, self.base.seed, budget)
         repeat = 0

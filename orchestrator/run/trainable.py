@@ -96,7 +96,7 @@ def run_trial(config: dict[str, Any], payload: dict[str, Any]) -> None:
         trial = payload["trials"][config["index"]]
     else:  # a point a searcher suggested: its values over where every point starts
         base = payload["search_base"]
-        trial = {"trainer": base["trainer"], "config": {**base["config"], **payload["search"].resolve(config)}}
+        trial = {"trainer": base["trainer"], "config": payload["search"].point_config(base["config"], config)}
     if os.path.isdir(payload["cwd"]):  # Tune starts trials in its own folder; on other nodes the
         os.chdir(payload["cwd"])  # folder may not exist and paths must be absolute anyway
     if os.path.isdir(payload["process_dir"]):  # where trials register the process groups they start

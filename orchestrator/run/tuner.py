@@ -165,7 +165,8 @@ def _search_payload(spec: SweepSpec) -> dict[str, Any]:
 
     base = spec.search.base
     return {"search_base": {"trainer": base.trainer, "config": dict(base.config)},
-            "search": dataclasses.replace(spec.search, base=None, extra={}, points=())}
+            "search": dataclasses.replace(spec.search, base=None, extra={}, points=(),
+                                          templates=dict(spec.search.templates))}
 
 
 def _tuner(spec: SweepSpec, todo: list[int], callback, stopper, storage: str, process_dir: str,

@@ -275,7 +275,9 @@ def _load(doc: LineDict, path: Path, file: str, source: str, overrides: Sequence
         problems.add(file, axes.line or 1, "exclude", "every trial is excluded: nothing would run")
     problems.raise_if_any()
     if search is not None:
-        search, trials, max_concurrent = finish(search, trials, axes, budget, max_concurrent)
+        defaults = {k: (v, Loc("schema default", None)) for k, v in schema.defaults().items()}
+        search, trials, max_concurrent = finish(search, trials, axes, budget, max_concurrent,
+                                                [defaults, *fixed, set_layer], trainer.placeholders, name)
     return SweepSpec(
         name=name, path=file, trainer=trainer_name, description=str(description).strip(),
         metric=metric, mode=mode, axes=tuple(axes.order), seeds=seeds, trials=tuple(trials),

@@ -21,6 +21,7 @@ variants or more than one seed. Pure apart from the sampler: no ray, mlflow or t
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from dataclasses import dataclass, field
@@ -83,6 +84,9 @@ class SearchSpec:
     sampler: str = "tpe"
     points: tuple[Mapping[str, Any], ...] = ()  # random: the drawn points, in order
     base: Any = None  # optuna: the TrialSpec every point starts from (fixed params, seed)
+    templates: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))  # optuna: unfilled {name}s
+    runtime: tuple[str, ...] = ()  # placeholders the trainer fills itself ({gpus})
+    sweep: str = ""
     line: int | None = None
     extra: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
@@ -93,6 +97,22 @@ class SearchSpec:
     def resolve(self, raw: Mapping[str, Any]) -> dict[str, Any]:
         """Config overrides from a sampler's raw point (choice indices, unstepped floats)."""
         return {d.key: d.resolve(raw[d.key]) for d in self.space if d.key in raw}
+
+    def point_config(self, base_config: Mapping[str, Any], raw: Mapping[str, Any]) -> dict[str, Any]:
+        """A suggested point's whole config, the same in the driver and the worker: its values over
+        where every point starts, with ``{name}``-style placeholders filled for this point (its
+        name there is ``p-`` and a digest of its values, so each point has its own ``out_dir``)."""
+        from orchestrator.sweepfile.placeholders import fill
+
+        values = self.resolve(raw)
+        config = {**base_config, **values}
+        if self.templates:
+            digest = hashlib.sha256(json.dumps(values, sort_keys=True, default=repr).encode()).hexdigest()
+            point = f"p-{digest[:10]}"
+            context = {**config, "name": point, "setting": point, "seed": config.get("seed", 0), "sweep": self.sweep}
+            for key, template in self.templates.items():
+                config[key] = fill(template, context, self.runtime)
+        return config
 
 
 def _distribution(key: str, spec: Any, line: int | None, schema: Schema, file: str,
@@ -282,13 +302,29 @@ def attach(search: SearchSpec, axes, seeds: tuple[int, ...], overrides: Mapping[
     return SearchSpec(**{**search.__dict__, "points": tuple(MappingProxyType(p) for p in points)})
 
 
-def finish(search: SearchSpec, trials: list, axes, budget: Mapping[str, Any],
-           max_concurrent: int | None) -> tuple[SearchSpec, list, int | None]:
-    """After expansion: an optuna search keeps its one expanded trial as where every point starts
-    (and lists no trials); ``search.max_concurrent`` wins over ``resources.max_concurrent``."""
+def _has_placeholder(value: Any) -> bool:
+    if isinstance(value, str):
+        return "{" in value
+    if isinstance(value, (list, tuple)):
+        return any(_has_placeholder(v) for v in value)
+    if isinstance(value, dict):
+        return any(_has_placeholder(v) for v in value.values())
+    return False
+
+
+def finish(search: SearchSpec, trials: list, axes, budget: Mapping[str, Any], max_concurrent: int | None,
+           layers: list, runtime: tuple[str, ...], sweep: str) -> tuple[SearchSpec, list, int | None]:
+    """After expansion: an optuna search keeps its one expanded trial as where every point starts,
+    and the unfilled placeholder values of ``layers`` (lowest first) to fill per point; it lists
+    no trials. ``search.max_concurrent`` wins over ``resources.max_concurrent``."""
     max_concurrent = search.extra.get("max_concurrent", max_concurrent)
     if not search.adaptive:
         return search, trials, max_concurrent
+    raw: dict[str, Any] = {}
+    for layer in layers:
+        raw.update({k: v for k, (v, _) in layer.items()})
+    templates = {k: v for k, v in raw.items() if _has_placeholder(v) and k not in {d.key for d in search.space}}
     extra = {**search.extra, "budget": dict(budget)}
     axes.order = [d.key for d in search.space]
-    return SearchSpec(**{**search.__dict__, "base": trials[0], "extra": extra}), [], max_concurrent
+    return SearchSpec(**{**search.__dict__, "base": trials[0], "extra": extra, "templates": MappingProxyType(templates),
+                         "runtime": tuple(runtime), "sweep": sweep}), [], max_concurrent

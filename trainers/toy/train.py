@@ -24,6 +24,18 @@ def final_quality(config: Config) -> float:
     return min(95.0, 55.0 + 30.0 * f_t * f_lr + bonus)
 
 
+# val/surface: a smooth bump with a known optimum, for search tests and benches (bench/search.py)
+SURFACE_OPTIMUM = {"t": 9.0, "probMargin": 0.55, "pointMaxW": 1.5, "lr": 1e-3}
+SURFACE_MAX = 100.0
+
+
+def surface(config: Config) -> float:
+    """100 at SURFACE_OPTIMUM, falling off as a Gaussian in log t, margin, point weight and log lr."""
+    z = ((math.log(config.t / 9.0) / 0.35) ** 2 + ((config.probMargin - 0.55) / 0.2) ** 2
+         + ((config.pointMaxW - 1.5) / 1.0) ** 2 + ((math.log10(config.lr) + 3.0) / 0.5) ** 2)
+    return SURFACE_MAX * math.exp(-0.5 * z)
+
+
 def epoch_metrics(config: Config, epoch: int) -> dict[str, float]:
     progress = 1.0 - 0.6 * math.exp(-epoch / 2.0)
     noise = 0.35 * math.sin(1.7 * config.seed + 0.9) + 0.05 * math.cos(0.5 * epoch + config.seed)
@@ -37,6 +49,7 @@ def epoch_metrics(config: Config, epoch: int) -> dict[str, float]:
     metrics["val/Mean@0.1"] = math.nan if diverged else 0.42 * mean
     loss = 0.1 + 2.0 * math.exp(-epoch / 3.0) * 60.0 / max(mean, 1.0)
     metrics["train/loss"] = math.nan if diverged else loss
+    metrics["val/surface"] = math.nan if diverged else surface(config)
     return metrics
 
 
