@@ -80,6 +80,8 @@ def make_client(uri: str, create: bool = True):
         prepare_sqlite_store(path, create)
     # MLflow prints a "View run ... at: URL" line per finished run on HTTP stores: orch has its own
     os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+    # and a progress bar per artifact it reads back (trials.json, environment.txt) where tqdm exists
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     from mlflow import MlflowClient
 
     return MlflowClient(tracking_uri=uri)
