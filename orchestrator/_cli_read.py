@@ -89,6 +89,8 @@ def table(
     alpha: Annotated[float, typer.Option(
         "--alpha", help="Significance level: † marks rows whose Welch t-test against the best gives "
         "p ≥ alpha.")] = 0.05,
+    top: Annotated[Optional[int], typer.Option(
+        "--top", help="Only the K best rows by the sweep metric, best first (for searches).")] = None,
     tracking_uri: TrackingOption = None,
 ) -> None:
     """The ablation table of a sweep: one row per setting, seeds as mean ± std (n), the unique best
@@ -98,7 +100,7 @@ def table(
 
     request = TableRequest(sweep_name, tuple(metric or ()), per_class, pivot, at, series, baseline, fmt,
                            out, tracking_uri, label, counts, second, digits,
-                           None if ci is None else ci / 100, alpha)
+                           None if ci is None else ci / 100, alpha, top)
     with _reported(TableError, UnknownMetric, ValueError):
         text, path = make_table(request)
     typer.echo(text, nl=False)

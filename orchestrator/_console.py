@@ -62,6 +62,12 @@ def describe_resources(r) -> str:
     return ", ".join(parts)
 
 
+def _goals(spec) -> str:
+    objectives = spec.objectives or ((spec.metric, spec.mode),)
+    words = ", ".join(f"{m} ({mode})" for m, mode in objectives)
+    return f"objectives {words}" if len(objectives) > 1 else f"metric {words}"
+
+
 def _print_search(spec) -> None:
     search = spec.search
     out = wide_console()
@@ -69,8 +75,8 @@ def _print_search(spec) -> None:
     if search.adaptive:
         base = search.base
         out.print(f"{spec.name}: search with optuna ({search.sampler}), {search.num_samples} points, seed "
-                  f"{search.seed}, each suggested while earlier ones finish; trainer {spec.trainer}, metric "
-                  f"{spec.metric} ({spec.mode}), experiment {spec.experiment!r}", soft_wrap=True)
+                  f"{search.seed}, each suggested while earlier ones finish; trainer {spec.trainer}, "
+                  f"{_goals(spec)}, experiment {spec.experiment!r}", soft_wrap=True)
         out.print(f"space: {space}", soft_wrap=True)
         out.print(f"every point starts from: {', '.join(f'{k}={v!r}' for k, v in base.config.items() if k not in {d.key for d in search.space})}",
                   soft_wrap=True, markup=False)
@@ -102,8 +108,7 @@ def print_trials(spec) -> None:
         table.add_row(*row, res, trial.key)
     out = wide_console()
     out.print(table)
-    out.print(f"{len(spec.trials)} trials; metric {spec.metric} ({spec.mode}); "
-              f"experiment {spec.experiment!r}")
+    out.print(f"{len(spec.trials)} trials; {_goals(spec)}; experiment {spec.experiment!r}")
 
 
 def print_trainers() -> None:

@@ -79,6 +79,8 @@ def table_dataframe(sweep: str | None = None, metrics: Sequence[str] = (), *, at
     rows = []
     for row in table.rows:
         item: dict[str, Any] = {"setting": row.label, **{a: row.axes.get(a) for a in table.axes}}
+        if len(table.objectives) > 1:
+            item["pareto"] = row.pareto
         for column, cell in zip(table.columns, row.cells):
             test = cell.test
             item[column.label] = cell.text if cell.text is not None else cell.mean

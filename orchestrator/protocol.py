@@ -115,7 +115,8 @@ class Tag:
     MODE = "orch.mode"
     AXES = "orch.axes"  # JSON: axis names on the parent, {axis: value} on a child
     ABBREV = "orch.abbrev"  # JSON {axis: short name} from the sweep's `abbrev:`, for table headers
-    SEARCH = "orch.search"  # JSON {method, sampler, num_samples, seed} of a sweep with `search:`
+    SEARCH = "orch.search"  # JSON {method, sampler, num_samples, seed, space} of a sweep with `search:`
+    OBJECTIVES = "orch.objectives"  # JSON [[metric, mode], ...] of a multi-objective sweep
     SEEDS = "orch.seeds"
     TRIALS = "orch.trials"  # how many trials the sweep file had when it last ran
     OWNER = "orch.owner"  # JSON {host, pid, token, command, since} of the launcher running it now

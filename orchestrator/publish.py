@@ -34,6 +34,7 @@ class TableRequest:
     digits: int | None = None  # decimals of every column; None: per column
     ci: float | None = None  # show mean ± this confidence interval's half-width (0.95), not ± std
     alpha: float = 0.05  # significance level of the † marks
+    top: int | None = None  # only the K best rows by the sweep metric
 
     @property
     def style(self) -> Style:
@@ -75,14 +76,17 @@ def build(req: TableRequest, record=None):
     if req.metrics and not names:
         raise TableError(f"--metric {', '.join(req.metrics)}: an axis of sweep {record.name}, which the table "
                          f"shows anyway; name a metric too, e.g. --metric {record.metric}")
-    columns = expand_metrics(names or [record.metric], logged, params, record.metric,
+    columns = expand_metrics(names or [m for m, _ in record.objectives] or [record.metric], logged, params, record.metric,
                              record.mode, req.per_class, metric_groups(record.trainer))
     columns = [c for c in columns if not (c.is_param and c.key in record.axes)]
     at = req.at or "best"
     if req.pivot:
         return record, build_pivot(record, columns[0], req.pivot[0], req.pivot[1], at, req.digits, req.ci,
                                    req.alpha)
-    return record, build_table(record, columns, at, req.baseline, req.series, req.digits, req.ci, req.alpha)
+    if req.top is not None and req.top < 1:
+        raise TableError(f"--top {req.top}: at least 1 row")
+    return record, build_table(record, columns, at, req.baseline, req.series, req.digits, req.ci, req.alpha,
+                               req.top)
 
 
 def make_table(req: TableRequest) -> tuple[str, Path | None]:

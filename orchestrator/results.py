@@ -50,6 +50,17 @@ class SweepRecord:
     tags: Mapping[str, str] = field(default_factory=dict)  # the parent run's
     metrics: Mapping[str, float] = field(default_factory=dict)  # the parent run's (sweep/, compute/ totals)
     plan: tuple[Mapping[str, Any], ...] = ()  # the sweep file's trials when it last ran: name, key, seed, axes
+    objectives: tuple[tuple[str, str], ...] = ()  # (metric, mode) each; one unless multi-objective
+
+    @property
+    def search(self) -> Mapping[str, Any] | None:
+        """The sweep's `search:` as recorded (method, sampler, num_samples, seed, space), if any."""
+        import json
+
+        from orchestrator.protocol import Tag
+
+        text = self.tags.get(Tag.SEARCH)
+        return json.loads(text) if text else None
 
 
 @dataclass(frozen=True)

@@ -27,18 +27,21 @@ __all__ = ["SampledTrials", "make_searcher", "Resumed", "resumed_points"]
 _REPEAT = "__repeat"  # in a key's material only: the n-th sample of the same point
 
 
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 class _Searcher(OptunaSearch):
     """OptunaSearch fed orch's events: a report without the metric (a retry, a train-only step)
-    is not a result, and a non-finite final value is a failed point, not a score."""
+    is not a result, and a non-finite final value (of any objective) is a failed point, not a score."""
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
-        value = result.get(self.metric) if isinstance(self.metric, str) else None
-        if isinstance(value, (int, float)) and math.isfinite(value):
+        if isinstance(self.metric, str) and _finite(result.get(self.metric)):
             super().on_trial_result(trial_id, result)
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
-        value = (result or {}).get(self.metric) if isinstance(self.metric, str) else None
-        if not isinstance(value, (int, float)) or not math.isfinite(value):
+        metrics = [self.metric] if isinstance(self.metric, str) else list(self.metric)
+        if not all(_finite((result or {}).get(m)) for m in metrics):
             result, error = None, True
         super().on_trial_complete(trial_id, result, error)
 
@@ -61,7 +64,7 @@ class Resumed:
     """What the store holds of a search: the points to give back and those to run again."""
 
     def __init__(self) -> None:
-        self.evaluated: list[tuple[dict, float | None]] = []  # (raw point, value or None for a failure)
+        self.evaluated: list[tuple[dict, Any]] = []  # (raw point, value(s), or None for a failure)
         self.rerun: list[dict] = []  # raw points of failed or killed trials
         self.done_keys: set[str] = set()  # trials that count towards num_samples
         self.names: dict[str, str] = {}  # key -> trial name, of every stored trial
@@ -91,17 +94,18 @@ def _raw_point(search: SearchSpec, trial: TrialResult) -> dict | None:
     return raw
 
 
-def resumed_points(search: SearchSpec, metric: str, trials: Iterable[TrialResult]) -> Resumed:
+def resumed_points(search: SearchSpec, objectives: tuple[tuple[str, str], ...],
+                   trials: Iterable[TrialResult]) -> Resumed:
     out = Resumed()
     for trial in trials:
         out.names[trial.key] = trial.name
         raw = _raw_point(search, trial)
         if trial.status in DONE_STATUSES:
             out.done_keys.add(trial.key)
-            value = trial.metrics.get(metric)
-            finite = value is not None and math.isfinite(value) and trial.status != TrialStatus.DIVERGED
+            values = [trial.metrics.get(m) for m, _ in objectives]
+            finite = all(_finite(v) for v in values) and trial.status != TrialStatus.DIVERGED
             if raw is not None:
-                out.evaluated.append((raw, value if finite else None))
+                out.evaluated.append((raw, (values[0] if len(values) == 1 else values) if finite else None))
         elif raw is not None:
             out.rerun.append(raw)
     return out
@@ -118,15 +122,18 @@ def make_searcher(spec: SweepSpec, resumed: Resumed) -> tuple[OptunaSearch, str]
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     search = spec.search
     storage = optuna.storages.InMemoryStorage()
-    searcher = _Searcher(space=optuna_distributions(search.space), metric=spec.metric, mode=spec.mode,
+    metric = [m for m, _ in spec.objectives] if spec.multi else spec.metric
+    mode = [m for _, m in spec.objectives] if spec.multi else spec.mode
+    searcher = _Searcher(space=optuna_distributions(search.space), metric=metric, mode=mode,
                          points_to_evaluate=resumed.rerun or None, sampler=_sampler(search, len(resumed.names)),
                          storage=storage, study_name=STUDY)
-    for raw, value in resumed.evaluated:
-        if value is None:
-            searcher.add_evaluated_point(raw, 0.0, error=True)
-        else:
-            searcher.add_evaluated_point(raw, value)
-    study = optuna.load_study(study_name=STUDY, storage=storage)
+    study = optuna.load_study(study_name=STUDY, storage=storage)  # the study the searcher asks
+    distributions = optuna_distributions(search.space)
+    for raw, value in resumed.evaluated:  # Optuna's own API: one or several objective values, or a failure
+        state = optuna.trial.TrialState.FAIL if value is None else optuna.trial.TrialState.COMPLETE
+        values = None if value is None else (list(value) if spec.multi else [value])
+        study.add_trial(optuna.trial.create_trial(state=state, values=values, params=raw,
+                                                  distributions=distributions))
     states = [t.state for t in study.trials]
     told = sum(s != optuna.trial.TrialState.WAITING for s in states)
     line = (f"search: optuna ({search.sampler}) resumed with {told} earlier point(s) from the store "

@@ -112,7 +112,7 @@ def _run(spec: SweepSpec, address: str | None, tracking_uri: str | None, new: bo
         from orchestrator.tracking import read_sweep
 
         stored = read_sweep(spec.name, tracker.uri, metrics=[]).trials if tracker.resumed else ()
-        resumed = resumed_points(spec.search, spec.metric, stored)
+        resumed = resumed_points(spec.search, spec.objectives, stored)
         skipped = resumed.done
         todo = list(range(max(0, spec.search.num_samples - skipped)))
     outcome = SweepOutcome(spec.name, parent, tracker.experiment_id, tracker.uri, skipped=skipped)

@@ -13,7 +13,7 @@ from orchestrator.sweepfile.errors import Problem, Problems, SpecError, did_you_
 from orchestrator.sweepfile.expand import Expansion, expand_trials
 from orchestrator.sweepfile.layers import Layer, Loc, check_layer, flatten_layer, load_base
 from orchestrator.sweepfile.model import SweepSpec
-from orchestrator.sweepfile.options import (parse_choice, parse_experiment, parse_int, parse_metric,
+from orchestrator.sweepfile.options import (parse_choice, parse_experiment, parse_int, parse_objectives,
                                        parse_resources, parse_scheduler, parse_seeds, parse_stop)
 from orchestrator.sweepfile.schema import Schema
 from orchestrator.sweepfile.search import SAMPLE_AXIS, attach, finish, parse_search
@@ -254,7 +254,8 @@ def _load(doc: LineDict, path: Path, file: str, source: str, overrides: Sequence
         if not search.adaptive:
             abbrev = {SAMPLE_AXIS: "r", **abbrev}
     resources, max_concurrent = parse_resources(doc, file, problems)
-    metric, mode = parse_metric(doc, file, problems, trainer.metric, trainer.mode)
+    objectives = parse_objectives(doc, file, problems, trainer.metric, trainer.mode)
+    metric, mode = objectives[0]
     stop = parse_stop(doc, file, problems)
     retries = parse_int(doc, "retries", 0, file, problems)
     on_oom = _on_oom(doc, file, schema, trainer_name, problems)
@@ -285,4 +286,5 @@ def _load(doc: LineDict, path: Path, file: str, source: str, overrides: Sequence
         on_oom=on_oom, scheduler=scheduler, experiment=experiment,
         source=source, profile=profile, overrides=tuple(overrides),
         secrets=secrets, abbrev={k: v for k, v in abbrev.items() if k in axes.order}, search=search,
+        objectives=objectives,
     )

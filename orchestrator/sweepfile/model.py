@@ -86,6 +86,11 @@ class SweepSpec:
     secrets: tuple[str, ...] = ()  # config keys never written in clear (orchestrator.secrets)
     abbrev: Mapping[str, str] = field(default_factory=dict)  # axis -> the short name `abbrev:` gave it
     search: Any = None  # a sweepfile.search.SearchSpec, when the file has `search:`
+    objectives: tuple[tuple[str, str], ...] = ()  # (metric, mode) each; several: a multi-objective sweep
+
+    @property
+    def multi(self) -> bool:
+        return len(self.objectives) > 1
 
     def to_dicts(self) -> list[dict[str, Any]]:
         return [t.to_dict(self.resources) for t in self.trials]

@@ -12,7 +12,7 @@ from orchestrator.sweepfile._yaml import LineDict, plain
 from orchestrator.sweepfile.errors import Problems, did_you_mean
 from orchestrator.sweepfile.model import Resources, Scheduler, StopRule
 
-__all__ = ["parse_resources", "parse_metric", "parse_stop", "parse_scheduler", "parse_seeds",
+__all__ = ["parse_resources", "parse_metric", "parse_objectives", "parse_stop", "parse_scheduler", "parse_seeds",
            "parse_memory", "parse_int", "parse_choice", "parse_experiment"]
 
 _MEMORY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:([kmgt])(i?)b?|(b))?\s*$", re.I)
@@ -105,6 +105,45 @@ def parse_resources(doc: LineDict, file: str, problems: Problems) -> tuple[Resou
         max_concurrent = _number(section, "max_concurrent", file, problems, "resources", 1, True)
     resources = Resources(float(cpu or 0), float(gpu or 0), memory, MappingProxyType(custom))
     return resources, max_concurrent
+
+
+def parse_objectives(doc: LineDict, file: str, problems: Problems, default: str,
+                     default_mode: str) -> tuple[tuple[str, str], ...]:
+    """The metric a sweep optimises, or several: ``metric: {val/Mean: max, model/params: min}``
+    (or a list of ``{name, mode}``) makes a multi-objective sweep; the first is the primary one."""
+    value = doc.get("metric")
+    line = doc.lines.get("metric")
+    if isinstance(value, list):
+        out = []
+        for item, item_line in zip(value, getattr(value, "lines", [line] * len(value))):
+            if isinstance(item, dict) and len(item) == 1 and "name" not in item:
+                (name, mode), = item.items()
+                out.append(_objective(str(name), mode, item_line, file, problems))
+            elif isinstance(item, dict):
+                sub = LineDict({"metric": item})
+                sub.lines = {"metric": item_line}
+                out.append(parse_metric(sub, file, problems, default, default_mode))
+            else:
+                problems.add(file, item_line, "metric", f"expected {{name: ..., mode: max|min}}, got {item!r}")
+        return _distinct(out, line, file, problems) or ((default, default_mode),)
+    if isinstance(value, dict) and value and not set(value) & {"name", "mode"}:
+        out = [_objective(str(k), v, value.lines.get(k, line), file, problems) for k, v in value.items()]
+        return _distinct(out, line, file, problems)
+    return (parse_metric(doc, file, problems, default, default_mode),)
+
+
+def _objective(name: str, mode: object, line: int | None, file: str, problems: Problems) -> tuple[str, str]:
+    if mode not in ("max", "min"):
+        problems.add(file, line, f"metric.{name}", f"mode must be max or min, got {mode!r}")
+        return name, "max"
+    return name, str(mode)
+
+
+def _distinct(out: list, line: int | None, file: str, problems: Problems) -> tuple[tuple[str, str], ...]:
+    names = [n for n, _ in out]
+    if len(set(names)) < len(names):
+        problems.add(file, line, "metric", "lists a metric twice", "name each objective once.")
+    return tuple(out)
 
 
 def parse_metric(doc: LineDict, file: str, problems: Problems, default: str,

@@ -68,6 +68,15 @@ class Distribution:
             value = float(f"{value:.12g}")
         return value
 
+    def to_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "kind": self.kind, "low": self.low, "high": self.high, "step": self.step,
+                "choices": list(self.choices)}
+
+    @staticmethod
+    def from_dict(data: Mapping[str, Any]) -> "Distribution":
+        return Distribution(data["key"], data["kind"], data.get("low", 0.0), data.get("high", 0.0), data.get("step"),
+                            tuple(data.get("choices") or ()))
+
     def describe(self) -> str:
         if self.kind == "choice":
             return f"choice of {', '.join(json.dumps(c) for c in self.choices)}"

@@ -19,7 +19,7 @@ from orchestrator.tables.groups import Column
 from orchestrator.tables.stats import Comparison, ci_half_width, compare
 
 __all__ = ["Cell", "Row", "Table", "TableError", "build_table", "parse_at", "aggregate", "column_digits",
-           "mark_ranks", "add_significance", "check_step", "trial_value", "at_words"]
+           "mark_ranks", "add_significance", "check_step", "trial_value", "at_words", "pareto_front"]
 
 
 class TableError(Exception):
@@ -52,6 +52,7 @@ class Row:
     axes: Mapping[str, Any]
     cells: tuple[Cell, ...]
     delta: Cell | None = None  # --baseline: first column minus the baseline row's
+    pareto: bool = False  # a multi-objective sweep: no other row is as good on every objective and better on one
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,9 @@ class Table:
     abbrev: Mapping[str, str] = dataclasses.field(default_factory=dict)  # axis -> short header
     ci: float | None = None  # --ci level (0.95) when ± is a confidence interval
     alpha: float = 0.05
+    objectives: tuple[tuple[str, str], ...] = ()  # several: the Pareto front is marked
+    top: int | None = None  # --top K: the K best rows by the sweep metric, of ``of`` rows
+    of: int = 0
 
 
 def parse_at(at: str) -> tuple[str, int | None]:
@@ -262,12 +266,48 @@ def _finish_column(cells: list[Cell], column: Column, labels: list[str], referen
     return cells
 
 
+def _means(record: SweepRecord, groups: dict[str, list[TrialResult]], key: str, mode: str, kind: str,
+           step: int | None) -> dict[str, float | None]:
+    column = Column(key, key, key, mode)
+    return {label: aggregate(trials, column, kind, step, record.metric, record.mode).mean
+            for label, trials in groups.items()}
+
+
+def _top(record: SweepRecord, groups: dict, kind: str, step: int | None, top: int) -> dict:
+    """The ``top`` best settings by the sweep metric, best first (no value: last)."""
+    means = _means(record, groups, record.metric, record.mode, kind, step)
+    sign = -1 if record.mode == "max" else 1
+    order = sorted(groups, key=lambda g: (means[g] is None or not math.isfinite(means[g]),
+                                          sign * means[g] if means[g] is not None and math.isfinite(means[g]) else 0))
+    return {g: groups[g] for g in order[:top]}
+
+
+def pareto_front(record: SweepRecord, groups: dict, kind: str, step: int | None) -> set[str]:
+    """Settings no other setting dominates over the sweep's objectives (means over seeds)."""
+    objectives = record.objectives
+    means = [_means(record, groups, key, mode, kind, step) for key, mode in objectives]
+    points = {}
+    for label in groups:
+        values = [m[label] for m in means]
+        if all(v is not None and math.isfinite(v) for v in values):
+            points[label] = [v if mode == "max" else -v for v, (_, mode) in zip(values, objectives)]
+
+    def dominates(a: list[float], b: list[float]) -> bool:
+        return all(x >= y for x, y in zip(a, b)) and any(x > y for x, y in zip(a, b))
+
+    return {g for g, p in points.items() if not any(dominates(q, p) for h, q in points.items() if h != g)}
+
+
 def build_table(record: SweepRecord, columns: Sequence[Column], at: str = "best",
                 baseline: str | None = None, series: bool = False, digits: int | None = None,
-                ci: float | None = None, alpha: float = 0.05) -> Table:
+                ci: float | None = None, alpha: float = 0.05, top: int | None = None) -> Table:
     kind, step = parse_at(at)
     check_step(record, columns, kind, step)
     groups = _group(record)
+    everything = len(groups)
+    if top is not None:
+        groups = _top(record, groups, kind, step, top)
+    front = pareto_front(record, groups, kind, step) if len(record.objectives) > 1 else set()
     labels = list(groups)
     if baseline is not None and baseline not in groups:
         raise TableError(f"--baseline {baseline!r}: no such row; rows: {', '.join(labels)}")
@@ -277,7 +317,7 @@ def build_table(record: SweepRecord, columns: Sequence[Column], at: str = "best"
     places = tuple(column_digits(c, cells, digits) for c, cells in zip(columns, grid))
     grid = [_finish_column(cells, c, labels, reference, d, ci, alpha, series)
             for c, cells, d in zip(columns, grid, places)]
-    rows = [Row(label, dict(trials[0].axes), tuple(grid[j][i] for j in range(len(columns))))
+    rows = [Row(label, dict(trials[0].axes), tuple(grid[j][i] for j in range(len(columns))), pareto=label in front)
             for i, (label, trials) in enumerate(groups.items())]
     if reference is not None and columns:
         ref = rows[reference].cells[0].mean
@@ -285,4 +325,4 @@ def build_table(record: SweepRecord, columns: Sequence[Column], at: str = "best"
             mean=(r.cells[0].mean - ref) if r.cells[0].mean is not None and ref is not None else None, n=1,
             test=r.cells[0].test)) for r in rows]
     return Table(record.name, record.axes, tuple(columns), tuple(rows), at, baseline, series, places,
-                 record.metric, dict(record.abbrev), ci, alpha)
+                 record.metric, dict(record.abbrev), ci, alpha, tuple(record.objectives), top, everything)

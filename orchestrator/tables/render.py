@@ -12,8 +12,8 @@ from typing import Any
 
 from orchestrator.tables.build import Cell, Table
 from orchestrator.tables.pivot import Pivot
-from orchestrator.tables.text import (Style, axis_header, axis_value, cell_text, delta_text, first_header, legend,
-                                      show_setting)
+from orchestrator.tables.text import (FRONT, Style, axis_header, axis_value, cell_text, delta_text, first_header,
+                                      legend, show_setting)
 
 __all__ = ["render", "FORMATS", "cell_fields"]
 
@@ -32,7 +32,7 @@ def _grid(table: Table, fmt: str, style: Style) -> tuple[list[str], list[list[tu
     counts = style.with_counts(fmt)
     body = []
     for row in table.rows:
-        first = row.label if setting else axis_value(row.axes.get(table.axes[0]))
+        first = (row.label if setting else axis_value(row.axes.get(table.axes[0]))) + (f" {FRONT}" if row.pareto else "")
         line: list[tuple[str, Cell | None]] = [(first, None), *((axis_value(row.axes.get(a)), None) for a in axes)]
         line += [(cell_text(c, d, counts), c) for c, d in zip(row.cells, table.digits)]
         if table.baseline:
@@ -75,7 +75,7 @@ def _latex_escape(text: str) -> str:
     for char in text:
         out.append({"\\": r"$\backslash$", "&": r"\&", "%": r"\%", "#": r"\#", "_": r"\_",
                     "$": r"\$", "{": r"\{", "}": r"\}", "±": r"$\pm$", "†": r"$^\dagger$",
-                    "‡": r"$^\ddagger$", "≥": r"$\geq$", "Δ": r"$\Delta$"}.get(char, char))
+                    "‡": r"$^\ddagger$", "≥": r"$\geq$", "Δ": r"$\Delta$", "◆": r"$\diamond$"}.get(char, char))
     return "".join(out)
 
 
@@ -151,6 +151,8 @@ def _json(table: Table) -> str:
                 entry["series"] = [{"step": s, "mean": _num(v)} for s, v in cell.series]
             metrics[column.key] = entry
         item: dict[str, Any] = {"setting": row.label, "axes": dict(row.axes), "metrics": metrics}
+        if len(table.objectives) > 1:
+            item["pareto"] = row.pareto
         if table.baseline:
             item["delta"] = _num(row.delta.mean) if row.delta else None
         rows.append(item)

@@ -19,6 +19,7 @@ __all__ = ["Style", "format_number", "axis_value", "cell_text", "delta_text", "f
 
 TIE = "†"
 OOM = "‡"
+FRONT = "◆"
 
 
 @dataclass(frozen=True)
@@ -134,5 +135,12 @@ def legend(table, columns: Sequence, cells: Sequence[Cell], fmt: str, style: Sty
     if requested:
         lines.append(f"{OOM} the value that ran: halved after running out of memory (the sweep asked for "
                      f"{', '.join(requested)}).")
+    rows = getattr(table, "rows", ())
+    if any(r.pareto for r in rows):
+        goals = ", ".join(f"{m} ({mode})" for m, mode in table.objectives)
+        lines.append(f"{FRONT} on the Pareto front of {goals}: no other row is as good on every objective "
+                     "and better on one (means over seeds).")
+    if getattr(table, "top", None) is not None:
+        lines.append(f"The {len(rows)} best of {table.of} rows by {table.metric} (--top {table.top}).")
     lines += [f"{c.label}: {c.note}" for c in columns if c.note]
     return lines

@@ -36,7 +36,9 @@ def sweep_record(tags: dict[str, str], run_id: str, experiment_id: str, status: 
         trials=trials, artifact_uri=artifact_uri, abbrev=json.loads(tags.get(Tag.ABBREV, "{}")),
         tags=MappingProxyType(dict(tags)),
         metrics=MappingProxyType({from_mlflow_name(k): v for k, v in (metrics or {}).items()}),
-        plan=tuple(MappingProxyType({k: t.get(k) for k in ("name", "key", "seed", "axes")}) for t in plan or ()))
+        plan=tuple(MappingProxyType({k: t.get(k) for k in ("name", "key", "seed", "axes")}) for t in plan or ()),
+        objectives=tuple(tuple(o) for o in json.loads(tags.get(Tag.OBJECTIVES, "null") or "null")
+                         or [[tags.get(Tag.METRIC, ""), tags.get(Tag.MODE, "max")]]))
 
 
 def trial_result(run_id: str, run_name: str, tags: dict[str, str], params: dict[str, str],

@@ -36,7 +36,10 @@ def _parents(client, experiment_id: str, sweep: str) -> list:
 def _sweep_tags(spec: SweepSpec, git: dict[str, str]) -> dict[str, str]:
     search = spec.search
     extra = {Tag.SEARCH: json.dumps({"method": search.method, "sampler": search.sampler, "seed": search.seed,
-                                     "num_samples": search.num_samples})} if search is not None else {}
+                                     "num_samples": search.num_samples,
+                                     "space": [d.to_dict() for d in search.space]})} if search is not None else {}
+    if spec.multi:
+        extra[Tag.OBJECTIVES] = json.dumps([list(o) for o in spec.objectives])
     return {**run_tags(git), **extra, Tag.KIND: Tag.SWEEP_KIND, Tag.SWEEP: spec.name,
             Tag.TRAINER: spec.trainer, Tag.METRIC: spec.metric, Tag.MODE: spec.mode,
             Tag.AXES: json.dumps(list(spec.axes)), Tag.ABBREV: json.dumps(dict(spec.abbrev)), Tag.SEEDS: json.dumps(list(spec.seeds)),

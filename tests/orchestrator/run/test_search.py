@@ -116,3 +116,42 @@ def test_optuna_search_killed_and_resumed_runs_exactly_num_samples(tmp_path, wri
     again = _run(["sweep", str(path), "--quiet"], tmp_path, env)[1]
     assert "8 done before" in again and len(children(client, parents(client)[0].info.run_id)) == 8
     assert not _tagged_by(proc.pid)
+
+
+MULTI = """
+    name: multi
+    trainer: toy
+    params: {epochs: 2}
+    metric: {val/Mean: max, val/surface: max}
+    search:
+      method: optuna
+      sampler: nsga2
+      num_samples: 5
+      seed: 2
+      space:
+        t: {loguniform: [5, 13]}
+        probMargin: {uniform: [0, 0.9]}
+        pointMaxW: {uniform: [0, 3]}
+"""
+
+
+def _dominated(a, b):  # b dominates a (both maximised)
+    return all(y >= x for x, y in zip(a, b)) and any(y > x for x, y in zip(a, b))
+
+
+def test_two_objectives_resume_and_the_table_marks_the_pareto_front(local_ray, store, write):
+    uri, client = store
+    run_sweep(load_sweep(write("multi.yaml", MULTI)), tracking_uri=uri, quiet=True)
+    grown = load_sweep(write("multi.yaml", MULTI.replace("num_samples: 5", "num_samples: 8")))
+    outcome = run_sweep(grown, tracking_uri=uri, quiet=True)
+    assert outcome.skipped == 5 and sum(outcome.counts.values()) == 3
+    assert len(children(client, parents(client)[0].info.run_id)) == 8
+    result = CliRunner().invoke(app, ["table", "multi", "-f", "json", "-o", "-", "--tracking-uri", uri])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert set(rows[0]["metrics"]) == {"val/Mean", "val/surface"}  # the objectives are the default columns
+    points = {r["setting"]: (r["metrics"]["val/Mean"]["mean"], r["metrics"]["val/surface"]["mean"]) for r in rows}
+    front = {s for s, p in points.items() if not any(_dominated(p, q) for t, q in points.items() if t != s)}
+    assert front and {r["setting"] for r in rows if r["pareto"]} == front
+    md = CliRunner().invoke(app, ["table", "multi", "-o", "-", "--tracking-uri", uri]).stdout
+    assert md.count(" ◆ |") == len(front) and "on the Pareto front of val/Mean (max), val/surface (max)" in md
