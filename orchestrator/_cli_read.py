@@ -115,16 +115,20 @@ def plot(
     metric: Annotated[Optional[str], typer.Option(
         "--metric", "-m", help="The metric to plot against step; default: the sweep's metric.")] = None,
     out: Annotated[Optional[str], typer.Option(
-        "--out", "-o", help="PNG path; default results/<sweep>_<metric>.png.")] = None,
+        "--out", "-o", help="PNG path; default results/<sweep>_<metric>[_<kind>].png.")] = None,
+    kind: Annotated[str, typer.Option(
+        "--kind", help="curves (the metric against step, seeds as a band), history (by trial, with the "
+        "best so far: a search's optimisation history) or params (against each searched parameter).")] = "curves",
     tracking_uri: TrackingOption = None,
 ) -> None:
-    """Learning curves: the metric against step per setting, seeds as a mean ± std band.
-    Saved under results/ and attached to the sweep's parent run."""
+    """Learning curves (the metric against step per setting, seeds as a mean ± std band), or a
+    search's optimisation history and parameters. Saved under results/ and attached to the sweep's
+    parent run."""
     from orchestrator.publish import make_plot
     from orchestrator.tables import UnknownMetric
 
     with _reported(UnknownMetric):
-        path = make_plot(sweep_name, metric, out, tracking_uri)
+        path = make_plot(sweep_name, metric, out, tracking_uri, kind=kind)
     typer.echo(str(path))
 
 

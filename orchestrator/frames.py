@@ -12,19 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-__all__ = ["trials_dataframe", "table_dataframe", "typed_param"]
-
-
-def typed_param(text: str | None) -> Any:
-    """A logged param (always a string in MLflow) as the number it was, where it was one."""
-    if text is None:
-        return None
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return {"True": True, "False": False}.get(text, text)
+__all__ = ["trials_dataframe", "table_dataframe"]
 
 
 def trials_dataframe(sweep: str | None = None, tracking_uri: str | None = None):
@@ -34,6 +22,7 @@ def trials_dataframe(sweep: str | None = None, tracking_uri: str | None = None):
     metrics are the trial's totals)."""
     import pandas as pd
 
+    from orchestrator.protocol import typed_param
     from orchestrator.tables.build import trial_value
     from orchestrator.tracking import read_sweep
 

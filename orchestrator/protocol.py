@@ -14,7 +14,8 @@ from typing import Any, Iterable, Mapping, Union
 
 __all__ = ["TrialStatus", "DONE_STATUSES", "Tag", "Metrics", "Retry", "Final", "Event", "encode",
            "decode", "STEP_KEY", "ENTRY_POINT_GROUP", "PARAM_PREFIX_OOM", "COMPUTE_PREFIX",
-           "DESCRIPTIVE_PREFIXES", "Compute"]
+           "DESCRIPTIVE_PREFIXES", "Compute", "param_text",
+           "typed_param"]
 
 ENTRY_POINT_GROUP = "orch.trainers"  # the entry-point group trainer packages register in
 PARAM_PREFIX_OOM = "oom."  # params logged when OOM halving changed a value: oom.train.batch_size
@@ -22,6 +23,29 @@ PARAM_PREFIX_OOM = "oom."  # params logged when OOM halving changed a value: oom
 COMPUTE_PREFIX = "compute/"
 # metrics that describe a trial rather than score it: tables never bold them (model/params)
 DESCRIPTIVE_PREFIXES = ("model/", COMPUTE_PREFIX)
+
+
+PARAM_LIMIT = 6000  # characters of a param value MLflow is given
+
+
+def param_text(value: Any) -> str:
+    """How a config value is logged as an MLflow param (always a string): lists and mappings as JSON."""
+    import json
+
+    text = json.dumps(value) if isinstance(value, (list, dict)) else str(value)
+    return text[:PARAM_LIMIT]
+
+
+def typed_param(text: str | None) -> Any:
+    """A logged param read back as the number (or bool) it was, where it was one; else the text."""
+    if text is None:
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return {"True": True, "False": False}.get(text, text)
 
 
 class Compute:

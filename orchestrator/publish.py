@@ -4,6 +4,7 @@ orchestrator.tables; files are written whole or not at all."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tempfile
 from dataclasses import dataclass
@@ -85,8 +86,13 @@ def build(req: TableRequest, record=None):
                                    req.alpha)
     if req.top is not None and req.top < 1:
         raise TableError(f"--top {req.top}: at least 1 row")
-    return record, build_table(record, columns, at, req.baseline, req.series, req.digits, req.ci, req.alpha,
-                               req.top)
+    table = build_table(record, columns, at, req.baseline, req.series, req.digits, req.ci, req.alpha, req.top)
+    if record.search is not None:
+        from orchestrator.searched import importance_line
+
+        line = importance_line(record)
+        table = dataclasses.replace(table, notes=(line,)) if line else table
+    return record, table
 
 
 def make_table(req: TableRequest) -> tuple[str, Path | None]:
@@ -100,14 +106,21 @@ def make_table(req: TableRequest) -> tuple[str, Path | None]:
     return text, path
 
 
+PLOTS = ("curves", "history", "params")
+
+
 def make_plot(sweep: str | None, metric: str | None, out: str | None = None,
-              tracking_uri: str | None = None, log: bool = True) -> Path:
-    """PNG of ``metric`` against step per setting; saved under results/ and logged as an
-    artifact of the sweep's parent run."""
+              tracking_uri: str | None = None, log: bool = True, kind: str = "curves") -> Path:
+    """PNG of ``metric``: against step per setting (``curves``), by trial with the best so far
+    (``history``), or against each searched parameter (``params``); saved under results/ and
+    logged as an artifact of the sweep's parent run."""
     from orchestrator.plots import plot_png
+    from orchestrator.searched import history_png, params_png
     from orchestrator.tables.groups import UnknownMetric
     from orchestrator.tracking import log_parent_artifact, read_sweep
 
+    if kind not in PLOTS:
+        raise UnknownMetric(f"--kind {kind}: one of {', '.join(PLOTS)}")
     record = read_sweep(sweep, tracking_uri)
     metric = metric or record.metric
     logged = {k for t in record.trials for k in t.history}
@@ -116,9 +129,10 @@ def make_plot(sweep: str | None, metric: str | None, out: str | None = None,
     if metric not in logged:
         raise UnknownMetric(f"--metric {metric}: no trial of {record.name} logged it; "
                             f"logged: {', '.join(sorted(logged)) or 'nothing'}")
-    slug = metric.replace("/", "_").replace("@", "_at_")
+    slug = metric.replace("/", "_").replace("@", "_at_") + ("" if kind == "curves" else f"_{kind}")
     path = Path(out) if out else Path("results") / f"{record.name}_{slug}.png"
-    write_atomic(path, plot_png(record, metric))
+    draw = {"curves": plot_png, "history": history_png, "params": params_png}[kind]
+    write_atomic(path, draw(record, metric))
     if log:
         log_parent_artifact(record.run_id, path, tracking_uri)
     return path

@@ -55,12 +55,17 @@ def _tables(record: SweepRecord) -> str:
 def _plots(record: SweepRecord) -> str:
     from orchestrator.plots import plot_png
 
+    from orchestrator.searched import history_png, params_png
+
     logged = {k for t in record.trials for k in t.history}
+    drawn = [(plot_png, record.metric, "against step"), (plot_png, "train/loss", "against step")]
+    if record.search is not None:
+        drawn += [(history_png, record.metric, "by trial"), (params_png, record.metric, "against each parameter")]
     out = []
-    for metric in [record.metric, "train/loss"]:
+    for draw, metric, what in drawn:
         if metric in logged:
-            data = base64.b64encode(plot_png(record, metric)).decode()
-            out.append(f'<img alt="{html.escape(metric)} against step" src="data:image/png;base64,{data}">')
+            data = base64.b64encode(draw(record, metric)).decode()
+            out.append(f'<img alt="{html.escape(metric)} {what}" src="data:image/png;base64,{data}">')
     return "\n".join(out) or '<p class="meta">No trial logged a history yet.</p>'
 
 
@@ -97,8 +102,7 @@ def _problems(record: SweepRecord) -> str:
 def _best_config(record: SweepRecord) -> str:
     import yaml
 
-    from orchestrator.frames import typed_param
-    from orchestrator.protocol import PARAM_PREFIX_OOM
+    from orchestrator.protocol import PARAM_PREFIX_OOM, typed_param
     from orchestrator.sweepfile.model import nest
     from orchestrator.tables.build import trial_value
 

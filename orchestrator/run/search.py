@@ -20,7 +20,7 @@ from orchestrator.protocol import DONE_STATUSES, TrialStatus
 from orchestrator.results import TrialResult
 from orchestrator.sweepfile.model import SweepSpec, TrialSpec
 from orchestrator.sweepfile.naming import trial_key
-from orchestrator.sweepfile.search import SearchSpec, optuna_distributions
+from orchestrator.sweepfile.search import SearchSpec, optuna_distributions, raw_point
 
 __all__ = ["SampledTrials", "make_searcher", "Resumed", "resumed_points"]
 
@@ -74,32 +74,12 @@ class Resumed:
         return len(self.done_keys)
 
 
-def _raw_point(search: SearchSpec, trial: TrialResult) -> dict | None:
-    """The sampler's raw point (choice indices) of a stored trial, from its params."""
-    from orchestrator.frames import typed_param
-    from orchestrator.tracking.writer import param_text
-
-    raw = {}
-    for d in search.space:
-        text = trial.params.get(d.key)
-        if text is None:
-            return None
-        if d.kind == "choice":  # logged the way the writer logs any param
-            index = next((i for i, c in enumerate(d.choices) if param_text(c) == text), None)
-            if index is None:
-                return None
-            raw[d.key] = index
-        else:
-            raw[d.key] = typed_param(text)
-    return raw
-
-
 def resumed_points(search: SearchSpec, objectives: tuple[tuple[str, str], ...],
                    trials: Iterable[TrialResult]) -> Resumed:
     out = Resumed()
     for trial in trials:
         out.names[trial.key] = trial.name
-        raw = _raw_point(search, trial)
+        raw = raw_point(search.space, trial.params)
         if trial.status in DONE_STATUSES:
             out.done_keys.add(trial.key)
             values = [trial.metrics.get(m) for m, _ in objectives]

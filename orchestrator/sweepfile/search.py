@@ -33,7 +33,7 @@ from orchestrator.sweepfile.errors import Problems, did_you_mean
 from orchestrator.sweepfile.schema import Schema, check_value, type_name
 
 __all__ = ["Distribution", "SearchSpec", "parse_search", "attach", "finish", "KINDS", "METHODS", "SAMPLERS",
-           "draw_random", "optuna_distributions", "SAMPLE_AXIS"]
+           "draw_random", "optuna_distributions", "raw_point", "SAMPLE_AXIS"]
 
 KINDS = ("uniform", "loguniform", "quniform", "qloguniform", "int", "choice")
 METHODS = ("random", "optuna")
@@ -337,3 +337,23 @@ def finish(search: SearchSpec, trials: list, axes, budget: Mapping[str, Any], ma
     axes.order = [d.key for d in search.space]
     return SearchSpec(**{**search.__dict__, "base": trials[0], "extra": extra, "templates": MappingProxyType(templates),
                          "runtime": tuple(runtime), "sweep": sweep}), [], max_concurrent
+
+
+def raw_point(space: tuple[Distribution, ...], params: Mapping[str, str]) -> dict[str, Any] | None:
+    """A stored trial's point as the sampler saw it (choices as indices), from its logged params;
+    None when one is missing or no longer in the space."""
+    from orchestrator.protocol import param_text, typed_param
+
+    raw: dict[str, Any] = {}
+    for d in space:
+        text = params.get(d.key)
+        if text is None:
+            return None
+        if d.kind == "choice":
+            index = next((i for i, c in enumerate(d.choices) if param_text(c) == text), None)
+            if index is None:
+                return None
+            raw[d.key] = index
+        else:
+            raw[d.key] = typed_param(text)
+    return raw

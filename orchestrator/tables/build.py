@@ -72,6 +72,7 @@ class Table:
     objectives: tuple[tuple[str, str], ...] = ()  # several: the Pareto front is marked
     top: int | None = None  # --top K: the K best rows by the sweep metric, of ``of`` rows
     of: int = 0
+    notes: tuple[str, ...] = ()  # more legend lines (a search's parameter importances)
 
 
 def parse_at(at: str) -> tuple[str, int | None]:

@@ -142,5 +142,6 @@ def legend(table, columns: Sequence, cells: Sequence[Cell], fmt: str, style: Sty
                      "and better on one (means over seeds).")
     if getattr(table, "top", None) is not None:
         lines.append(f"The {len(rows)} best of {table.of} rows by {table.metric} (--top {table.top}).")
+    lines += list(getattr(table, "notes", ()))
     lines += [f"{c.label}: {c.note}" for c in columns if c.note]
     return lines

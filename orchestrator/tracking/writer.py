@@ -22,7 +22,7 @@ from typing import Any, Callable
 
 import yaml
 
-from orchestrator.protocol import COMPUTE_PREFIX, DONE_STATUSES, Compute, Tag, TrialStatus
+from orchestrator.protocol import COMPUTE_PREFIX, DONE_STATUSES, Compute, Tag, TrialStatus, param_text
 from orchestrator.secrets import mask_config
 from orchestrator.sweepfile.model import SweepSpec, TrialSpec, nest
 from orchestrator.tracking._paging import search_all
@@ -32,9 +32,8 @@ from orchestrator.tracking.provenance import environment_report, git_state
 from orchestrator.tracking.queue import Op, Outage, WriteQueue, read_spool
 from orchestrator.tracking.store import experiment_id, make_client, resolve_uri, sqlite_path, to_mlflow_name
 
-__all__ = ["SweepTracker", "ExistingTrial", "log_parent_artifact", "FLUSH_TIMEOUT_S", "param_text"]
+__all__ = ["SweepTracker", "ExistingTrial", "log_parent_artifact", "FLUSH_TIMEOUT_S"]
 
-_MAX_PARAM = 6000
 # how long closing waits for an unreachable store before it spools what is left
 FLUSH_TIMEOUT_S = float(os.environ.get("ORCH_FLUSH_TIMEOUT_S", "120"))
 
@@ -44,11 +43,6 @@ class ExistingTrial:
     run_id: str
     status: TrialStatus
     compute: dict = field(default_factory=dict)  # its compute/ totals so far
-
-
-def param_text(value: Any) -> str:
-    text = json.dumps(value) if isinstance(value, (list, dict)) else str(value)
-    return text[:_MAX_PARAM]
 
 
 def spool_path(sweep: str, uri: str) -> Path:

@@ -6,12 +6,15 @@ import json
 import os
 import signal
 import time
+from pathlib import Path
 
 import pytest
 from mlflow import MlflowClient
 from typer.testing import CliRunner
 
 from orchestrator.cli import app
+from orchestrator.searched import history, importances
+from orchestrator.tracking import read_sweep
 from orchestrator.run import run_sweep
 from orchestrator.sweepfile import load_sweep
 from tests.orchestrator.run.conftest import children, parents
@@ -36,7 +39,8 @@ RANDOM = """
 """
 
 
-def test_random_search_runs_the_dry_runs_points_times_seeds(local_ray, store, write):
+def test_random_search_runs_the_dry_runs_points_times_seeds(local_ray, store, write, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     uri, client = store
     path = write("rand.yaml", RANDOM)
     dry = CliRunner().invoke(app, ["sweep", str(path), "--dry-run", "--format", "json"])
@@ -59,6 +63,27 @@ def test_random_search_runs_the_dry_runs_points_times_seeds(local_ray, store, wr
         assert json.loads(params["rs"]) == trial["config"]["rs"] and params["seed"] == str(trial["seed"])
     table = CliRunner().invoke(app, ["table", "rand", "-o", "-", "--tracking-uri", uri])
     assert table.exit_code == 0 and table.stdout.count("(n=2)") + table.stdout.count("diverged") >= 8
+    top = CliRunner().invoke(app, ["table", "rand", "--top", "3", "-f", "json", "-o", "-", "--tracking-uri", uri])
+    means = [r["metrics"]["val/Mean"]["mean"] for r in json.loads(top.stdout)]
+    assert len(means) == 3 and means == sorted(means, reverse=True)
+    record = read_sweep("rand", uri)
+    everything = sorted((m for m in (v for v in _setting_means(record)) if m is not None), reverse=True)
+    assert means == pytest.approx(everything[:3])
+    found = importances(record)
+    assert {k for k, _ in found} == {"t", "probMargin", "rs", "epochs"} and abs(sum(v for _, v in found) - 1) < 1e-6
+    assert "Parameter importance for val/Mean (fANOVA" in table.stdout
+    steps = history(record, "val/Mean")
+    bests = [b for _, _, b in steps if b is not None]
+    assert len(steps) == 16 and bests == sorted(bests) and bests[-1] == pytest.approx(max(
+        v for _, v, _ in steps if v is not None))
+    plot = CliRunner().invoke(app, ["plot", "rand", "--kind", "history", "--tracking-uri", uri])
+    assert plot.exit_code == 0 and Path(plot.stdout.strip()).read_bytes()[:4] == b"\x89PNG"
+
+
+def _setting_means(record):
+    from orchestrator.tables.build import _group, _means
+
+    return _means(record, _group(record), "val/Mean", "max", "best", None).values()
 
 
 TPE = """
