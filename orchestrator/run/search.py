@@ -39,6 +39,10 @@ class _Searcher(OptunaSearch):
         if isinstance(self.metric, str) and _finite(result.get(self.metric)):
             super().on_trial_result(trial_id, result)
 
+    def save(self, checkpoint_path: str) -> None:
+        # Tune checkpoints its searcher now and then; orch resumes a search from the store instead
+        raise NotImplementedError
+
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         metrics = [self.metric] if isinstance(self.metric, str) else list(self.metric)
         if not all(_finite((result or {}).get(m)) for m in metrics):

@@ -36,6 +36,7 @@ class SweepOutcome:
     tracking_errors: list[str] = field(default_factory=list)
     interrupted: bool = False  # Ctrl-C or SIGTERM ended it early
     spooled: int = 0  # writes the store did not take before the end, kept in ``spool``
+    budget: str = ""  # set when a budget stopped new trials: what was spent
     spool: Any = None
 
     @property
@@ -104,26 +105,18 @@ def _run(spec: SweepSpec, address: str | None, tracking_uri: str | None, new: bo
     parent = tracker.open_parent(new=new)
     for line in code_changes(tracker.previous_tags, tracker.git):
         console.print(f"note: {line}", highlight=False, markup=False, soft_wrap=True)
-    done = tracker.done_keys(rerun)
-    todo = [i for i, t in enumerate(spec.trials) if t.key not in done]
-    skipped, resumed = len(spec.trials) - len(todo), None
-    if spec.search is not None and spec.search.adaptive:  # how many points are left to ask for
-        from orchestrator.run.search import resumed_points
-        from orchestrator.tracking import read_sweep
-
-        stored = read_sweep(spec.name, tracker.uri, metrics=[]).trials if tracker.resumed else ()
-        resumed = resumed_points(spec.search, spec.objectives, stored)
-        skipped = resumed.done
-        todo = list(range(max(0, spec.search.num_samples - skipped)))
+    todo, skipped, resumed = _plan(spec, tracker, rerun)
     outcome = SweepOutcome(spec.name, parent, tracker.experiment_id, tracker.uri, skipped=skipped)
+    usage = Usage(spec.resources.cpu, spec.resources.gpu)
+    gate = _gate(spec, tracker, usage, skipped)
     progress = SweepProgress(spec.name, spec.metric, spec.mode, len(todo), outcome.skipped,
                              spec.max_concurrent or len(todo) or 1, console,
                              live=console.is_terminal and not quiet)
     relay.append(progress)
     status = "FINISHED"
     try:
-        if todo and not interrupts.interrupted:
-            outcome.counts = _fit(spec, todo, tracker, progress, address, interrupts, resumed)
+        if todo and not interrupts.interrupted and not (gate and gate.over()):
+            outcome.counts = _fit(spec, todo, tracker, progress, address, interrupts, resumed, usage, gate)
     except KeyboardInterrupt:
         interrupts.count = max(interrupts.count, 1)
         raise
@@ -134,16 +127,47 @@ def _run(spec: SweepSpec, address: str | None, tracking_uri: str | None, new: bo
     finally:
         if interrupts.interrupted:
             status, outcome.interrupted = "KILLED", True
-        summary = {**outcome.counts, "skipped": outcome.skipped}
+        summary = {**outcome.counts, "skipped": outcome.skipped, **(gate.spent() if gate else {})}
+        if gate and gate.spent_on:
+            outcome.budget = f"budget spent ({gate.spent_on}): {gate.describe()}"
         outcome.tracking_errors = tracker.close(status, summary)
         outcome.spooled, outcome.spool = tracker.spooled
     if not quiet or not console.is_terminal:
         console.print(progress.summary(), highlight=False, soft_wrap=True)
+        if outcome.budget:
+            left = max(0, len(todo) - sum(outcome.counts.values()))
+            console.print(f"{outcome.budget}; {left} trial(s) not started: raise the budget in the sweep file and "
+                          "run it again to go on", highlight=False, soft_wrap=True)
         if not outcome.interrupted and not outcome.spooled:
             name = spec.name if " " not in spec.name else repr(spec.name)
             console.print(f"next: orch table {name} · orch status {name} · orch report {name} · orch ui {name}",
                           highlight=False, soft_wrap=True, style="dim")
     return outcome
+
+
+def _plan(spec: SweepSpec, tracker, rerun: tuple[str, ...]) -> tuple[list[int], int, Any]:
+    """(what to run: trial indices, or one slot per point left to ask for; how many are done
+    before; for an optuna search, what the store holds of it)."""
+    done = tracker.done_keys(rerun)
+    todo = [i for i, t in enumerate(spec.trials) if t.key not in done]
+    if spec.search is None or not spec.search.adaptive:
+        return todo, len(spec.trials) - len(todo), None
+    from orchestrator.run.search import resumed_points
+    from orchestrator.tracking import read_sweep
+
+    stored = read_sweep(spec.name, tracker.uri, metrics=[]).trials if tracker.resumed else ()
+    resumed = resumed_points(spec.search, spec.objectives, stored)
+    return list(range(max(0, spec.search.num_samples - resumed.done))), resumed.done, resumed
+
+
+def _gate(spec: SweepSpec, tracker, usage: Usage, done_before: int):
+    """The budget's gate, counting what earlier launches spent (the parent's sweep/budget_*)."""
+    if spec.budget is None:
+        return None
+    from orchestrator.run.budget import BudgetGate, gpu_hours_so_far
+
+    wall_before = float(tracker.previous_metrics.get("sweep/budget_wall_s", 0.0))
+    return BudgetGate(spec.budget, done_before, wall_before, gpu_hours_so_far(tracker, usage))
 
 
 def _payload(spec: SweepSpec, process_dir: str) -> dict[str, Any]:
@@ -209,7 +233,7 @@ def _start(address: str | None, interrupts: Interrupts) -> bool:
 
 
 def _fit(spec: SweepSpec, todo: list[int], tracker, progress, address: str | None,
-         interrupts, resumed=None) -> dict[str, int]:
+         interrupts, resumed=None, usage: Usage | None = None, gate=None) -> dict[str, int]:
     """Run the Tune experiment; returns the count of trials by final status."""
     from orchestrator.processes import instance_processes, stop_groups, stop_processes
     from orchestrator.run.callback import TrackingCallback
@@ -233,7 +257,7 @@ def _fit(spec: SweepSpec, todo: list[int], tracker, progress, address: str | Non
     if searching:
         from orchestrator.run.search import SampledTrials, make_searcher
     callback = TrackingCallback(spec.trials, tracker, progress, min(budgets) if budgets else None,
-                                Usage(spec.resources.cpu, spec.resources.gpu),
+                                usage or Usage(spec.resources.cpu, spec.resources.gpu),
                                 SampledTrials(spec, resumed) if searching else None)
     try:
         if not interrupts.interrupted:
@@ -244,6 +268,10 @@ def _fit(spec: SweepSpec, todo: list[int], tracker, progress, address: str | Non
                 if searching:
                     searcher, line = make_searcher(spec, resumed)
                     progress.note(line)
+                if gate is not None:
+                    from orchestrator.run.budget import Budgeted, GridQueue
+
+                    searcher = Budgeted(searcher or GridQueue(todo), gate)
                 _tuner(spec, todo, callback, StopOnInterrupt(), storage, process_dir, searcher).fit()
     finally:
         interrupts.cleaning = True
@@ -262,6 +290,6 @@ def _fit(spec: SweepSpec, todo: list[int], tracker, progress, address: str | Non
         shutil.rmtree(process_dir, ignore_errors=True)
     counts = Counter(callback.outcomes.values())
     missing = len(todo) - len(callback.outcomes)
-    if missing and not interrupts.interrupted:  # Tune ended them without a word from the worker
+    if missing and not interrupts.interrupted and not (gate and gate.spent_on):  # ended by Tune, not a word
         counts[TrialStatus.STOPPED] += missing
     return {k: n for k, n in counts.items() if n}

@@ -35,6 +35,11 @@ class Usage:
         if speed is not None and math.isfinite(speed) and speed > 0:
             self._speed.setdefault(key, []).append(speed)
 
+    def running_gpu_hours(self) -> float:
+        """What the trials running now have used so far."""
+        now = self._clock()
+        return sum(self.gpu * max(0.0, now - began) / 3600 for began in list(self._began.values()))
+
     def ended(self, key: str) -> dict[str, float]:
         """This attempt's usage (empty when it never started here)."""
         began = self._began.pop(key, None)

@@ -71,6 +71,7 @@ _SECTION_HINTS = {
     "profiles": "a mapping of profile name to the keys it overrides, e.g. `profiles: {smoke: {params: ...}}`.",
     "secrets": "a list of config keys whose values are never written, e.g. `secrets: [db_pass]`.",
     "max_trials": "a whole number, e.g. `max_trials: 50000`.",
+    "budget": "e.g. `budget: {trials: 40, wall: 6h, gpu_hours: 100}`: no new trial starts once one is spent.",
     "search": "e.g. `search: {method: optuna, num_samples: 20, space: {loss.t: {loguniform: [5, 80]}}}`; "
               "see docs/sweeps.md, Search.",
     "trials": "see docs/sweeps.md for how axes combine.",

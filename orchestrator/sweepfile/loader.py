@@ -13,7 +13,7 @@ from orchestrator.sweepfile.errors import Problem, Problems, SpecError, did_you_
 from orchestrator.sweepfile.expand import Expansion, expand_trials
 from orchestrator.sweepfile.layers import Layer, Loc, check_layer, flatten_layer, load_base
 from orchestrator.sweepfile.model import SweepSpec
-from orchestrator.sweepfile.options import (parse_choice, parse_experiment, parse_int, parse_objectives,
+from orchestrator.sweepfile.options import (parse_budget, parse_choice, parse_experiment, parse_int, parse_objectives,
                                        parse_resources, parse_scheduler, parse_seeds, parse_stop)
 from orchestrator.sweepfile.schema import Schema
 from orchestrator.sweepfile.search import SAMPLE_AXIS, attach, finish, parse_search
@@ -22,9 +22,9 @@ __all__ = ["load_sweep", "load_trainer_run", "parse_overrides", "TOP_LEVEL_KEYS"
 
 TOP_LEVEL_KEYS = ("name", "description", "trainer", "base", "params", "grid", "zip", "variants",
                   "seeds", "exclude", "abbrev", "resources", "metric", "stop", "retries", "on_oom",
-                  "scheduler", "tracking", "profiles", "secrets", "max_trials", "search")
+                  "scheduler", "tracking", "profiles", "secrets", "max_trials", "search", "budget")
 MAX_TRIALS = 10_000  # above this a sweep is refused unless max_trials: / --max-trials says more
-_MERGED_IN_PROFILE = ("params", "resources", "stop", "abbrev", "search")
+_MERGED_IN_PROFILE = ("params", "resources", "stop", "abbrev", "search", "budget")
 
 
 def _read(path: Path, file: str) -> LineDict:
@@ -257,6 +257,7 @@ def _load(doc: LineDict, path: Path, file: str, source: str, overrides: Sequence
     objectives = parse_objectives(doc, file, problems, trainer.metric, trainer.mode)
     metric, mode = objectives[0]
     stop = parse_stop(doc, file, problems)
+    budget_limits = parse_budget(doc, file, problems)
     retries = parse_int(doc, "retries", 0, file, problems)
     on_oom = _on_oom(doc, file, schema, trainer_name, problems)
     scheduler = parse_scheduler(doc, file, problems)
@@ -286,5 +287,5 @@ def _load(doc: LineDict, path: Path, file: str, source: str, overrides: Sequence
         on_oom=on_oom, scheduler=scheduler, experiment=experiment,
         source=source, profile=profile, overrides=tuple(overrides),
         secrets=secrets, abbrev={k: v for k, v in abbrev.items() if k in axes.order}, search=search,
-        objectives=objectives,
+        objectives=objectives, budget=budget_limits,
     )

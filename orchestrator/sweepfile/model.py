@@ -23,6 +23,21 @@ class Resources:
 
 
 @dataclass(frozen=True)
+class Budget:
+    """``budget:``: no new trial starts once one of these is spent (across resumes)."""
+
+    trials: int | None = None  # trials run, done ones included
+    wall_s: float | None = None  # the sweep's wall time, every launch added up
+    gpu_hours: float | None = None  # its trials' reserved GPUs x wall time
+
+    def describe(self) -> str:
+        parts = ([f"{self.trials} trials"] if self.trials else []) + \
+                ([f"{self.wall_s / 3600:g} h wall"] if self.wall_s else []) + \
+                ([f"{self.gpu_hours:g} GPU-h"] if self.gpu_hours else [])
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True)
 class StopRule:
     max_epochs: int | None = None  # stop a trial after this many reported steps
     on_nan: str = "stop"  # "stop": a non-finite metric ends the trial as diverged; "continue"
@@ -87,6 +102,7 @@ class SweepSpec:
     abbrev: Mapping[str, str] = field(default_factory=dict)  # axis -> the short name `abbrev:` gave it
     search: Any = None  # a sweepfile.search.SearchSpec, when the file has `search:`
     objectives: tuple[tuple[str, str], ...] = ()  # (metric, mode) each; several: a multi-objective sweep
+    budget: Budget | None = None
 
     @property
     def multi(self) -> bool:

@@ -10,9 +10,9 @@ from typing import Any
 
 from orchestrator.sweepfile._yaml import LineDict, plain
 from orchestrator.sweepfile.errors import Problems, did_you_mean
-from orchestrator.sweepfile.model import Resources, Scheduler, StopRule
+from orchestrator.sweepfile.model import Budget, Resources, Scheduler, StopRule
 
-__all__ = ["parse_resources", "parse_metric", "parse_objectives", "parse_stop", "parse_scheduler", "parse_seeds",
+__all__ = ["parse_resources", "parse_metric", "parse_objectives", "parse_budget", "parse_duration", "parse_stop", "parse_scheduler", "parse_seeds",
            "parse_memory", "parse_int", "parse_choice", "parse_experiment"]
 
 _MEMORY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:([kmgt])(i?)b?|(b))?\s*$", re.I)
@@ -254,3 +254,37 @@ def parse_seeds(doc: LineDict, file: str, problems: Problems, limit: int = 10_00
         return tuple(dict.fromkeys(value))
     problems.add(file, line, "seeds", f"expected a count N (seeds 0..N-1) or a list of ints, got {value!r}")
     return (0,)
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$", re.I)
+_UNIT_S = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: Any) -> float | None:
+    """``6h``, ``90m``, ``45s``, ``2d`` or a number of seconds -> seconds; None when it is not one."""
+    if isinstance(value, bool):
+        return None
+    m = _DURATION.match(str(value))
+    if not m or float(m.group(1)) <= 0:
+        return None
+    return float(m.group(1)) * _UNIT_S[m.group(2).lower()]
+
+
+def parse_budget(doc: LineDict, file: str, problems: Problems) -> Budget | None:
+    section = _section(doc, "budget", file, problems)
+    if section is None:
+        return None
+    _unknown(section, "budget", {"trials", "wall", "gpu_hours"}, file, problems)
+    trials = _number(section, "trials", file, problems, "budget", 1, integer=True) if "trials" in section else None
+    gpu_hours = _number(section, "gpu_hours", file, problems, "budget", 0) if "gpu_hours" in section else None
+    wall = None
+    if "wall" in section:
+        wall = parse_duration(section["wall"])
+        if wall is None:
+            problems.add(file, section.lines.get("wall"), "budget.wall", f"expected a duration, got {section['wall']!r}",
+                         "e.g. wall: 6h, 90m, 45s or a number of seconds.")
+    if not (trials or wall or gpu_hours):
+        if not problems:
+            problems.add(file, doc.lines.get("budget"), "budget", "sets no limit")
+        return None
+    return Budget(trials, wall, float(gpu_hours) if gpu_hours else None)

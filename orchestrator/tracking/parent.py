@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from orchestrator.protocol import Tag
@@ -25,6 +25,7 @@ class OpenedParent:
     lease: Any  # LocalLease | TagLease
     resumed: bool  # an existing parent run was reopened
     previous_tags: dict[str, str]  # its tags before this run changed them (code, environment)
+    previous_metrics: dict[str, float] = field(default_factory=dict)  # its metrics before this run
 
 
 def _parents(client, experiment_id: str, sweep: str) -> list:
@@ -71,8 +72,9 @@ def open_parent(client, experiment_id: str, spec: SweepSpec, uri: str, git: dict
         lease.acquire()  # before anything is read or written: a second launcher stops here
     found = [] if new else _parents(client, experiment_id, spec.name)[:1]
     tags = _sweep_tags(spec, git)
+    metrics: dict[str, float] = {}
     if found:
-        run_id, previous = found[0].info.run_id, dict(found[0].data.tags)
+        run_id, previous, metrics = found[0].info.run_id, dict(found[0].data.tags), dict(found[0].data.metrics)
     else:
         run_id, previous = client.create_run(experiment_id, tags=tags, run_name=spec.name).info.run_id, {}
     if db is None:
@@ -90,4 +92,4 @@ def open_parent(client, experiment_id: str, spec: SweepSpec, uri: str, git: dict
     client.log_text(run_id, mask_text(spec.source, hidden), "sweep.yaml")
     client.log_text(run_id, json.dumps(spec.to_public_dicts(), indent=1), "trials.json")
     set_ui_view(client, experiment_id, spec, run_id)
-    return OpenedParent(run_id, lease, bool(found), previous)
+    return OpenedParent(run_id, lease, bool(found), previous, metrics)

@@ -64,6 +64,7 @@ class SweepTracker:
         self.lease: Any = None
         self.resumed = False
         self.previous_tags: dict[str, str] = {}
+        self.previous_metrics: dict[str, float] = {}  # the parent's, before this run (sweep/budget_*)
         self.replayed = 0
         self._discarded = False
         self._trials = {t.key: t for t in spec.trials}
@@ -81,6 +82,7 @@ class SweepTracker:
         spooled, and read which trials it has."""
         opened = open_parent(self.client, self.experiment_id, self.spec, self.uri, self.git, new)
         self.parent_id, self.lease, self.previous_tags = opened.run_id, opened.lease, opened.previous_tags
+        self.previous_metrics = opened.previous_metrics
         self.resumed = opened.resumed
         self.existing = self._children() if opened.resumed else {}
         self._runs = {key: t.run_id for key, t in self.existing.items()}
@@ -118,6 +120,10 @@ class SweepTracker:
                 compute = {k: v for k, v in run.data.metrics.items() if k.startswith(COMPUTE_PREFIX)}
                 out[key] = ExistingTrial(run.info.run_id, status, compute)
         return out
+
+    def compute_totals(self) -> dict[str, float]:
+        """The sweep's compute so far: stored totals and what ended in this run (any thread)."""
+        return Compute.totals(list(self._compute.values()))
 
     def done_keys(self, rerun: tuple[str, ...] = ()) -> set[str]:
         """Trial keys a resume skips: their results are kept (``rerun``: statuses to run again)."""
