@@ -232,6 +232,22 @@ def _start(address: str | None, interrupts: Interrupts) -> bool:
         return ray.is_initialized()
 
 
+def _searcher(spec: SweepSpec, todo: list[int], resumed, gate, progress):
+    """Tune's search algorithm: Optuna for a search (told what the store holds), behind the
+    budget's gate when there is one; None for a plain grid."""
+    searcher = None
+    if resumed is not None:
+        from orchestrator.run.search import make_searcher
+
+        searcher, line = make_searcher(spec, resumed)
+        progress.note(line)
+    if gate is not None:
+        from orchestrator.run.budget import Budgeted, GridQueue
+
+        searcher = Budgeted(searcher or GridQueue(todo), gate)
+    return searcher
+
+
 def _fit(spec: SweepSpec, todo: list[int], tracker, progress, address: str | None,
          interrupts, resumed=None, usage: Usage | None = None, gate=None) -> dict[str, int]:
     """Run the Tune experiment; returns the count of trials by final status."""
@@ -253,25 +269,19 @@ def _fit(spec: SweepSpec, todo: list[int], tracker, progress, address: str | Non
     storage = tempfile.mkdtemp(prefix="orch-tune-")
     process_dir = tempfile.mkdtemp(prefix="orch-procs-")
     budgets = [b for b in (spec.stop.max_epochs, spec.scheduler.options.get("max_t")) if b]
-    searching = resumed is not None
-    if searching:
-        from orchestrator.run.search import SampledTrials, make_searcher
+    sampled = None
+    if resumed is not None:
+        from orchestrator.run.search import SampledTrials
+
+        sampled = SampledTrials(spec, resumed)
     callback = TrackingCallback(spec.trials, tracker, progress, min(budgets) if budgets else None,
-                                usage or Usage(spec.resources.cpu, spec.resources.gpu),
-                                SampledTrials(spec, resumed) if searching else None)
+                                usage or Usage(spec.resources.cpu, spec.resources.gpu), sampled)
     try:
         if not interrupts.interrupted:
             with progress, warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 logging.getLogger("ray.tune").setLevel(logging.CRITICAL)
-                searcher = None
-                if searching:
-                    searcher, line = make_searcher(spec, resumed)
-                    progress.note(line)
-                if gate is not None:
-                    from orchestrator.run.budget import Budgeted, GridQueue
-
-                    searcher = Budgeted(searcher or GridQueue(todo), gate)
+                searcher = _searcher(spec, todo, resumed, gate, progress)
                 _tuner(spec, todo, callback, StopOnInterrupt(), storage, process_dir, searcher).fit()
     finally:
         interrupts.cleaning = True

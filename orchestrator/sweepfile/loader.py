@@ -228,16 +228,20 @@ def _count_trials(axes, seeds: int, limit: int, file: str, problems: Problems) -
     return True
 
 
-def _load(doc: LineDict, path: Path, file: str, source: str, overrides: Sequence[str],
-          profile: str | None, max_trials: int | None = None) -> SweepSpec:
-    problems = Problems()
+def _checked_doc(doc: LineDict, file: str, profile: str | None, problems: Problems) -> LineDict:
+    """The file's keys checked, its profiles checked, the chosen one applied."""
     for key in doc:
         if key not in TOP_LEVEL_KEYS:
             problems.add(file, doc.lines.get(key), str(key), "unknown top-level key;",
                          did_you_mean(str(key), TOP_LEVEL_KEYS))
     _check_profiles(doc, file, problems)
-    if profile:
-        doc = _apply_profile(doc, profile, file, problems)
+    return _apply_profile(doc, profile, file, problems) if profile else doc
+
+
+def _load(doc: LineDict, path: Path, file: str, source: str, overrides: Sequence[str],
+          profile: str | None, max_trials: int | None = None) -> SweepSpec:
+    problems = Problems()
+    doc = _checked_doc(doc, file, profile, problems)
     name, trainer_name, trainer_line, trainer = _trainer_of(doc, path, file, problems)
     schema = Schema(trainer.config)
     fixed = _fixed_layers(doc, path, file, schema, problems)
