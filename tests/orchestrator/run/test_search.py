@@ -90,6 +90,7 @@ TPE = """
     name: tpe
     trainer: toy
     params: {epochs: 3, sleep: 0.4}
+    metric: {name: val/surface, mode: max}
     search:
       method: optuna
       num_samples: 8
