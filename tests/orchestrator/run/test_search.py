@@ -181,3 +181,29 @@ def test_two_objectives_resume_and_the_table_marks_the_pareto_front(local_ray, s
     assert front and {r["setting"] for r in rows if r["pareto"]} == front
     md = CliRunner().invoke(app, ["table", "multi", "-o", "-", "--tracking-uri", uri]).stdout
     assert md.count(" ◆ |") == len(front) and "on the Pareto front of val/Mean (max), val/surface (max)" in md
+
+
+def test_optuna_with_asha_stops_poor_points_early_and_counts_them(local_ray, store, write):
+    uri, client = store
+    spec = load_sweep(write("asha.yaml", """
+        name: asha_search
+        trainer: toy
+        params: {epochs: 6, sleep: 0.05}
+        metric: {name: val/surface, mode: max}
+        scheduler: {name: asha, max_t: 6, grace_period: 1, reduction_factor: 2}
+        search:
+          method: optuna
+          num_samples: 8
+          seed: 1
+          max_concurrent: 2
+          space:
+            t: {loguniform: [5, 13]}
+            probMargin: {uniform: [0, 0.9]}
+    """))
+    outcome = run_sweep(spec, tracking_uri=uri, quiet=True)
+    assert sum(outcome.counts.values()) == 8 and outcome.ok, outcome.counts
+    runs = children(client, parents(client)[0].info.run_id)
+    statuses = [r.data.tags["orch.status"] for r in runs]
+    assert len(runs) == 8 and set(statuses) <= {"finished", "stopped", "diverged"} and "stopped" in statuses
+    again = run_sweep(spec, tracking_uri=uri, quiet=True)
+    assert again.counts == {} and again.skipped == 8
