@@ -22,7 +22,7 @@ def test_reports_every_epoch_with_mpii_keys():
     final, reports = run(epochs=4)
     assert [step for _, step in reports] == [1, 2, 3, 4]
     for metrics, _ in reports:
-        assert set(metrics) == {f"val/{j}" for j in JOINTS} | {"train/loss"}
+        assert set(metrics) == {f"val/{j}" for j in JOINTS} | {"train/loss", "val/surface"}
         assert all(math.isfinite(v) for v in metrics.values())
     assert final == reports[-1][0]
     means = [m["val/Mean"] for m, _ in reports]
@@ -57,3 +57,14 @@ def test_fail_at_epoch_raises_after_reporting_earlier_epochs():
     with pytest.raises(RuntimeError, match="fail_at_epoch=3"):
         train(Config(fail_at_epoch=3), lambda m, s: reports.append(s))
     assert reports == [1, 2]
+
+
+def test_the_surface_peaks_at_its_known_optimum():
+    from trainers.toy.train import SURFACE_MAX, SURFACE_OPTIMUM, surface
+
+    best = surface(Config(**SURFACE_OPTIMUM))
+    assert best == pytest.approx(SURFACE_MAX)
+    for key, step in (("t", 1.5), ("probMargin", 0.1), ("pointMaxW", 0.5), ("lr", 3.0)):
+        moved = dict(SURFACE_OPTIMUM)
+        moved[key] = moved[key] * step if key in ("t", "lr") else moved[key] + step
+        assert surface(Config(**moved)) < best
