@@ -28,7 +28,7 @@ params: {{epochs: 1, lr: 1.0e-3}}
 metric: {{name: val/surface, mode: max}}
 resources: {{cpu: 0.5, max_concurrent: 4}}
 """
-GRID = "name: grid\n" + COMMON + """
+GRID = "name: grid\n" + COMMON.format() + """
 grid:
   t: [5.0, 6.22, 7.74, 9.63, 11.99, 14.0]
   probMargin: [0.0, 0.18, 0.36, 0.54, 0.72, 0.9]
