@@ -138,6 +138,8 @@ def print_trainer(name: str) -> None:
         bounds = [f"{op} {v:g}" for op, v in ((">=", info.ge), (">", info.gt), ("<=", info.le))
                   if v is not None]
         help_text = info.help + (f" [{', '.join(bounds)}]" if bounds else "")
+        if info.choices is not None:  # the values it takes, shown where people look first
+            help_text += f" [one of: {', '.join(_short(c) for c in info.choices)}]"
         table.add_row(*(Text(cell) for cell in (key, type_name(info.type), default, help_text)))
     out = console()
     out.print(table)

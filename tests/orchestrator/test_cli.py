@@ -56,6 +56,14 @@ def test_trainers_lists_and_describes():
     assert missing.exit_code == 2 and "registered trainers: command, pose, seg, toy" in missing.output
 
 
+def test_trainers_lists_every_choice_parameters_values():
+    detail = runner.invoke(app, ["trainers", "pose"], env={"COLUMNS": "400"})
+    assert detail.exit_code == 0
+    backbone = next(line for line in detail.stdout.splitlines() if "model.backbone" in line)
+    assert "one of: resnet18, resnet34" in backbone and "mobilenet_v3_small" in backbone
+    assert "[one of: mse, msssm]" in detail.stdout and "[one of: step, cosine]" in detail.stdout
+
+
 def test_version():
     result = runner.invoke(app, ["--version"])
     assert result.stdout.strip() == f"orch {__version__}"

@@ -8,7 +8,8 @@ from orchestrator.trainer import param
 from trainers._config import TorchTrain, torch_config
 
 BACKBONES = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "densenet121",
-             "densenet169", "densenet201", "mobilenet_v2", "mobilenet_v3_large", "shufflenet_v2_x1_0")
+             "densenet169", "densenet201", "mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small",
+             "shufflenet_v2_x1_0")
 
 
 @dataclass

@@ -130,3 +130,13 @@ def test_orch_train_runs_one_trial_of_a_sweep_and_lists_trials_when_ambiguous(tm
     assert (tmp_path / "checkpoints" / "msssm_temper" / "t75" / "checkpoint.pt").is_file()
     ambiguous = CliRunner().invoke(app, ["train", sweep, "--profile", "smoke"])
     assert ambiguous.exit_code == 2 and "pick one with --trial: t7, t15, t75" in ambiguous.output
+
+
+@pytest.mark.parametrize("backbone", ["mobilenet_v3_small", "shufflenet_v2_x1_0"])
+def test_small_backbones_give_stride_4_heatmaps(backbone):
+    import torch
+
+    from trainers.pose.model import build_model
+
+    model = build_model(backbone, 16, [32, 32, 32])
+    assert model(torch.zeros(2, 3, 64, 64)).shape == (2, 16, 16, 16)
