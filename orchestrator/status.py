@@ -8,7 +8,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from orchestrator.protocol import DONE_STATUSES, Tag, TrialStatus
+from orchestrator.protocol import DONE_STATUSES, TrialStatus
 from orchestrator.results import SweepRecord
 
 __all__ = ["GridStatus", "grid_status", "StatusError", "ORDER", "LABELS"]
@@ -51,7 +51,7 @@ def grid_status(record: SweepRecord, axes: tuple[str, str] | None = None) -> Gri
             if axis not in record.axes:
                 raise StatusError(f"--pivot: {axis!r} is not an axis of sweep {record.name}; "
                                   f"axes: {', '.join(record.axes) or 'none'}")
-    search = json.loads(record.tags.get(Tag.SEARCH, "null") or "null")
+    search = record.search
     drawn = search is not None and search.get("method") == "optuna"  # points with no grid to lay out
     row_axis, col_axis = axes or ((None, None) if drawn else (list(record.axes) + [None, None])[:2])
     found = {t.key: t for t in record.trials}

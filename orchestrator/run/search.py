@@ -143,8 +143,8 @@ class SampledTrials:
     def for_trial(self, trial_id: str, raw: dict[str, Any]) -> TrialSpec:
         if trial_id in self.by_id:
             return self.by_id[trial_id]
-        values = self.search.resolve(raw)
         config = self.search.point_config(self.base.config, raw)
+        values = {d.key: config[d.key] for d in self.search.space}
         budget = self.search.extra.get("budget", {})
         key = trial_key(self.base.trainer, config, self.base.seed, budget)
         repeat = 0

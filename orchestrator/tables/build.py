@@ -19,7 +19,7 @@ from orchestrator.tables.groups import Column
 from orchestrator.tables.stats import Comparison, ci_half_width, compare
 
 __all__ = ["Cell", "Row", "Table", "TableError", "build_table", "parse_at", "aggregate", "column_digits",
-           "mark_ranks", "add_significance", "check_step", "trial_value", "at_words", "pareto_front"]
+           "mark_ranks", "add_significance", "finish_column", "check_step", "trial_value", "at_words", "pareto_front"]
 
 
 class TableError(Exception):
@@ -92,14 +92,19 @@ def at_words(at: str, metric: str) -> str:
     return f"each trial at step {at[5:]} (or its latest value before it)"
 
 
-def _value_at(history: Sequence[tuple[int, float]], step: int | None) -> float | None:
-    """The value logged at ``step``, or the latest one before it (a metric logged less often)."""
-    value = None
+def _point_at(history: Sequence[tuple[int, float]], step: int | None) -> tuple[int | None, float | None]:
+    """(step, value) logged at ``step``, or the latest one before it (a metric logged less often);
+    the last one when ``step`` is None."""
+    point: tuple[int | None, float | None] = (None, None)
     for s, v in history:
         if step is not None and s > step:
             break
-        value = v
-    return value
+        point = (s, v)
+    return point
+
+
+def _value_at(history: Sequence[tuple[int, float]], step: int | None) -> float | None:
+    return _point_at(history, step)[1]
 
 
 def chosen_step(trial: TrialResult, at: str, step: int | None, metric: str, mode: str) -> int | None:
@@ -121,9 +126,7 @@ def trial_value(trial: TrialResult, key: str, at: str, metric: str, mode: str) -
     history = trial.history.get(key, ())
     if not history:
         return None, trial.metrics.get(key)
-    chosen = chosen_step(trial, kind, step, metric, mode)
-    points = [(s, v) for s, v in history if chosen is None or s <= chosen]
-    return points[-1] if points else (None, None)
+    return _point_at(history, chosen_step(trial, kind, step, metric, mode))
 
 
 def _param_value(trial: TrialResult, key: str) -> tuple[float | str | None, bool]:
@@ -257,8 +260,10 @@ def check_step(record: SweepRecord, columns: Sequence[Column], kind: str, step: 
         raise TableError(f"--at step:{step}: no trial logged that far; the last step logged is {max(steps)}")
 
 
-def _finish_column(cells: list[Cell], column: Column, labels: list[str], reference: int | None,
-                   digits: int, ci: float | None, alpha: float, series: bool) -> list[Cell]:
+def finish_column(cells: list[Cell], column: Column, labels: list[str], reference: int | None,
+                  digits: int, ci: float | None, alpha: float, series: bool = False) -> list[Cell]:
+    """A column's marks: unique best and second, significance against ``reference`` (default:
+    the best), and the confidence half-widths with ``ci``."""
     cells = mark_ranks(cells, column.mode, digits)
     if not series:
         cells = add_significance(cells, labels, column.mode, reference, ci or 0.95, alpha)
@@ -316,7 +321,7 @@ def build_table(record: SweepRecord, columns: Sequence[Column], at: str = "best"
     grid = [[aggregate(trials, c, kind, step, record.metric, record.mode, series) for trials in groups.values()]
             for c in columns]
     places = tuple(column_digits(c, cells, digits) for c, cells in zip(columns, grid))
-    grid = [_finish_column(cells, c, labels, reference, d, ci, alpha, series)
+    grid = [finish_column(cells, c, labels, reference, d, ci, alpha, series)
             for c, cells, d in zip(columns, grid, places)]
     rows = [Row(label, dict(trials[0].axes), tuple(grid[j][i] for j in range(len(columns))), pareto=label in front)
             for i, (label, trials) in enumerate(groups.items())]

@@ -8,10 +8,9 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from orchestrator.results import SweepRecord, TrialResult
-from orchestrator.tables.build import (Cell, TableError, add_significance, aggregate, check_step, column_digits,
-                                       mark_ranks, parse_at)
+from orchestrator.tables.build import (Cell, TableError, aggregate, check_step, column_digits, finish_column,
+                                       parse_at)
 from orchestrator.tables.groups import Column
-from orchestrator.tables.stats import ci_half_width
 
 __all__ = ["Pivot", "build_pivot"]
 
@@ -59,11 +58,8 @@ def build_pivot(record: SweepRecord, column: Column, row_axis: str, col_axis: st
     keys = [(rk, ck) for rk in row_values for ck in col_values]
     flat = [aggregate(cells.get(k, []), column, kind, step, record.metric, record.mode) for k in keys]
     places = column_digits(column, flat, digits)
-    flat = mark_ranks(flat, column.mode, places)
     labels = [f"({row_values[rk]}, {col_values[ck]})" for rk, ck in keys]
-    flat = add_significance(flat, labels, column.mode, None, ci or 0.95, alpha)
-    if ci is not None:
-        flat = [dataclasses.replace(c, half=ci_half_width(c.std, c.n, ci)) for c in flat]
+    flat = finish_column(flat, column, labels, None, places, ci, alpha)
     width = len(col_values)
     grid = tuple(tuple(flat[i:i + width]) for i in range(0, len(flat), width))
     return Pivot(record.name, row_axis, col_axis, column, tuple(row_values.values()), tuple(col_values.values()),

@@ -241,7 +241,9 @@ class SweepTracker:
         stamp = int(time.time() * 1000)
         metrics = [Metric(f"sweep/{k}", float(v), stamp, 0) for k, v in summary.items()
                    if isinstance(v, (int, float)) and math.isfinite(v)]
-        keys = set(self._trials) | (set(self._compute) if self.spec.search is not None else set())
+        # the sweep as its file has it now; an optuna search's earlier points are in no file
+        adaptive = self.spec.search is not None and self.spec.search.adaptive
+        keys = set(self._trials) | (set(self._compute) if adaptive else set())
         metrics += [Metric(k, v, stamp, 0) for k, v in
                     Compute.totals(c for key, c in self._compute.items() if key in keys).items()]
         if metrics:
