@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import datetime
 import html
-import math
 from pathlib import Path
 
 from orchestrator.protocol import Tag, TrialStatus
@@ -104,10 +103,9 @@ def _best_config(record: SweepRecord) -> str:
 
     from orchestrator.protocol import PARAM_PREFIX_OOM, typed_param
     from orchestrator.sweepfile.model import nest
-    from orchestrator.tables.build import trial_value
+    from orchestrator.tables.build import trial_score
 
-    scored = [(trial_value(t, record.metric, "best", record.metric, record.mode)[1], t) for t in record.trials]
-    scored = [(v, t) for v, t in scored if v is not None and math.isfinite(v)]
+    scored = [(v, t) for t in record.trials if (v := trial_score(t, record.metric, record)) is not None]
     if not scored:
         return '<p class="meta">No trial has a finite value of the sweep metric yet.</p>'
     value, best = (max if record.mode == "max" else min)(scored, key=lambda vt: vt[0])

@@ -11,6 +11,7 @@ from typing import Any
 from orchestrator.protocol import TrialStatus
 from orchestrator.results import SweepRecord, TrialResult
 from orchestrator.sweepfile.search import Distribution, raw_point
+from orchestrator.tables.build import trial_score
 
 __all__ = ["space_of", "importances", "importance_line", "history", "history_png", "params_png"]
 
@@ -67,16 +68,6 @@ def importance_line(record: SweepRecord) -> str:
             f"points, Optuna): {shown}.")
 
 
-def _value(trial: TrialResult, metric: str, record: SweepRecord) -> float | None:
-    """A trial's value as its table row reads it; None for one that failed or diverged."""
-    from orchestrator.tables.build import trial_value
-
-    if trial.status in (TrialStatus.FAILED, TrialStatus.DIVERGED, TrialStatus.KILLED):
-        return None
-    value = trial_value(trial, metric, "best", record.metric, record.mode)[1]
-    return value if value is not None and math.isfinite(value) else None
-
-
 def history(record: SweepRecord, metric: str) -> list[tuple[int, float | None, float | None]]:
     """(trial number, its value or None, best so far) in the order the trials were numbered."""
     mode = dict(record.objectives).get(metric, record.mode)
@@ -84,7 +75,7 @@ def history(record: SweepRecord, metric: str) -> list[tuple[int, float | None, f
     best: float | None = None
     out = []
     for i, trial in enumerate(order):
-        value = _value(trial, metric, record)
+        value = trial_score(trial, metric, record)
         if value is not None:
             best = value if best is None else (max if mode == "max" else min)(best, value)
         else:
@@ -143,7 +134,7 @@ def params_png(record: SweepRecord, metric: str) -> bytes:
     for ax, d in zip(axes[0], space):
         xs, ys = [], []
         for trial in record.trials:
-            value = _value(trial, metric, record)
+            value = trial_score(trial, metric, record)
             x: Any = typed_param(trial.params.get(d.key))
             if value is None or x is None:
                 continue

@@ -19,7 +19,8 @@ from orchestrator.tables.groups import Column
 from orchestrator.tables.stats import Comparison, ci_half_width, compare
 
 __all__ = ["Cell", "Row", "Table", "TableError", "build_table", "parse_at", "aggregate", "column_digits",
-           "mark_ranks", "add_significance", "finish_column", "check_step", "trial_value", "at_words", "pareto_front"]
+           "mark_ranks", "add_significance", "finish_column", "check_step", "trial_value", "trial_score", "at_words",
+           "pareto_front"]
 
 
 class TableError(Exception):
@@ -127,6 +128,15 @@ def trial_value(trial: TrialResult, key: str, at: str, metric: str, mode: str) -
     if not history:
         return None, trial.metrics.get(key)
     return _point_at(history, chosen_step(trial, kind, step, metric, mode))
+
+
+def trial_score(trial: TrialResult, key: str, record: SweepRecord) -> float | None:
+    """A trial's value of ``key`` as its table row reads it (``--at best``); None for a trial that
+    failed, diverged or was killed, or has no finite value."""
+    if trial.status in (TrialStatus.FAILED, TrialStatus.DIVERGED, TrialStatus.KILLED):
+        return None
+    value = trial_value(trial, key, "best", record.metric, record.mode)[1]
+    return value if value is not None and math.isfinite(value) else None
 
 
 def _param_value(trial: TrialResult, key: str) -> tuple[float | str | None, bool]:
