@@ -17,6 +17,10 @@ STATUS_STYLE = {TrialStatus.FINISHED: "green", TrialStatus.DIVERGED: "yellow", T
                 "pending": "dim", "done before": "dim green"}
 
 
+def _trials(n: int) -> str:
+    return f"{n} trial" + ("" if n == 1 else "s")
+
+
 def console(stderr: bool = False) -> Console:
     return Console(stderr=stderr, highlight=False, soft_wrap=False)
 
@@ -90,7 +94,7 @@ def print_trials(spec) -> None:
         _print_search(spec)
         if spec.search.adaptive:
             return
-    table = Table(title=f"{spec.name}: {len(spec.trials)} trials of trainer {spec.trainer}",
+    table = Table(title=f"{spec.name}: {_trials(len(spec.trials))} of trainer {spec.trainer}",
                   title_justify="left")
     table.add_column("#", justify="right")
     table.add_column("name", no_wrap=True)

@@ -186,7 +186,8 @@ def validate(
             typer.echo(f"ok  {file}: an optuna ({spec.search.sampler}) search of {spec.search.num_samples} points, "
                        f"trainer {spec.trainer}")
         else:
-            typer.echo(f"ok  {file}: {len(spec.trials)} trials of trainer {spec.trainer}")
+            n = len(spec.trials)
+            typer.echo(f"ok  {file}: {n} trial{'' if n == 1 else 's'} of trainer {spec.trainer}")
     if bad:
         raise typer.Exit(2) from None
 

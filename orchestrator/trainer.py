@@ -21,11 +21,34 @@ import importlib
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Protocol
 
-__all__ = ["MetricColumn", "MetricGroup", "Report", "SynthDataset", "Trainer", "param"]
+__all__ = ["MetricColumn", "MetricGroup", "Report", "SynthDataset", "Trainer", "param", "progress_of",
+           "PROGRESS_FIGURES"]
+
+# what a trainer may pass to progress() besides the position; values may be 0-d tensors (a loss on
+# the GPU): they are read only when a position is actually sent, so calling it costs no sync
+PROGRESS_FIGURES = ("epoch", "epochs", "loss", "images_per_s")
 
 
 class Report(Protocol):
+    """``report(metrics, step)``: called at every evaluation, metrics by name (``val/Mean``).
+
+    orch's report also has ``progress(i, n, **figures)``: the position inside the current epoch
+    (batch ``i`` of ``n``; iteration ``i`` of ``n`` for iteration-based training) and
+    :data:`PROGRESS_FIGURES` for the live view. It is throttled by orch (a position a second at
+    most) and never tracked; get it with :func:`progress_of`, which gives a no-op for a plain
+    function, so a trainer calls it after every batch and runs the same standalone."""
+
     def __call__(self, metrics: dict[str, float], step: int) -> None: ...
+
+
+def _no_progress(i: int, n: int, **figures: Any) -> None:
+    return None
+
+
+def progress_of(report: Any) -> Callable[..., None]:
+    """``report.progress`` when the caller's report has one, else a function that does nothing."""
+    fn = getattr(report, "progress", None)
+    return fn if callable(fn) else _no_progress
 
 
 TrainFn = Callable[[Any, Report], "dict[str, float]"]

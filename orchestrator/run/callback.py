@@ -10,6 +10,7 @@ from ray import tune
 
 from orchestrator.protocol import Final, Metrics, Retry, Tag, TrialStatus, decode
 from orchestrator.run import interrupt
+from orchestrator.run.board import BoardReader
 from orchestrator.run.progress import SweepProgress
 from orchestrator.run.usage import Usage
 from orchestrator.sweepfile.model import TrialSpec
@@ -20,8 +21,10 @@ _MESSAGE_LIMIT = 5000
 
 class TrackingCallback(tune.Callback):
     def __init__(self, trials: tuple[TrialSpec, ...], tracker: SweepTracker, progress: SweepProgress,
-                 budget: int | None = None, usage: Usage | None = None, sampled=None):
+                 budget: int | None = None, usage: Usage | None = None, sampled=None,
+                 board: BoardReader | None = None):
         self.trials = trials
+        self.board = board or BoardReader(None)  # trials' positions inside an epoch, for the live view
         self.sampled = sampled  # run.search.SampledTrials, for a search whose points come while it runs
         self.usage = usage or Usage(1.0, 0.0)
         self.budget = budget  # steps after which a trial is complete (stop.max_epochs, ASHA max_t)
@@ -43,6 +46,12 @@ class TrackingCallback(tune.Callback):
         spec = self.sampled.for_trial(trial.trial_id, trial.config)
         self.tracker.add_trial(spec)
         return spec
+
+    def on_step_begin(self, iteration: int, trials: list, **info: Any) -> None:
+        for trial_id, position in self.board.poll().items():
+            trial = self.started.get(trial_id)
+            if trial is not None and trial_id not in self.final:
+                self.progress.trial_position(self._spec(trial).name, position)
 
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         self.started[trial.trial_id] = trial

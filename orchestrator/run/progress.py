@@ -13,6 +13,7 @@ from rich.text import Text
 
 from orchestrator._console import STATUS_STYLE
 from orchestrator.protocol import TrialStatus
+from orchestrator.run.board import Position
 
 
 def _clock(seconds: float) -> str:
@@ -25,6 +26,25 @@ class _Running:
     started: float
     step: int = 0
     value: float | None = None
+    position: Position | None = None  # the latest position inside an epoch (run.board)
+    first: tuple[float, float] | None = None  # (monotonic time, fraction done) at the first one
+
+    def moved(self, position: Position) -> None:
+        self.position = position
+        fraction = position.fraction
+        if fraction is not None and (self.first is None or fraction < self.first[1]):  # a retry starts over
+            self.first = (time.monotonic(), fraction)
+
+    def eta(self, now: float) -> float | None:
+        """Seconds left, from the pace since the first position (None until there is one, or
+        when the run's length is unknown)."""
+        if self.position is None or self.first is None or self.position.fraction is None:
+            return None
+        t0, f0 = self.first
+        done = self.position.fraction - f0
+        if done <= 0 or now - t0 < 1:
+            return None
+        return (now - t0) / done * (1 - self.position.fraction)
 
 
 @dataclass
@@ -44,9 +64,11 @@ class SweepProgress:
     started: float = field(default_factory=time.monotonic)
     _live: Live | None = None
     outage: object | None = None  # the tracking store's outage, while there is one
+    phase: str = ""  # what the sweep is doing before its trials run: "starting Ray", ...
 
     # ---- events ----------------------------------------------------------------------
     def trial_started(self, name: str) -> None:
+        self.phase = ""
         self.running[name] = _Running(time.monotonic())
 
     def trial_metrics(self, name: str, metrics: dict[str, float], step: int) -> None:
@@ -57,6 +79,11 @@ class SweepProgress:
             run.value = value
             if math.isfinite(value) and (self.best is None or self._better(value, self.best[0])):
                 self.best = (value, name)
+
+    def trial_position(self, name: str, position: Position) -> None:
+        run = self.running.get(name)
+        if run is not None:
+            run.moved(position)
 
     def trial_retry(self, name: str, message: str) -> None:
         self._line(f"[yellow]retry[/]    {name}: {message}")
@@ -126,13 +153,17 @@ class SweepProgress:
         best = Text(f"  best {self.metric}: {self.best[0]:.4g} ({self.best[1]})" if self.best
                     else f"  best {self.metric}: -")
         table = Table(box=None, padding=(0, 2), show_header=True, header_style="bold")
-        for column in ("running", "step", self.metric, "time"):
+        for column in ("running", "step", self.metric, "time", "progress", "ETA"):
             table.add_column(column)
         now = time.monotonic()
         for name, run in list(self.running.items())[:12]:
             value = "-" if run.value is None else f"{run.value:.4g}"
-            table.add_row(name, str(run.step), value, _clock(now - run.started))
+            eta = run.eta(now)
+            table.add_row(name, str(run.step), value, _clock(now - run.started),
+                          run.position.text() if run.position else "", _clock(eta) if eta is not None else "")
         parts = [head, counts, best]
+        if self.phase and not self.running:
+            parts.append(Text(f"  {self.phase} ...", style="cyan"))
         if self.outage is not None:
             parts.append(Text(f"  {self.outage.describe()}", style="red"))
         return Group(*parts, table)

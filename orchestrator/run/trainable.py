@@ -16,6 +16,7 @@ from ray import tune
 
 from orchestrator.processes import ENV_DIR
 from orchestrator.run._capture import Log, Tee
+from orchestrator.run.board import TrialProgress
 from orchestrator.protocol import PARAM_PREFIX_OOM, Final, Metrics, Retry, TrialStatus, encode
 from orchestrator.registry import build_config, get_trainer
 from orchestrator.secrets import mask_text, secret_values
@@ -34,9 +35,11 @@ class _Stop(BaseException):
 
 
 class Reporter:
-    """The ``report(metrics, step)`` a trainer receives."""
+    """The ``report(metrics, step)`` a trainer receives, with its ``progress(i, n, **figures)``."""
 
-    def __init__(self, on_nan: str, max_epochs: int | None, timeout_s: float | None):
+    def __init__(self, on_nan: str, max_epochs: int | None, timeout_s: float | None,
+                 progress: TrialProgress | None = None):
+        self.progress = progress or TrialProgress(None, "")
         self.on_nan = on_nan
         self.max_epochs = max_epochs
         self.timeout_s = timeout_s
@@ -106,10 +109,11 @@ def run_trial(config: dict[str, Any], payload: dict[str, Any]) -> None:
     hidden = secret_values(trial["config"], payload.get("secrets", ()))  # scrubbed from logs and messages
     status, message, last_traceback = TrialStatus.FAILED, "", ""
     log = Log(LOG_LIMIT)
+    progress = TrialProgress(payload.get("board"), tune.get_context().get_trial_id() or "")
     tee_out, tee_err = Tee(sys.stdout, log), Tee(sys.stderr, log, "[stderr] ")
     while True:
         attempts.count += 1
-        reporter = Reporter(payload["on_nan"], payload["max_epochs"], payload["timeout_s"])
+        reporter = Reporter(payload["on_nan"], payload["max_epochs"], payload["timeout_s"], progress)
         try:
             with redirect_stdout(tee_out), redirect_stderr(tee_err):
                 train(build_config(trial["trainer"], attempts.flat), reporter)

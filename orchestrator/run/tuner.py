@@ -3,6 +3,7 @@ by trial key (trials already finished in the store are not run again)."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -101,8 +102,10 @@ def _run(spec: SweepSpec, address: str | None, tracking_uri: str | None, new: bo
     from orchestrator.run.progress import SweepProgress
     from orchestrator.tracking import SweepTracker
 
-    tracker = SweepTracker(spec, tracking_uri, on_outage=lambda outage: relay and relay[0].tracking(outage))
-    parent = tracker.open_parent(new=new)
+    live = console.is_terminal and not quiet
+    with console.status("opening the store ...", spinner="dots") if live else contextlib.nullcontext():
+        tracker = SweepTracker(spec, tracking_uri, on_outage=lambda outage: relay and relay[0].tracking(outage))
+        parent = tracker.open_parent(new=new)
     for line in code_changes(tracker.previous_tags, tracker.git):
         console.print(f"note: {line}", highlight=False, markup=False, soft_wrap=True)
     todo, skipped, resumed = _plan(spec, tracker, rerun)
@@ -110,8 +113,7 @@ def _run(spec: SweepSpec, address: str | None, tracking_uri: str | None, new: bo
     usage = Usage(spec.resources.cpu, spec.resources.gpu)
     gate = _gate(spec, tracker, usage, skipped)
     progress = SweepProgress(spec.name, spec.metric, spec.mode, len(todo), outcome.skipped,
-                             spec.max_concurrent or len(todo) or 1, console,
-                             live=console.is_terminal and not quiet)
+                             spec.max_concurrent or len(todo) or 1, console, live=live)
     relay.append(progress)
     status = "FINISHED"
     try:
@@ -170,8 +172,9 @@ def _gate(spec: SweepSpec, tracker, usage: Usage, done_before: int):
     return BudgetGate(spec.budget, done_before, wall_before, gpu_hours_so_far(tracker, usage))
 
 
-def _payload(spec: SweepSpec, process_dir: str) -> dict[str, Any]:
+def _payload(spec: SweepSpec, process_dir: str, board=None) -> dict[str, Any]:
     return {
+        "board": board,  # where trials put their progress inside an epoch (run.board)
         "trials": [{"trainer": t.trainer, "config": dict(t.config), "name": t.name} for t in spec.trials],
         "secrets": list(spec.secrets),  # keys whose values the worker scrubs from logs and messages
         "retries": spec.retries, "on_nan": spec.stop.on_nan, "on_oom": spec.on_oom,
@@ -199,8 +202,8 @@ def _tuner(spec: SweepSpec, todo: list[int], callback, stopper, storage: str, pr
 
     from orchestrator.run.trainable import run_trial
 
-    trainable = tune.with_resources(tune.with_parameters(run_trial, payload=_payload(spec, process_dir)),
-                                    _resources(spec))
+    payload = _payload(spec, process_dir, callback.board.board)
+    trainable = tune.with_resources(tune.with_parameters(run_trial, payload=payload), _resources(spec))
     scheduler = _scheduler(spec)
     ranked = scheduler is not None or searcher is not None  # both read the metric from Tune's results
     return tune.Tuner(
@@ -250,7 +253,15 @@ def _searcher(spec: SweepSpec, todo: list[int], resumed, gate, progress):
 
 def _fit(spec: SweepSpec, todo: list[int], tracker, progress, address: str | None,
          interrupts, resumed=None, usage: Usage | None = None, gate=None) -> dict[str, int]:
-    """Run the Tune experiment; returns the count of trials by final status."""
+    """Run the Tune experiment; returns the count of trials by final status. The live view is
+    up from the start, naming each start-up phase until the first trial runs."""
+    progress.phase = f"connecting to Ray at {address}" if address else "starting Ray"
+    with progress:
+        return _fit_in_view(spec, todo, tracker, progress, address, interrupts, resumed, usage, gate)
+
+
+def _fit_in_view(spec: SweepSpec, todo: list[int], tracker, progress, address: str | None,
+                 interrupts, resumed=None, usage: Usage | None = None, gate=None) -> dict[str, int]:
     from orchestrator.processes import instance_processes, stop_groups, stop_processes
     from orchestrator.run.callback import TrackingCallback
     from orchestrator.run.stopper import StopOnInterrupt
@@ -274,11 +285,15 @@ def _fit(spec: SweepSpec, todo: list[int], tracker, progress, address: str | Non
         from orchestrator.run.search import SampledTrials
 
         sampled = SampledTrials(spec, resumed)
+    from orchestrator.run.board import BoardReader, start_board
+
     callback = TrackingCallback(spec.trials, tracker, progress, min(budgets) if budgets else None,
-                                usage or Usage(spec.resources.cpu, spec.resources.gpu), sampled)
+                                usage or Usage(spec.resources.cpu, spec.resources.gpu), sampled,
+                                BoardReader(start_board() if progress.live else None))
     try:
         if not interrupts.interrupted:
-            with progress, warnings.catch_warnings():
+            progress.phase = "launching trials"
+            with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 logging.getLogger("ray.tune").setLevel(logging.CRITICAL)
                 searcher = _searcher(spec, todo, resumed, gate, progress)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import string
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from orchestrator.trainer import Report
+from orchestrator.trainer import Report, progress_of
 from trainers.command.config import Config
 from trainers.command.parsers import DEFAULT_PARSERS, DEFAULT_STEP_REGEX, Harvester, metric_aliases
 from trainers.command.presets import PRESETS
@@ -84,6 +85,10 @@ def _harvester(cfg: Config) -> Harvester:
     return Harvester([*preset.parsers, *extra], step_regex, metric_aliases(), preset.rename)
 
 
+# a progress line as SimpleBaseline, HRNet and mmpose print them: "Epoch: [3][50/1000]", "Epoch [3][50/1000]"
+_POSITION = re.compile(r"\bEpoch:?\s*\[(\d+)\]\s*\[(\d+)/(\d+)\]")
+
+
 def train(cfg: Config, report: Report) -> dict[str, float]:
     argv = _argv(cfg)
     cwd = cfg.cwd or None
@@ -93,6 +98,7 @@ def train(cfg: Config, report: Report) -> dict[str, float]:
     fd, report_path = tempfile.mkstemp(prefix="orch-report-", suffix=".jsonl")
     os.close(fd)
     client = _ReportFile(report_path)
+    progress = progress_of(report)
     last: dict[str, float] = {}
 
     def send(metrics: dict[str, float], step: int | None) -> None:
@@ -115,6 +121,9 @@ def train(cfg: Config, report: Report) -> dict[str, float]:
                 print(line, file=sys.stderr if stream == "stderr" else sys.stdout, flush=True)
                 for metrics, step in harvester.feed(line):
                     send(metrics, step)
+                at = _POSITION.search(line)
+                if at:  # SimpleBaseline's / mmpose's "Epoch: [3][50/1000]": the live view's position
+                    progress(int(at[2]), int(at[3]), epoch=int(at[1]))
             for metrics, step in client.read():
                 send(metrics, step)
             if deadline and time.monotonic() > deadline:

@@ -35,6 +35,7 @@ class Data:
                            "each entry's 'headbox' (synthetic sets have it)")
     boxes: str = param("gt", help="COCO top-down boxes: 'gt' or a detections JSON path")
     det_score: float = param(0.0, ge=0, le=1, help="drop detected boxes scoring below this")
+    det_max: int = param(0, ge=0, help="keep each image's N highest-scoring detected boxes (0: all)")
     input_size: list[int] = param([256, 256], ge=32, help="network input [H, W]: 256x256, 384x384, "
                                   "256x192")
     sigma: float = param(2.0, gt=0, help="heatmap Gaussian, px at output stride")
@@ -82,8 +83,21 @@ class Train(TorchTrain):
 
 @dataclass
 class Eval:
+    """Evaluation-time settings: sweep them over one checkpoint with ``mode: eval``."""
+
     flip_test: bool = param(True, help="average with the flipped image's heatmaps")
     shift_heatmap: bool = param(True, help="shift flipped heatmaps one pixel (SimpleBaseline)")
+    subpixel: str = param("quarter", choices=("none", "quarter", "dark"),
+                          help="peak refinement: none (argmax), quarter (a quarter pixel toward the "
+                          "higher neighbour, SimpleBaseline) or dark (DARK's Taylor step on the "
+                          "smoothed log-heatmap)")
+    scale: float = param(1.0, ge=0.25, le=4, help="test-time input scale: the crop is resized by "
+                         "this (to a multiple of 32) before the network")
+    kpt_thresh: float = param(0.2, ge=0, le=1, help="COCO: keypoints scoring above this rescore "
+                              "their box (SimpleBaseline's in_vis_thre)")
+    oks_nms: bool = param(True, help="COCO: OKS non-maximum suppression of each image's people")
+    oks_thresh: float = param(0.9, gt=0, le=1, help="COCO: OKS above which the lower-scored person "
+                              "is suppressed")
 
 
 Config = torch_config(__name__, "The pose trainer's schema: model, data, loss, optim, train and eval groups.",

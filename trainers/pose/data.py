@@ -111,9 +111,10 @@ def load_mpii(root: str | os.PathLike, annot: str, images: str, headboxes: str =
 
 def load_coco(root: str | os.PathLike, annot: str, images: str, boxes: str = "gt",
               det_score: float = 0.0, aspect: float = 0.75, limit: int | None = None,
-              train: bool = False) -> tuple[list[Person], str]:
+              train: bool = False, det_max: int = 0) -> tuple[list[Person], str]:
     """Top-down people from COCO person keypoints: ground-truth boxes (annotated people only,
-    as SimpleBaseline), or every person detection scoring at least ``det_score``."""
+    as SimpleBaseline), or every person detection scoring at least ``det_score`` (each image's
+    ``det_max`` best of them when it is set)."""
     root = Path(root)
     path = root / annot
     doc = _read_json(path)
@@ -129,13 +130,18 @@ def load_coco(root: str | os.PathLike, annot: str, images: str, boxes: str = "gt
                                  image_id=a["image_id"], area=float(a.get("area", 0))))
     else:
         dets = _read_json(Path(boxes) if os.path.isabs(boxes) else root / boxes)
-        for d in dets:
+        kept: dict[int, int] = {}
+        for d in sorted(dets, key=lambda d: -float(d["score"])):
             if d.get("category_id", 1) != 1 or d["score"] < det_score or d["image_id"] not in files:
                 continue
+            if det_max and kept.get(d["image_id"], 0) >= det_max:
+                continue
+            kept[d["image_id"]] = kept.get(d["image_id"], 0) + 1
             c, s = T.box_to_center_scale(d["bbox"], aspect)
             zeros = np.zeros((len(COCO_JOINTS), 2))
             people.append(Person(files[d["image_id"]], c, s, zeros, zeros[:, 0].copy(),
-                                 image_id=d["image_id"], score=float(d["score"])))
+                                 image_id=d["image_id"], score=float(d["score"]),
+                                 area=float(d["bbox"][2]) * float(d["bbox"][3])))
     return people[:limit] if limit else people, str(path)
 
 

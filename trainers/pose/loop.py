@@ -13,8 +13,9 @@ __all__ = ["run"]
 TRAIN_KEYS = ("image", "target", "weight", "hm_joints")  # what a step needs on the device
 
 
-def run(cfg, step: TrainStep, loader, loss_fn, epoch: int, lr_at) -> dict[str, float]:
-    """Train one epoch; returns train/loss, train/lr, time/epoch_s, time/images_per_s, time/data_wait."""
+def run(cfg, step: TrainStep, loader, loss_fn, epoch: int, lr_at, progress=None) -> dict[str, float]:
+    """Train one epoch; returns train/loss, train/lr, time/epoch_s, time/images_per_s, time/data_wait.
+    ``progress`` (the report's, see :func:`orchestrator.trainer.progress_of`) hears every batch."""
     step.model.train()
     meter, device = step.meter, step.placement.device
     meter.reset()
@@ -29,6 +30,8 @@ def run(cfg, step: TrainStep, loader, loss_fn, epoch: int, lr_at) -> dict[str, f
             group["lr"] = lr
         loss = step(batch["image"], lambda out: loss_fn(out.float(), batch))
         total_loss += loss
+        if progress is not None:
+            progress(i + 1, n, epoch=epoch, epochs=cfg.train.epochs, loss=loss, images_per_s=meter.rate())
         if (i + 1) % cfg.train.log_every == 0 or i + 1 == n:
             print(meter.line(f"Epoch: [{epoch}][{i + 1}/{n}]", loss.item(), lr), flush=True)
     stats = meter.stats(device)

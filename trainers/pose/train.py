@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from pathlib import Path
 
 import torch
 
-from orchestrator.trainer import Report
-from trainers._torch import (StepMeter, TrainStep, load_for_eval, place, prepare_training,
-                             seed_everything)
-from trainers.pose.config import Config
+from orchestrator.trainer import Report, progress_of
+from trainers._torch import (StepMeter, TrainStep, load_for_eval, loader_seeding, place,
+                             prepare_training, seed_everything)
+from trainers.pose.config import Config, Eval
 from trainers.pose.data import PoseDataset, flip_pairs, load_coco, load_mpii
 from trainers.pose.evaluate import evaluate
 from trainers.pose.loop import run
@@ -23,7 +24,9 @@ __all__ = ["train", "build_data", "lr_at"]
 
 # Settings that do not change what is trained; a checkpoint resumes across them.
 _NOT_FINGERPRINTED = {("train", "out_dir"), ("train", "resume"), ("train", "log_every"),
-                      ("data", "workers"), ("train", "eval_every")}
+                      ("data", "workers"), ("train", "eval_every"), ("train", "deterministic"),
+                      ("data", "boxes"), ("data", "det_score"), ("data", "det_max"),
+                      *(("eval", f.name) for f in dataclasses.fields(Eval))}
 
 
 def _paths(cfg: Config) -> tuple[str, dict]:
@@ -50,7 +53,7 @@ def build_data(cfg: Config, split: str):
     else:
         h, w = d.input_size
         people, gt_path = load_coco(root, annot, images, d.boxes if split == "val" else "gt",
-                                    d.det_score, w / h, limit, train=split == "train")
+                                    d.det_score, w / h, limit, train=split == "train", det_max=d.det_max)
     train = split == "train"
     stride = 32 // 2 ** len(cfg.model.deconv)
     ds = PoseDataset(people, d.input_size, d.sigma, train, flip_pairs(d.dataset),
@@ -70,12 +73,10 @@ def lr_at(cfg: Config, epoch_float: float) -> float:
 
 
 def _loader(ds, cfg: Config, device, shuffle: bool, seed: int):
-    g = torch.Generator()
-    g.manual_seed(seed)
     return torch.utils.data.DataLoader(
         ds, batch_size=cfg.train.batch_size, shuffle=shuffle, drop_last=shuffle and len(ds) >= cfg.train.batch_size,
-        num_workers=cfg.data.workers, pin_memory=device.type == "cuda", generator=g,
-        persistent_workers=False, prefetch_factor=4 if cfg.data.workers else None)
+        num_workers=cfg.data.workers, pin_memory=device.type == "cuda", persistent_workers=False,
+        prefetch_factor=4 if cfg.data.workers else None, **loader_seeding(seed))
 
 
 def _optimizer(cfg: Config, model):
@@ -86,7 +87,7 @@ def _optimizer(cfg: Config, model):
 
 
 def train(cfg: Config, report: Report) -> dict[str, float]:
-    seed_everything(cfg.seed)
+    seed_everything(cfg.seed, cfg.train.deterministic)
     joints = 16 if cfg.data.dataset == "mpii" else 17
     model, placement = place(build_model(cfg.model.backbone, joints, list(cfg.model.deconv),
                                          cfg.model.deconv_kernel, cfg.model.pretrained), cfg.train)
@@ -108,7 +109,7 @@ def train(cfg: Config, report: Report) -> dict[str, float]:
     for epoch in range(ckpts.start + 1, cfg.train.epochs + 1):
         train_ds.set_epoch(cfg.seed, epoch)
         loader = _loader(train_ds, cfg, device, True, cfg.seed * 100_003 + epoch)
-        stats = run(cfg, step, loader, loss_fn, epoch, lambda f: lr_at(cfg, f))
+        stats = run(cfg, step, loader, loss_fn, epoch, lambda f: lr_at(cfg, f), progress_of(report))
         ckpts.save(epoch)
         if epoch % cfg.train.eval_every and epoch != cfg.train.epochs:
             continue

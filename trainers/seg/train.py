@@ -7,9 +7,9 @@ import math
 
 import torch
 
-from orchestrator.trainer import Report
-from trainers._torch import (Checkpoints, Placement, StepMeter, TrainStep, load_for_eval, place, prepare_training,
-                             seed_everything, warn_if_data_bound)
+from orchestrator.trainer import Report, progress_of
+from trainers._torch import (Checkpoints, Placement, StepMeter, TrainStep, load_for_eval, loader_seeding, place,
+                             prepare_training, seed_everything, warn_if_data_bound)
 from trainers.seg.config import Config
 from trainers.seg.data import SegDataset, dataset_root
 from trainers.seg.evaluate import evaluate
@@ -20,7 +20,7 @@ __all__ = ["train", "lr_at", "build_optimizer", "EpochSampler"]
 
 # Settings that do not change what is trained; a checkpoint resumes across them.
 _NOT_FINGERPRINTED = {("train", "out_dir"), ("train", "resume"), ("train", "log_every"), ("data", "workers"),
-                      ("train", "eval_every"), ("eval", "modes"), ("eval", "final_modes"), ("eval", "scales"),
+                      ("train", "eval_every"), ("train", "deterministic"), ("eval", "modes"), ("eval", "final_modes"), ("eval", "scales"),
                       ("eval", "scale"), ("eval", "crop"), ("eval", "stride"), ("eval", "batch_size")}
 
 
@@ -86,7 +86,7 @@ def _loaders(cfg: Config, device, start_iter: int):
     sampler = EpochSampler(len(ds), cfg.seed, start_iter * cfg.train.batch_size)
     loader = torch.utils.data.DataLoader(ds, batch_size=cfg.train.batch_size, sampler=sampler,
                                          num_workers=d.workers, pin_memory=pin,
-                                         prefetch_factor=4 if d.workers else None)
+                                         prefetch_factor=4 if d.workers else None, **loader_seeding(cfg.seed))
     return loader, val_loader
 
 
@@ -128,6 +128,7 @@ def _iterations(cfg: Config, step: TrainStep, ckpts: Checkpoints, loader, val_lo
     metrics: dict[str, float] = {"model/params": params}
     total, steps, lr = torch.zeros(2, device=device), 0, 0.0
     batches = iter(loader)
+    progress = progress_of(report)
     step.model.train()
     step.meter.reset()
     for it in range(ckpts.start, t.max_iter):
@@ -139,6 +140,7 @@ def _iterations(cfg: Config, step: TrainStep, ckpts: Checkpoints, loader, val_lo
         loss, main = step(x, lambda out: loss_fn(out, y))
         total += torch.stack([loss, main])
         steps, done = steps + 1, it + 1
+        progress(done, t.max_iter, loss=loss, images_per_s=step.meter.rate())
         if done % t.log_every == 0 or done == t.max_iter:
             print(step.meter.line(f"Iter: [{done}/{t.max_iter}]", loss.item(), lr, digits=4), flush=True)
         if done % t.eval_every and done != t.max_iter:
@@ -154,7 +156,7 @@ def _iterations(cfg: Config, step: TrainStep, ckpts: Checkpoints, loader, val_lo
 
 
 def train(cfg: Config, report: Report) -> dict[str, float]:
-    seed_everything(cfg.seed)
+    seed_everything(cfg.seed, cfg.train.deterministic)
     model, placement = place(build_model(cfg), cfg.train)
     if cfg.mode == "eval":
         return _eval_only(cfg, model, _loaders(cfg, placement.device, 0)[1], placement, report)

@@ -5,13 +5,14 @@ from __future__ import annotations
 import math
 import time
 
-from orchestrator.trainer import Report
+from orchestrator.trainer import Report, progress_of
 from trainers.toy.config import Config
 
 # Offsets from the mean, roughly the shape of SimpleBaseline's MPII PCKh per joint.
 JOINT_OFFSETS = {"Head": 6.0, "Shoulder": 4.5, "Elbow": -0.5, "Wrist": -5.0, "Hip": 0.5,
                  "Knee": -2.5, "Ankle": -6.0}
 NAN_ABOVE_T = 14.0
+BATCHES = 10  # progress positions per epoch (the sleep is split into this many steps)
 
 
 def final_quality(config: Config) -> float:
@@ -62,9 +63,11 @@ def train(config: Config, report: Report) -> dict[str, float]:
     if config.oom_above_batch is not None and config.batch_size > config.oom_above_batch:
         raise OutOfMemoryError(f"CUDA out of memory (simulated): batch_size {config.batch_size} "
                                f"> {config.oom_above_batch}")
+    progress = progress_of(report)
     for epoch in range(1, config.epochs + 1):
-        if config.sleep:
-            time.sleep(config.sleep)
+        for batch in range(1, BATCHES + 1 if config.sleep else 1):  # an epoch's sleep, in steps
+            time.sleep(config.sleep / BATCHES)
+            progress(batch, BATCHES, epoch=epoch, epochs=config.epochs, images_per_s=8 * BATCHES / config.sleep)
         if config.fail_at_epoch is not None and epoch == config.fail_at_epoch:
             raise RuntimeError(f"toy trainer failed at epoch {epoch} (fail_at_epoch={epoch})")
         metrics = epoch_metrics(config, epoch)

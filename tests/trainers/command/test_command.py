@@ -155,3 +155,28 @@ def test_the_external_msssm_sweep_reads_the_training_loss_only():
     losses = [(step, m["train/loss"]) for step, m in reports if "train/loss" in m]
     assert losses and all(value < 1 for _, value in losses), losses  # never a Test: line's 4414.67
     assert losses[-1] == (2, 0.00033)  # the last training line printed, to its 5 decimals
+
+
+class Recording:
+    """A report with a progress channel, as orch's trials have."""
+
+    def __init__(self):
+        self.reports, self.positions = [], []
+
+    def __call__(self, metrics, step):
+        self.reports.append((step, metrics))
+
+    def progress(self, i, n, **figures):
+        self.positions.append((i, n, figures))
+
+
+def test_a_scripts_epoch_progress_lines_become_live_positions(tmp_path):
+    script = tmp_path / "train.py"
+    script.write_text("for e in range(2):\n"
+                      "    for i in (10, 20):\n"
+                      "        print(f'Epoch: [{e}][{i}/20]\\tTime 0.1s\\tLoss 0.00123', flush=True)\n"
+                      "    print(f'Epoch [{e}][20/20] lr: 1e-3')\n")
+    report = Recording()
+    train(config([sys.executable, str(script)]), report)
+    assert report.positions == [(10, 20, {"epoch": 0}), (20, 20, {"epoch": 0}), (20, 20, {"epoch": 0}),
+                                (10, 20, {"epoch": 1}), (20, 20, {"epoch": 1}), (20, 20, {"epoch": 1})]
