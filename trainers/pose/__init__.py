@@ -55,6 +55,7 @@ TRAINER = Trainer(
            "train.epochs": 2, "train.out_dir": "", "eval.flip_test": True},
     groups=(PCKH, COCO),
     datasets=(MPII, COCO_DATA),
+    check="trainers.pose.config:check",
 )
 
 __all__ = ["TRAINER", "Config", "PCKH", "COCO", "MPII", "COCO_DATA"]

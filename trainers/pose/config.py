@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from orchestrator.trainer import param
 from trainers._config import TorchTrain, torch_config
@@ -102,3 +103,18 @@ class Eval:
 
 Config = torch_config(__name__, "The pose trainer's schema: model, data, loss, optim, train and eval groups.",
                       model=Model, data=Data, loss=Loss, optim=Optim, train=Train, eval=Eval)
+
+
+def check(config: dict[str, Any]) -> list[tuple[str, str]]:
+    """What the schema cannot say: the input is [H, W] and each side a multiple of the encoders'
+    stride 32 (256x192 is; 64x48 would give 16x16 heatmaps for 16x12 targets)."""
+    size = config.get("data.input_size")
+    if size is None:
+        return []
+    if len(size) != 2:
+        return [("data.input_size", f"expected [H, W], e.g. [256, 192]; got {size!r}")]
+    if any(int(v) % 32 for v in size):
+        fixed = [max(32, round(int(v) / 32) * 32) for v in size]
+        return [("data.input_size", f"{size!r}: each side must be a multiple of 32 (the encoder's stride), "
+                 f"e.g. {fixed!r}")]
+    return []

@@ -52,5 +52,5 @@ def test_the_live_view_shows_epoch_batch_throughput_and_phases(local_ray, store,
     assert outcome.counts == {"finished": 1}
     frames = out.getvalue()
     assert "starting Ray ..." in frames or "launching trials ..." in frames
-    assert "epoch 1/2" in frames and "/10" in frames and "80.0 img/s" in frames
+    assert "epoch 1/2" in frames and "/10" in frames and "26.7 img/s" in frames  # 8 images x 10 batches in 3 s
     assert "ETA" in frames
