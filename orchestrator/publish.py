@@ -70,7 +70,7 @@ def build(req: TableRequest, record=None):
     from orchestrator.tracking import read_sweep
 
     _check(req)
-    record = record or read_sweep(req.sweep, req.tracking_uri)
+    record, left_out = current_trials(record or read_sweep(req.sweep, req.tracking_uri))
     logged = {k for t in record.trials for k in (*t.history, *t.metrics)}
     params = {k for t in record.trials for k in t.params}
     names = [m for m in req.metrics if m not in record.axes]  # an axis has its own column already
@@ -87,12 +87,29 @@ def build(req: TableRequest, record=None):
     if req.top is not None and req.top < 1:
         raise TableError(f"--top {req.top}: at least 1 row")
     table = build_table(record, columns, at, req.baseline, req.series, req.digits, req.ci, req.alpha, req.top)
+    notes = [left_out] if left_out else []
     if record.search is not None:
         from orchestrator.searched import importance_line
 
-        line = importance_line(record)
-        table = dataclasses.replace(table, notes=(line,)) if line else table
+        notes += [line] if (line := importance_line(record)) else []
+    table = dataclasses.replace(table, notes=(*table.notes, *notes)) if notes else table
     return record, table
+
+
+def current_trials(record):
+    """The record with only the trials its sweep file plans now (``trials.json`` of the latest
+    launch), and a note on the others: runs of an earlier version of the file (a changed default,
+    a removed axis value) share the parent, and a table must not average them in as seeds."""
+    planned = {p.get("key") for p in record.plan}
+    if not planned or record.search is not None:  # a search's points are not planned ahead
+        return record, ""
+    stale = [t for t in record.trials if t.key not in planned]
+    if not stale:
+        return record, ""
+    names = ", ".join(sorted({t.name for t in stale})[:5]) + (" ..." if len(stale) > 5 else "")
+    kept = dataclasses.replace(record, trials=tuple(t for t in record.trials if t.key in planned))
+    return kept, (f"Left out: {len(stale)} run(s) of an earlier version of the sweep file ({names}), whose "
+                  f"configs the file no longer plans; `orch runs {record.name}` lists them.")
 
 
 def make_table(req: TableRequest) -> tuple[str, Path | None]:
@@ -134,5 +151,5 @@ def make_plot(sweep: str | None, metric: str | None, out: str | None = None,
     draw = {"curves": plot_png, "history": history_png, "params": params_png}[kind]
     write_atomic(path, draw(record, metric))
     if log:
-        log_parent_artifact(record.run_id, path, tracking_uri)
+        log_parent_artifact(record.run_id, path, tracking_uri, record.artifact_uri)
     return path

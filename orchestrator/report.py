@@ -151,5 +151,5 @@ def make_report(sweep: str | None, out: str | None = None, tracking_uri: str | N
     path = Path(out) if out else Path("results") / f"{record.name}_report.html"
     write_atomic(path, report_html(record))
     if log:
-        log_parent_artifact(record.run_id, path, tracking_uri)
+        log_parent_artifact(record.run_id, path, tracking_uri, record.artifact_uri)
     return path

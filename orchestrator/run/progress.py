@@ -173,7 +173,7 @@ class SweepProgress:
             self._live = Live(self, console=self.console, refresh_per_second=4, transient=True)
             self._live.__enter__()
         else:
-            self.console.print(f"{self.name}: {self.total} trials to run"
+            self.console.print(f"{self.name}: {self.total} trial{'' if self.total == 1 else 's'} to run"
                                + (f", {self.skipped} done before" if self.skipped else ""), highlight=False)
         return self
 

@@ -11,21 +11,25 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sqlite3
 from collections import defaultdict
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from orchestrator.protocol import Tag
-from orchestrator.results import SweepRecord
+from orchestrator.results import RunSnapshot, SweepRecord
 from orchestrator.tracking._records import dedupe_history, order_trials, sweep_record, trial_result
-from orchestrator.tracking.store import to_mlflow_name
+from orchestrator.tracking.store import from_mlflow_name, to_mlflow_name
 
-__all__ = ["KNOWN_REVISIONS", "UnknownSchema", "read_sqlite", "schema_revision"]
+__all__ = ["KNOWN_REVISIONS", "UnknownSchema", "read_sqlite", "list_sqlite", "run_sqlite", "schema_revision"]
 
 # MLflow schema revisions whose runs/tags/params/metrics/latest_metrics tables these queries
 # were checked against (mlflow 3.17: dc11669786a5). Add one after checking a new MLflow's tables.
 KNOWN_REVISIONS = frozenset({"dc11669786a5"})
+
+
+VIA_CLIENT = "ORCH_READ_VIA_CLIENT"  # set (to anything) to read local stores through the MLflow client
 
 
 class UnknownSchema(Exception):
@@ -44,6 +48,8 @@ def _connect(uri: str) -> sqlite3.Connection | None:
     path = Path(uri[len("sqlite:///"):])
     if not path.exists():
         return None
+    if os.environ.get(VIA_CLIENT):
+        raise UnknownSchema(f"{VIA_CLIENT} is set")
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
     revision = schema_revision(db)
     if revision not in KNOWN_REVISIONS:
@@ -53,13 +59,76 @@ def _connect(uri: str) -> sqlite3.Connection | None:
     return db
 
 
-def _planned(artifact_uri: str) -> list[dict]:
+def _artifact_text(artifact_uri: str, name: str) -> str | None:
+    """A run's artifact read from its local folder; None when absent or not local."""
     parsed = urlparse(artifact_uri)
-    path = Path(unquote(parsed.path)) / "trials.json" if parsed.scheme in ("", "file") else None
+    path = Path(unquote(parsed.path)) / name if parsed.scheme in ("", "file") else None
     try:
-        return json.loads(path.read_text()) if path and path.exists() else []
-    except (OSError, ValueError):
+        return path.read_text() if path and path.is_file() else None
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _planned(artifact_uri: str) -> list[dict]:
+    try:
+        return json.loads(_artifact_text(artifact_uri, "trials.json") or "[]")
+    except ValueError:
         return []
+
+
+def _latest(db: sqlite3.Connection, where: str, args: tuple) -> dict[str, dict[str, float]]:
+    out: dict[str, dict[str, float]] = defaultdict(dict)
+    for run, key, value, is_nan in db.execute(
+            f"SELECT run_uuid, key, value, is_nan FROM latest_metrics WHERE run_uuid IN ({where})", args):
+        out[run][key] = math.nan if is_nan else value
+    return out
+
+
+def _pairs(db: sqlite3.Connection, table: str, where: str, args: tuple) -> dict[str, dict[str, str]]:
+    out: dict[str, dict[str, str]] = defaultdict(dict)
+    for run, key, value in db.execute(f"SELECT run_uuid, key, value FROM {table} WHERE run_uuid IN ({where})", args):
+        out[run][key] = value
+    return out
+
+
+def list_sqlite(uri: str) -> list[SweepRecord] | None:
+    """Every sweep's parent runs, newest first, with their tags and latest metrics (no trials)."""
+    db = _connect(uri)
+    if db is None:
+        return None
+    parents = "SELECT run_uuid FROM tags WHERE key = ? AND value = ?"
+    args = (Tag.KIND, Tag.SWEEP_KIND)
+    with db:
+        rows = db.execute(f"SELECT run_uuid, experiment_id, status, start_time, name, artifact_uri FROM runs "
+                          f"WHERE lifecycle_stage = 'active' AND run_uuid IN ({parents}) "
+                          f"ORDER BY start_time DESC", args).fetchall()
+        tags, latest = _pairs(db, "tags", parents, args), _latest(db, parents, args)
+    return [sweep_record(tags[run], run, exp, status, start, name, artifact_uri, metrics=latest[run])
+            for run, exp, status, start, name, artifact_uri in rows]
+
+
+def run_sqlite(uri: str, ref: str, by_id: bool) -> RunSnapshot | None:
+    """A run by id (``by_id``) or the latest run whose trial name is ``ref``, for `orch diff`."""
+    db = _connect(uri)
+    if db is None:
+        return None
+    with db:
+        if by_id:
+            row = db.execute("SELECT run_uuid, name, artifact_uri FROM runs WHERE run_uuid = ? AND "
+                             "lifecycle_stage = 'active'", (ref,)).fetchone()
+        else:
+            row = db.execute("SELECT r.run_uuid, r.name, r.artifact_uri FROM runs r JOIN tags t ON "
+                             "t.run_uuid = r.run_uuid AND t.key = ? AND t.value = ? WHERE r.lifecycle_stage "
+                             "= 'active' ORDER BY r.start_time DESC LIMIT 1", (Tag.TRIAL_NAME, ref)).fetchone()
+        if row is None:
+            return None
+        run, name, artifact_uri = row
+        tags, params = _pairs(db, "tags", "?", (run,))[run], _pairs(db, "params", "?", (run,))[run]
+        metrics = _latest(db, "?", (run,))[run]
+    return RunSnapshot(run, tags.get(Tag.TRIAL_NAME, name), params, tags,
+                       {from_mlflow_name(k): v for k, v in metrics.items()},
+                       _artifact_text(artifact_uri, "environment.txt") or "",
+                       _artifact_text(artifact_uri, "git_diff.patch") or "")
 
 
 def read_sqlite(uri: str, name: str | None, metrics: list[str] | None) -> SweepRecord | None:
@@ -76,25 +145,14 @@ def read_sqlite(uri: str, name: str | None, metrics: list[str] | None) -> SweepR
         if row is None:
             return None
         parent_id, experiment_id, status, start_time, run_name, artifact_uri = row
-        parent_tags = dict(db.execute("SELECT key, value FROM tags WHERE run_uuid = ?", (parent_id,)))
-        parent_metrics = {k: math.nan if is_nan else v for k, v, is_nan in db.execute(
-            "SELECT key, value, is_nan FROM latest_metrics WHERE run_uuid = ?", (parent_id,))}
+        parent_tags = _pairs(db, "tags", "?", (parent_id,))[parent_id]
+        parent_metrics = _latest(db, "?", (parent_id,))[parent_id]
         children = "SELECT run_uuid FROM tags WHERE key = ? AND value = ?"
         runs = dict(db.execute(f"SELECT run_uuid, name FROM runs WHERE lifecycle_stage = 'active' "
                                f"AND run_uuid IN ({children})", (Tag.PARENT, parent_id)))
-        tags: dict[str, dict] = defaultdict(dict)
-        for run, key, value in db.execute(f"SELECT run_uuid, key, value FROM tags WHERE run_uuid IN "
-                                          f"({children})", (Tag.PARENT, parent_id)):
-            tags[run][key] = value
-        params: dict[str, dict] = defaultdict(dict)
-        for run, key, value in db.execute(f"SELECT run_uuid, key, value FROM params WHERE run_uuid IN "
-                                          f"({children})", (Tag.PARENT, parent_id)):
-            params[run][key] = value
-        latest: dict[str, dict] = defaultdict(dict)
-        for run, key, value, is_nan in db.execute(
-                f"SELECT run_uuid, key, value, is_nan FROM latest_metrics WHERE run_uuid IN ({children})",
-                (Tag.PARENT, parent_id)):
-            latest[run][key] = math.nan if is_nan else value
+        tags = _pairs(db, "tags", children, (Tag.PARENT, parent_id))
+        params = _pairs(db, "params", children, (Tag.PARENT, parent_id))
+        latest = _latest(db, children, (Tag.PARENT, parent_id))
         points: dict[tuple[str, str], list] = defaultdict(list)
         key_filter, key_args = "", ()
         if metrics is not None:

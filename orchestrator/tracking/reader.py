@@ -89,10 +89,16 @@ def _notice(message: str) -> None:
 
 # ---- public --------------------------------------------------------------------------------------
 def list_sweeps(uri: str | None = None) -> list[SweepRecord]:
+    """Every sweep's parent runs, newest first (tags and latest metrics, no trials)."""
     uri = resolve_uri(uri)
     path = sqlite_path(uri)
     if path is not None and not path.exists():  # reading never creates a store
         return []
+    if path is not None:
+        try:
+            return _sqlite_reader.list_sqlite(uri) or []
+        except _sqlite_reader.UnknownSchema as exc:
+            _notice(f"{exc}; reading it through the MLflow client instead (slower)")
     client = make_client(uri, create=False)
     return [sweep_record(dict(r.data.tags), r.info.run_id, r.info.experiment_id, r.info.status,
                          r.info.start_time, r.info.run_name, r.info.artifact_uri, metrics=dict(r.data.metrics))
@@ -122,11 +128,21 @@ def read_run(ref: str, uri: str | None = None) -> RunSnapshot:
     """A run by id, or the latest run whose trial name is ``ref``, with what `orch diff` needs."""
     uri = resolve_uri(uri)
     path = sqlite_path(uri)
+    by_id = re.fullmatch(r"[0-9a-f]{32}", ref) is not None
     if path is not None:
         _require(path)
+        try:
+            snapshot = _sqlite_reader.run_sqlite(uri, ref, by_id) or (
+                _sqlite_reader.run_sqlite(uri, ref, False) if by_id else None)
+        except _sqlite_reader.UnknownSchema as exc:
+            _notice(f"{exc}; reading it through the MLflow client instead (slower)")
+        else:
+            if snapshot is None:
+                raise SweepNotFound(f"no run with id or trial name {ref!r} in {uri}")
+            return snapshot
     client = make_client(uri, create=False)
     run = None
-    if re.fullmatch(r"[0-9a-f]{32}", ref):
+    if by_id:
         try:
             run = client.get_run(ref)
         except Exception:  # noqa: BLE001 - fall through to the name lookup and its error

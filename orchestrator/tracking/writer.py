@@ -286,6 +286,20 @@ class SweepTracker:
         return list(self._queue.errors)
 
 
-def log_parent_artifact(parent_run_id: str, path, uri: str | None = None) -> None:
-    """Attach a file (a plot, a table) to a sweep's parent run."""
-    make_client(resolve_uri(uri), create=False).log_artifact(parent_run_id, str(path), "results")
+def log_parent_artifact(parent_run_id: str, path, uri: str | None = None, artifact_uri: str = "") -> None:
+    """Attach a file (a plot, a table) to a sweep's parent run, under ``results/``. A local store
+    whose artifacts are a local folder (``artifact_uri``, the parent's) gets a copy put there
+    directly, as MLflow's local artifact repository would, without starting the client."""
+    import shutil
+    from urllib.parse import unquote, urlparse
+
+    uri = resolve_uri(uri)
+    parsed = urlparse(artifact_uri)
+    if uri.startswith("sqlite:///") and artifact_uri and parsed.scheme in ("", "file"):
+        folder = Path(unquote(parsed.path)) / "results"
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f".{Path(path).name}.tmp"
+        shutil.copyfile(path, tmp)
+        os.replace(tmp, folder / Path(path).name)
+        return
+    make_client(uri, create=False).log_artifact(parent_run_id, str(path), "results")

@@ -87,7 +87,9 @@ class Eval:
     """Evaluation-time settings: sweep them over one checkpoint with ``mode: eval``."""
 
     flip_test: bool = param(True, help="average with the flipped image's heatmaps")
-    shift_heatmap: bool = param(True, help="shift flipped heatmaps one pixel (SimpleBaseline)")
+    shift_heatmap: bool = param(False, help="shift flipped heatmaps one pixel: SimpleBaseline's fix "
+                                "for its crops, which do not mirror about their centre; orch's do, so "
+                                "the shift only adds a one-pixel bias (off)")
     subpixel: str = param("quarter", choices=("none", "quarter", "dark"),
                           help="peak refinement: none (argmax), quarter (a quarter pixel toward the "
                           "higher neighbour, SimpleBaseline) or dark (DARK's Taylor step on the "

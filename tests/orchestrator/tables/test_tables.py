@@ -138,3 +138,22 @@ def test_miou_group_adds_the_other_eval_modes_and_distinct_class_headers():
 def test_at_a_step_past_every_history_names_the_last_step():
     with pytest.raises(TableError, match=r"--at step:99: no trial logged that far; the last step logged is \d+"):
         build_table(record(), columns(["Mean"]), at="step:99")
+
+
+def test_runs_of_an_earlier_version_of_the_sweep_file_are_not_averaged_in_as_seeds():
+    import dataclasses
+
+    from orchestrator.publish import TableRequest, build
+
+    base = record()
+    plan = tuple({"name": t.name, "key": t.key, "seed": t.seed, "axes": dict(t.axes)} for t in base.trials)
+    # the same setting and seed run again after a default changed: a new key, the old run stays
+    old = dataclasses.replace(base.trials[0], run_id="old-run", key="k-before", history={
+        k: tuple((s, v - 30) for s, v in h) for k, h in base.trials[0].history.items()})
+    rec = dataclasses.replace(base, trials=(old, *base.trials), plan=plan)
+    _, table = build(TableRequest("msssm_margin", ("Mean",)), rec)
+    _, without = build(TableRequest("msssm_margin", ("Mean",)), dataclasses.replace(base, plan=plan))
+    cells = {r.label: [c.values for c in r.cells] for r in table.rows}
+    assert cells == {r.label: [c.values for c in r.cells] for r in without.rows}
+    assert any("Left out: 1 run(s) of an earlier version" in n and "p0m0_s0" in n for n in table.notes)
+    assert not without.notes

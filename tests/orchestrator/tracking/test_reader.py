@@ -74,3 +74,47 @@ def test_reading_an_absent_store_creates_nothing(tmp_path):
     with pytest.raises(SweepNotFound, match="no MLflow store at"):
         read_sweep(None, uri)
     assert not (tmp_path / "mlflow.db").exists()
+
+
+def test_listing_and_a_single_run_read_the_same_on_both_paths(tracked, monkeypatch, capsys):
+    import sqlite3
+
+    from orchestrator.tracking import list_sweeps, read_run
+
+    revision = _sqlite_reader.schema_revision(sqlite3.connect(tracked[len("sqlite:///"):]))
+    monkeypatch.setattr(_sqlite_reader, "KNOWN_REVISIONS", frozenset({revision}))
+    fast_list = list_sweeps(tracked)
+    fast_runs = [read_run("t10_s1", tracked), read_run(fast_list[0].run_id, tracked)]
+    monkeypatch.setattr(_sqlite_reader, "KNOWN_REVISIONS", frozenset({"0123456789ab"}))
+    slow_list = list_sweeps(tracked)
+    slow_runs = [read_run("t10_s1", tracked), read_run(fast_list[0].run_id, tracked)]
+    assert [(s.name, s.run_id, s.status, s.trainer, s.planned, dict(s.tags), dict(s.metrics)) for s in fast_list] \
+        == [(s.name, s.run_id, s.status, s.trainer, s.planned, dict(s.tags), dict(s.metrics)) for s in slow_list]
+    assert fast_list[0].name == "readback" and fast_list[0].planned == 4
+    for fast, slow in zip(fast_runs, slow_runs):
+        assert repr(fast) == repr(slow)  # repr: nan == nan
+    assert fast_runs[0].name == "t10_s1" and fast_runs[0].params["t"] == "10.0"
+    assert fast_runs[0].environment.startswith("python:")  # the trial's environment.txt, read from its folder
+    with pytest.raises(SweepNotFound, match="no run with id or trial name 'nope'"):
+        read_run("nope", tracked)
+
+
+def test_runs_and_diff_on_a_local_store_never_import_mlflow(tracked, tmp_path):
+    import subprocess
+    import sys
+
+    from orchestrator.tracking import _sqlite_reader as reader
+
+    db = tracked[len("sqlite:///"):]
+    import sqlite3
+
+    if reader.schema_revision(sqlite3.connect(db)) not in reader.KNOWN_REVISIONS:
+        pytest.skip("this MLflow's schema revision is not one the fast path knows")
+    code = ("import sys; from typer.testing import CliRunner; from orchestrator.cli import app; "
+            f"u = {tracked!r}; r = CliRunner()\n"
+            "for args in (['runs'], ['runs', 'readback'], ['diff', 't7_s0', 't10_s1']):\n"
+            "    res = r.invoke(app, [*args, '--tracking-uri', u]); assert res.exit_code == 0, res.output\n"
+            "print(sorted(m for m in ('mlflow', 'ray', 'sqlalchemy') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "[]"

@@ -93,3 +93,31 @@ def test_det_max_keeps_each_images_best_boxes(tmp_path):
     best, _ = load_coco(tmp_path, "gt.json", "images", "dets.json", det_score=0.5, det_max=2)
     assert sorted((p.image_id, p.score) for p in best) == [(1, 0.8), (1, 0.95), (2, 0.8), (2, 0.95)]
     assert {p.area for p in best if p.score == 0.95} == {11 * 20}
+
+
+class Pooled(torch.nn.Module):
+    """A 'network' that commutes with mirroring: heatmaps are the image's first channel pooled to
+    stride 4, the same for every joint."""
+
+    def forward(self, x):
+        return torch.nn.functional.avg_pool2d(x[:, :1], 4).expand(-1, 16, -1, -1).clone()
+
+
+def test_flip_test_is_unbiased_without_the_shift_and_a_pixel_off_with_it():
+    import contextlib
+
+    from trainers.pose.train import _loader, build_data
+
+    cfg = smoke_config(**{"eval.flip_test": False, "eval.subpixel": "none"})
+    ds, _ = build_data(cfg, "val")
+    loader = _loader(ds, cfg, torch.device("cpu"), False, 0)
+
+    def preds(flip: bool, shift: bool):
+        cfg.eval.flip_test, cfg.eval.shift_heatmap = flip, shift
+        return predict(Pooled(), loader, torch.device("cpu"), contextlib.nullcontext, ds.flip_pairs, cfg, False)[0]
+
+    plain = preds(False, False)
+    # orch's crops mirror about their centre: the mirrored image's heatmaps, mirrored back, are the
+    # same heatmaps, and averaging them moves no prediction
+    assert np.allclose(preds(True, False), plain, atol=1e-6)
+    assert not np.allclose(preds(True, True), plain, atol=1e-3)  # SimpleBaseline's shift would bias them
