@@ -65,6 +65,19 @@ def _check_profiles(doc: LineDict, file: str, problems: Problems) -> None:
                 problems.add(file, overlay.lines.get(key), f"profiles.{name}.{key}", "cannot be set by a profile;", hint)
 
 
+def _merged(base: dict, overlay: dict) -> LineDict:
+    """``overlay`` over ``base``, mappings merged at every depth: a profile's ``params: {data:
+    {synth_train: 32}}`` changes that one key and keeps the file's other ``data`` keys."""
+    out = LineDict(base)
+    out.line, out.lines = getattr(base, "line", None), dict(getattr(base, "lines", {}))
+    for key, value in overlay.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            value = _merged(base[key], value)
+        out[key] = value
+        out.lines[key] = getattr(overlay, "lines", {}).get(key)
+    return out
+
+
 def _apply_profile(doc: LineDict, profile: str, file: str, problems: Problems) -> LineDict:
     profiles = doc.get("profiles") or LineDict()
     if not isinstance(profiles, dict) or profile not in profiles:
@@ -84,11 +97,7 @@ def _apply_profile(doc: LineDict, profile: str, file: str, problems: Problems) -
         if key not in TOP_LEVEL_KEYS or key in ("name", "trainer", "profiles"):
             continue  # reported by _check_profiles
         if key in _MERGED_IN_PROFILE and isinstance(doc.get(key), dict) and isinstance(value, dict):
-            merged = LineDict(doc[key])
-            merged.line, merged.lines = doc[key].line, dict(doc[key].lines)
-            merged.update(value)
-            merged.lines.update(value.lines)
-            value = merged
+            value = _merged(doc[key], value)
         out[key] = value
         out.lines[key] = line
     return out

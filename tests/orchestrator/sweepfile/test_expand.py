@@ -174,6 +174,22 @@ def test_profiles_overlay_params_and_replace_grid(write):
     assert spec.trials[0].config["epochs"] == 1 and spec.trials[0].config["lr"] == 2e-3
 
 
+def test_a_profile_merges_nested_groups_key_by_key(write):
+    path = write("n.yaml", """
+        trainer: pose
+        params:
+          model: {backbone: resnet18, deconv: [64, 64, 64]}
+          data: {input_size: [64, 64], synth_train: 800, sigma: 1.5}
+        profiles:
+          smoke: {params: {data: {synth_train: 32}, model: {deconv: [32, 32, 32]}}}
+    """)
+    config = load_sweep(path, profile="smoke").trials[0].config
+    # the group's other keys stay as the file sets them (not the trainer's defaults: 256x256, resnet50)
+    assert config["data.synth_train"] == 32 and config["data.input_size"] == [64, 64]
+    assert config["data.sigma"] == 1.5 and config["model.backbone"] == "resnet18"
+    assert config["model.deconv"] == [32, 32, 32]
+
+
 def test_run_settings_are_parsed(write):
     spec = load_sweep(write("r.yaml", """
         name: msssm

