@@ -39,8 +39,9 @@ def add_small_sweep(uri: str) -> None:
         "orch.axes": json.dumps([]), "orch.trials": "1"}).info.run_id
     client.set_terminated(parent)
     bench = client.get_experiment_by_name("bench").experiment_id
-    for run in client.search_runs([bench], "tags.`orch.trial_name` IN ('lr0_s0', 'lr1_s1')"):
-        client.log_text(run.info.run_id, f"python: 3.11\ntorch==2.{run.info.run_name[-1]}\n", "environment.txt")
+    for name in ("lr0_s0", "lr1_s1"):
+        [run] = client.search_runs([bench], f"tags.`orch.trial_name` = '{name}'")
+        client.log_text(run.info.run_id, f"python: 3.11\ntorch==2.{name[-1]}\n", "environment.txt")
 
 
 def timed(args: list[str], cwd: str, via_client: bool) -> float:

@@ -100,7 +100,7 @@ def current_trials(record):
     """The record with only the trials its sweep file plans now (``trials.json`` of the latest
     launch), and a note on the others: runs of an earlier version of the file (a changed default,
     a removed axis value) share the parent, and a table must not average them in as seeds."""
-    planned = {p.get("key") for p in record.plan}
+    planned = {p["key"] for p in record.plan if p.get("key")}
     if not planned or record.search is not None:  # a search's points are not planned ahead
         return record, ""
     stale = [t for t in record.trials if t.key not in planned]
