@@ -42,7 +42,8 @@ from trainers.toy.config import Config
 from trainers.toy.train import epoch_metrics
 
 def trainable(config):
-    tune.report(epoch_metrics(Config(t=config["t"], epochs=1), 1))
+    metrics = epoch_metrics(Config(t=config["t"], epochs=1), 1)
+    tune.report({k: v for k, v in metrics.items() if "@" not in k})  # names MLflow accepts as they are
 
 class First(tune.Callback):
     seen = False
@@ -52,6 +53,8 @@ class First(tune.Callback):
             print(f"FIRST {time.time() - t0:.3f}", flush=True)
 
 ts = [float(v) for v in sys.argv[2].split(",")]
+import ray
+ray.init(address="local", include_dashboard=False)  # its own instance, as orch starts one
 mlflow.set_tracking_uri("sqlite:///mlflow.db")
 mlflow.set_experiment("startup")
 print(f"TODO {time.time() - t0:.3f} {len(ts)} trials to run", flush=True)
@@ -65,7 +68,9 @@ tuner.fit()
 
 def run(argv: list[str], cwd: str, todo_mark: str, first_mark: str) -> tuple[float, float]:
     """Seconds from the start to the line containing ``todo_mark`` and to ``first_mark``."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "RAY_DEDUP_LOGS": "0"}
+    # loopback only, for both (orch sets this itself; see DESIGN.md, "Ray facts")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "RAY_DEDUP_LOGS": "0", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
+    env.pop("RAY_ADDRESS", None)
     start = time.time()
     proc = subprocess.Popen([*argv], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True)
@@ -76,7 +81,7 @@ def run(argv: list[str], cwd: str, todo_mark: str, first_mark: str) -> tuple[flo
             todo = now
         if first_mark in line and first != first:
             first = now
-    proc.wait()
+    proc.wait(timeout=300)
     if proc.returncode != 0 or first != first:
         raise SystemExit(f"{' '.join(argv[:3])} failed (exit {proc.returncode})")
     return todo, first

@@ -194,7 +194,8 @@ def aggregate(trials: list[TrialResult], column: Column, at: str, step: int | No
     if descriptive and values and len(set(values)) == 1 and not failed and not nan:
         return Cell(values[0], None, 1, total=len(trials))
     mean = statistics.fmean(values) if values else None
-    std = statistics.stdev(values) if len(values) > 1 else None
+    # sample std in floats (statistics.stdev is exact, with Fractions: 5x slower on 10,000 cells)
+    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else None
     points: tuple[tuple[int, float], ...] = ()
     if series:
         by_step: dict[int, list[float]] = {}

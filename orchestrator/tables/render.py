@@ -156,7 +156,7 @@ def _json(table: Table) -> str:
         if table.baseline:
             item["delta"] = _num(row.delta.mean) if row.delta else None
         rows.append(item)
-    return json.dumps(rows, indent=1) + "\n"
+    return _json_rows(rows)
 
 
 def _pivot_data(pivot: Pivot, fmt: str) -> str:
@@ -169,7 +169,13 @@ def _pivot_data(pivot: Pivot, fmt: str) -> str:
         return buf.getvalue()
     rows = [{"row": rv, "col": cv, **cell_fields(c)}
             for rv, row in zip(pivot.row_values, pivot.cells) for cv, c in zip(pivot.col_values, row)]
-    return json.dumps(rows, indent=1) + "\n"
+    return _json_rows(rows)
+
+
+def _json_rows(rows: list) -> str:
+    """A JSON array with one row per line: readable, and each row goes through json's C encoder
+    (an indented dump is pure Python: a third of `orch table --format json` on 1,000 rows)."""
+    return "[\n" + ",\n".join(json.dumps(r) for r in rows) + "\n]\n" if rows else "[]\n"
 
 
 def render(table: Table | Pivot, fmt: str = "md", style: Style | None = None) -> str:
