@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.table import build_store  # noqa: E402
+from bench.table import add_store_args, build_store  # noqa: E402
 
 
 def add_small_sweep(uri: str) -> None:
@@ -60,9 +60,7 @@ def timed(args: list[str], cwd: str, via_client: bool) -> float:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--trials", type=int, default=200)
-    p.add_argument("--metrics", type=int, default=10)
-    p.add_argument("--steps", type=int, default=5)
+    add_store_args(p, 200, 10)
     p.add_argument("--repeats", type=int, default=3)
     a = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:

@@ -81,11 +81,16 @@ def time_naive(uri: str, metrics: list[str], sample: int) -> tuple[float, int]:
     return listed + per_run * len(runs), len(runs)
 
 
+def add_store_args(parser: argparse.ArgumentParser, trials: int, metrics: int) -> None:
+    """The size of the store :func:`build_store` builds, as options."""
+    parser.add_argument("--trials", type=int, default=trials)
+    parser.add_argument("--metrics", type=int, default=metrics)
+    parser.add_argument("--steps", type=int, default=5)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--trials", type=int, default=2000)
-    parser.add_argument("--metrics", type=int, default=20)
-    parser.add_argument("--steps", type=int, default=5)
+    add_store_args(parser, 2000, 20)
     parser.add_argument("--naive-sample", type=int, default=200)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
