@@ -36,8 +36,12 @@ class _Board:
 
 
 def start_board():
-    """The board actor of this sweep (gone with the driver's Ray session)."""
-    return ray.remote(num_cpus=0, max_concurrency=1)(_Board).remote()
+    """The board actor of this sweep (gone with the driver's Ray session); None when Ray cannot
+    start one: the live view then shows no positions, and nothing else changes."""
+    try:
+        return ray.remote(num_cpus=0, max_concurrency=1)(_Board).remote()
+    except Exception:  # noqa: BLE001 - progress is a nicety; a sweep never fails for it
+        return None
 
 
 def _number(value: Any) -> float | None:
