@@ -106,8 +106,9 @@ def resume_from(ckpt: Path | None, enabled: bool, fp: str, device, model, optimi
 def load_for_eval(path: str, model, device) -> dict:
     """``mode: eval``: load the weights of a checkpoint a training run wrote (or a bare state_dict)."""
     if not path or not Path(path).is_file():
-        raise FileNotFoundError(f"checkpoint: {path!r} is not a file; mode: eval needs the checkpoint.pt "
-                                "a training run wrote")
+        where = "" if not path or os.path.isabs(path) else f" (relative to {os.getcwd()})"
+        raise FileNotFoundError(f"checkpoint: {path!r} is not a file{where}; mode: eval needs the checkpoint.pt "
+                                "a training run wrote: run that training first, or point checkpoint at it")
     state = torch.load(path, map_location=device, weights_only=True)
     model.load_state_dict(state.get("model", state))
     return state
