@@ -66,16 +66,15 @@ class TrialProgress:
             return
         self.due = now + self.every_s
         values = {k: _number(figures[k]) for k in PROGRESS_FIGURES if k in figures}
-        self.board.put.remote(self.trial_id, (int(i), int(n), time.time(),
-                                              {k: v for k, v in values.items() if v is not None}))
+        self.board.put.remote(self.trial_id, (int(i), int(n), {k: v for k, v in values.items() if v is not None}))
         self.sent += 1
 
 
 class Position:
     """A trial's latest position and what the live view shows of it."""
 
-    def __init__(self, i: int, n: int, at: float, figures: dict[str, float]):
-        self.i, self.n, self.at, self.figures = i, n, at, figures
+    def __init__(self, i: int, n: int, figures: dict[str, float]):
+        self.i, self.n, self.figures = i, n, figures
 
     @property
     def fraction(self) -> float | None:

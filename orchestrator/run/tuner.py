@@ -197,12 +197,12 @@ def _search_payload(spec: SweepSpec) -> dict[str, Any]:
 
 
 def _tuner(spec: SweepSpec, todo: list[int], callback, stopper, storage: str, process_dir: str,
-           searcher=None):
+           searcher=None, board=None):
     from ray import tune
 
     from orchestrator.run.trainable import run_trial
 
-    payload = _payload(spec, process_dir, callback.board.board)
+    payload = _payload(spec, process_dir, board)
     trainable = tune.with_resources(tune.with_parameters(run_trial, payload=payload), _resources(spec))
     scheduler = _scheduler(spec)
     ranked = scheduler is not None or searcher is not None  # both read the metric from Tune's results
@@ -287,9 +287,9 @@ def _fit_in_view(spec: SweepSpec, todo: list[int], tracker, progress, address: s
         sampled = SampledTrials(spec, resumed)
     from orchestrator.run.board import BoardReader, start_board
 
+    board = start_board() if progress.live else None  # positions are shown only in the live view
     callback = TrackingCallback(spec.trials, tracker, progress, min(budgets) if budgets else None,
-                                usage or Usage(spec.resources.cpu, spec.resources.gpu), sampled,
-                                BoardReader(start_board() if progress.live else None))
+                                usage or Usage(spec.resources.cpu, spec.resources.gpu), sampled, BoardReader(board))
     try:
         if not interrupts.interrupted:
             progress.phase = "launching trials"
@@ -297,7 +297,7 @@ def _fit_in_view(spec: SweepSpec, todo: list[int], tracker, progress, address: s
                 warnings.simplefilter("ignore")
                 logging.getLogger("ray.tune").setLevel(logging.CRITICAL)
                 searcher = _searcher(spec, todo, resumed, gate, progress)
-                _tuner(spec, todo, callback, StopOnInterrupt(), storage, process_dir, searcher).fit()
+                _tuner(spec, todo, callback, StopOnInterrupt(), storage, process_dir, searcher, board).fit()
     finally:
         interrupts.cleaning = True
         # trial scripts still running (Ctrl-C): SIGTERM, their grace (none when forced), SIGKILL

@@ -15,12 +15,11 @@ import os
 import sqlite3
 from collections import defaultdict
 from pathlib import Path
-from urllib.parse import unquote, urlparse
 
 from orchestrator.protocol import Tag
 from orchestrator.results import RunSnapshot, SweepRecord
 from orchestrator.tracking._records import dedupe_history, order_trials, sweep_record, trial_result
-from orchestrator.tracking.store import from_mlflow_name, to_mlflow_name
+from orchestrator.tracking.store import from_mlflow_name, local_artifact_dir, to_mlflow_name
 
 __all__ = ["KNOWN_REVISIONS", "UnknownSchema", "read_sqlite", "list_sqlite", "run_sqlite", "schema_revision"]
 
@@ -61,8 +60,8 @@ def _connect(uri: str) -> sqlite3.Connection | None:
 
 def _artifact_text(artifact_uri: str, name: str) -> str | None:
     """A run's artifact read from its local folder; None when absent or not local."""
-    parsed = urlparse(artifact_uri)
-    path = Path(unquote(parsed.path)) / name if parsed.scheme in ("", "file") else None
+    folder = local_artifact_dir(artifact_uri)
+    path = folder / name if folder else None
     try:
         return path.read_text() if path and path.is_file() else None
     except (OSError, UnicodeDecodeError):

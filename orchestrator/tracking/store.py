@@ -7,7 +7,7 @@ import os
 import re
 from pathlib import Path
 
-__all__ = ["resolve_uri", "make_client", "experiment_id", "to_mlflow_name", "from_mlflow_name", "sqlite_path",
+__all__ = ["resolve_uri", "make_client", "local_artifact_dir", "experiment_id", "to_mlflow_name", "from_mlflow_name", "sqlite_path",
            "TrackingUnreachable", "check_server"]
 
 # MLflow retries an unreachable server for minutes by default; orch retries its own writes
@@ -63,6 +63,14 @@ def _quiet_mlflow() -> None:
 def sqlite_path(uri: str) -> Path | None:
     """The database file of a local ``sqlite:///`` URI, else None."""
     return Path(uri[len("sqlite:///"):]) if uri.startswith("sqlite:///") else None
+
+
+def local_artifact_dir(artifact_uri: str) -> Path | None:
+    """A run's artifact folder when its artifact URI is a local path (``file://`` or bare), else None."""
+    from urllib.parse import unquote, urlparse
+
+    parsed = urlparse(artifact_uri)
+    return Path(unquote(parsed.path)) if artifact_uri and parsed.scheme in ("", "file") else None
 
 
 def make_client(uri: str, create: bool = True):

@@ -30,7 +30,8 @@ from orchestrator.tracking.lease import HEARTBEAT_S, TagLease
 from orchestrator.tracking.parent import open_parent
 from orchestrator.tracking.provenance import environment_report, git_state
 from orchestrator.tracking.queue import Op, Outage, WriteQueue, read_spool
-from orchestrator.tracking.store import experiment_id, make_client, resolve_uri, sqlite_path, to_mlflow_name
+from orchestrator.tracking.store import experiment_id, local_artifact_dir, make_client, resolve_uri, sqlite_path,
+                                         to_mlflow_name
 
 __all__ = ["SweepTracker", "ExistingTrial", "log_parent_artifact", "FLUSH_TIMEOUT_S"]
 
@@ -291,12 +292,11 @@ def log_parent_artifact(parent_run_id: str, path, uri: str | None = None, artifa
     whose artifacts are a local folder (``artifact_uri``, the parent's) gets a copy put there
     directly, as MLflow's local artifact repository would, without starting the client."""
     import shutil
-    from urllib.parse import unquote, urlparse
 
     uri = resolve_uri(uri)
-    parsed = urlparse(artifact_uri)
-    if uri.startswith("sqlite:///") and artifact_uri and parsed.scheme in ("", "file"):
-        folder = Path(unquote(parsed.path)) / "results"
+    local = local_artifact_dir(artifact_uri)
+    if sqlite_path(uri) is not None and local is not None:
+        folder = local / "results"
         folder.mkdir(parents=True, exist_ok=True)
         tmp = folder / f".{Path(path).name}.tmp"
         shutil.copyfile(path, tmp)
