@@ -30,8 +30,8 @@ from orchestrator.tracking.lease import HEARTBEAT_S, TagLease
 from orchestrator.tracking.parent import open_parent
 from orchestrator.tracking.provenance import environment_report, git_state
 from orchestrator.tracking.queue import Op, Outage, WriteQueue, read_spool
-from orchestrator.tracking.store import experiment_id, local_artifact_dir, make_client, resolve_uri, sqlite_path,
-                                         to_mlflow_name
+from orchestrator.tracking.store import (experiment_id, local_artifact_dir, make_client, resolve_uri, sqlite_path,
+                                         to_mlflow_name)
 
 __all__ = ["SweepTracker", "ExistingTrial", "log_parent_artifact", "FLUSH_TIMEOUT_S"]
 
