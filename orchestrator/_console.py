@@ -17,7 +17,8 @@ STATUS_STYLE = {TrialStatus.FINISHED: "green", TrialStatus.DIVERGED: "yellow", T
                 "pending": "dim", "done before": "dim green"}
 
 
-def _trials(n: int) -> str:
+def trials_text(n: int) -> str:
+    """"1 trial", "4 trials"."""
     return f"{n} trial" + ("" if n == 1 else "s")
 
 
@@ -94,7 +95,7 @@ def print_trials(spec) -> None:
         _print_search(spec)
         if spec.search.adaptive:
             return
-    table = Table(title=f"{spec.name}: {_trials(len(spec.trials))} of trainer {spec.trainer}",
+    table = Table(title=f"{spec.name}: {trials_text(len(spec.trials))} of trainer {spec.trainer}",
                   title_justify="left")
     table.add_column("#", justify="right")
     table.add_column("name", no_wrap=True)

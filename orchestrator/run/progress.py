@@ -11,7 +11,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from orchestrator._console import STATUS_STYLE
+from orchestrator._console import STATUS_STYLE, trials_text
 from orchestrator.protocol import TrialStatus
 from orchestrator.run.board import Position
 
@@ -173,7 +173,7 @@ class SweepProgress:
             self._live = Live(self, console=self.console, refresh_per_second=4, transient=True)
             self._live.__enter__()
         else:
-            self.console.print(f"{self.name}: {self.total} trial{'' if self.total == 1 else 's'} to run"
+            self.console.print(f"{self.name}: {trials_text(self.total)} to run"
                                + (f", {self.skipped} done before" if self.skipped else ""), highlight=False)
         return self
 
