@@ -78,12 +78,23 @@ class Resumed:
         return len(self.done_keys)
 
 
+def _stored_point(search: SearchSpec, trial: TrialResult) -> dict | None:
+    """A stored trial's raw point: from its params, or, where a kill came between creating its run
+    and logging them, from its axes tag (written with the run, in the same write)."""
+    from orchestrator.protocol import param_text
+
+    raw = raw_point(search.space, trial.params)
+    if raw is None:
+        raw = raw_point(search.space, {k: param_text(v) for k, v in trial.axes.items()})
+    return raw
+
+
 def resumed_points(search: SearchSpec, objectives: tuple[tuple[str, str], ...],
                    trials: Iterable[TrialResult]) -> Resumed:
     out = Resumed()
     for trial in trials:
         out.names[trial.key] = trial.name
-        raw = raw_point(search.space, trial.params)
+        raw = _stored_point(search, trial)
         if trial.status in DONE_STATUSES:
             out.done_keys.add(trial.key)
             values = [trial.metrics.get(m) for m, _ in objectives]

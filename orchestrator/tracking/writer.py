@@ -44,6 +44,7 @@ class ExistingTrial:
     run_id: str
     status: TrialStatus
     compute: dict = field(default_factory=dict)  # its compute/ totals so far
+    params: frozenset = frozenset()  # the param keys it has (fewer than its config's: killed while described)
 
 
 def spool_path(sweep: str, uri: str) -> Path:
@@ -71,6 +72,7 @@ class SweepTracker:
         self._trials = {t.key: t for t in spec.trials}
         self._runs: dict[str, str] = {}  # trial key -> run id, owned by the writer thread
         self._attempts: dict[str, int] = {}
+        self._described: set[str] = set()  # child runs this launch gave their params and artifacts
         self._compute: dict[str, dict[str, float]] = {}  # trial key -> compute/ totals, owned by the writer thread
         self._server = sqlite_path(self.uri) is None
         self._queue = WriteQueue(self._apply, spool_path(spec.name, self.uri), on_outage)
@@ -119,7 +121,7 @@ class SweepTracker:
             status = TrialStatus.parse(run.data.tags.get(Tag.STATUS))
             if key and (key not in out or status in DONE_STATUSES):
                 compute = {k: v for k, v in run.data.metrics.items() if k.startswith(COMPUTE_PREFIX)}
-                out[key] = ExistingTrial(run.info.run_id, status, compute)
+                out[key] = ExistingTrial(run.info.run_id, status, compute, frozenset(run.data.params))
         return out
 
     def compute_totals(self) -> dict[str, float]:
@@ -186,30 +188,55 @@ class SweepTracker:
             self._runs[trial.key] = run_id
             self.client.update_run(run_id, status="RUNNING")
             self.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in tags.items()])
+            self._complete(run_id, trial)
             return
         self._create_child(trial, tags)
 
     def _create_child(self, trial: TrialSpec, tags: dict[str, str]) -> None:
-        from mlflow.entities import Param
-
         tags.update({Tag.PARENT: self.parent_id, Tag.KEY: trial.key, Tag.SWEEP: self.spec.name,
                      Tag.TRIAL_NAME: trial.name, Tag.SETTING: trial.setting, Tag.SEED: str(trial.seed),
                      Tag.TRAINER: trial.trainer, Tag.AXES: json.dumps(dict(trial.axes))})
         tags.update({Tag.axis(a): param_text(v) for a, v in mask_config(trial.axes, self.spec.secrets).items()})
         if self.git:  # per trial too: `orch diff` compares two runs' code
             tags.update({Tag.GIT_COMMIT: self.git["commit"], Tag.GIT_DIRTY: self.git["dirty"]})
+        # the tags (key, axes: the point) come with the run in one write; the rest may be cut short
         run = self.client.create_run(self.experiment_id, tags=tags, run_name=trial.name)
         run_id = self._runs[trial.key] = run.info.run_id
+        self._describe(run_id, trial)
+
+    def _complete(self, run_id: str, trial: TrialSpec) -> None:
+        """Describe a run found again whose description was cut short (an earlier launch killed
+        between creating it and logging its params, or a create whose answer was lost)."""
+        if run_id in self._described:
+            return
+        stored = self.existing.get(trial.key)
+        have = (stored.params if stored is not None and stored.run_id == run_id
+                else frozenset(self.client.get_run(run_id).data.params))
+        if set(self._params(trial)) <= have:
+            self._described.add(run_id)
+        else:
+            self._describe(run_id, trial)
+
+    def _params(self, trial: TrialSpec) -> dict[str, str]:
         public = mask_config(trial.config, self.spec.secrets)  # the trial itself got the real values
         params = {k: param_text(v) for k, v in public.items()}
         params.setdefault("seed", str(trial.seed))
-        items = [Param(k, v) for k, v in params.items()]
-        for i in range(0, len(items), 100):
-            self.client.log_batch(run_id, params=items[i:i + 100])
+        return params
+
+    def _describe(self, run_id: str, trial: TrialSpec) -> None:
+        """A child run's artifacts, then its params, last: a run with all its params is described
+        in full (logging the same values again is allowed, so a resume can finish the job)."""
+        from mlflow.entities import Param
+
+        public = mask_config(trial.config, self.spec.secrets)
         self.client.log_text(run_id, yaml.safe_dump(nest(public), sort_keys=False), "config.yaml")
         self.client.log_text(run_id, environment_report(), "environment.txt")
         if self.git.get("patch"):
             self.client.log_text(run_id, self.git["patch"], "git_diff.patch")
+        items = [Param(k, v) for k, v in self._params(trial).items()]
+        for i in range(0, len(items), 100):
+            self.client.log_batch(run_id, params=items[i:i + 100])
+        self._described.add(run_id)
 
     def _metrics(self, key: str, metrics: dict[str, float], step: int, stamp: int) -> None:
         from mlflow.entities import Metric

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import os
 import signal
-import time
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ from orchestrator.tracking import read_sweep
 from orchestrator.run import run_sweep
 from orchestrator.sweepfile import load_sweep
 from tests.orchestrator.run.conftest import children, parents
-from tests.orchestrator.run.test_faults import _env, _orch, _run, _tagged_by
+from tests.orchestrator.run.test_faults import _env, _run, _tagged_by
 
 pytestmark = pytest.mark.slow
 
@@ -102,46 +103,66 @@ TPE = """
 """
 
 
+# the driver kills itself (-9) the moment the store has made the n-th child run: before its
+# params, artifacts or anything else of it are written (the narrowest window of a resume)
+KILLED_AT_CHILD = """
+import os, signal, sys
+from orchestrator.tracking import writer
+
+created, count = writer.SweepTracker._create_child, [0]
+
+def _create_child(self, trial, tags):
+    count[0] += 1
+    if count[0] == {n}:
+        create = self.client.create_run
+
+        def create_run(*args, **kwargs):
+            create(*args, **kwargs)
+            os.kill(os.getpid(), signal.SIGKILL)
+        self.client.create_run = create_run
+    return created(self, trial, tags)
+
+writer.SweepTracker._create_child = _create_child
+from orchestrator.cli import main
+sys.exit(main())
+"""
+
+
 def test_optuna_search_killed_and_resumed_runs_exactly_num_samples(tmp_path, write):
     path = write("tpe.yaml", TPE)
     env = _env(tmp_path)
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    proc = _orch(["sweep", str(path), "--quiet"], tmp_path, env)
-    client = None
-    deadline = time.time() + 180
-    done = 0
-    while time.time() < deadline and done < 3:
-        time.sleep(0.5)
-        if (tmp_path / "mlflow.db").exists():
-            client = client or MlflowClient(tracking_uri=uri)
-            found = parents(client)
-            if found:
-                done = sum(r.data.tags.get("orch.status") in ("finished", "diverged")
-                           for r in children(client, found[0].info.run_id))
-    assert done >= 3, proc.communicate(timeout=30)[0] if proc.poll() is not None else "too slow"
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=30)
-    before = {r.data.tags["orch.trial_key"]: r.data.tags["orch.status"]
-              for r in children(client, parents(client)[0].info.run_id)}
-    assert 3 <= len(before) < 8
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    # two at a time: the fifth run is made when the third trial has finished, the fourth runs
+    killed = subprocess.Popen([sys.executable, "-c", KILLED_AT_CHILD.format(n=5), "sweep", str(path), "--quiet"],
+                              cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              start_new_session=True)
+    out = killed.communicate(timeout=300)[0]
+    assert killed.returncode == -signal.SIGKILL, out
+    before = {r.data.tags["orch.trial_key"]: r for r in children(client, parents(client)[0].info.run_id)}
+    assert len(before) == 5 and sum(not r.data.params for r in before.values()) == 1  # killed in the window
+    before = {k: r.data.tags["orch.status"] for k, r in before.items()}
 
     code, out = _run(["sweep", str(path), "--quiet"], tmp_path, env)
     assert code == 0, out
     told = sum(s in ("finished", "diverged") for s in before.values())
-    assert f"resumed with {told} earlier point(s) from the store" in out, out
-    assert f"{told} done before" in out
+    assert told >= 2 and f"resumed with {told} earlier point(s) from the store" in out, out
+    assert f"{told} done before" in out and f"{5 - told} to run again" in out
     runs = children(client, parents(client)[0].info.run_id)
     keys = [r.data.tags["orch.trial_key"] for r in runs]
     assert len(runs) == 8 and len(set(keys)) == 8, "a sampled point got a second run"
     assert all(r.data.tags["orch.status"] in ("finished", "diverged") for r in runs)
     names = sorted(r.data.tags["orch.trial_name"] for r in runs)
     assert names == [f"p{i:03d}" for i in range(8)]
+    for run in runs:  # the run cut short was described when it ran again: its point, its files
+        assert {"t", "probMargin", "seed"} <= set(run.data.params)
+        assert float(run.data.params["t"]) == json.loads(run.data.tags["orch.axes"])["t"]
+        assert {a.path for a in client.list_artifacts(run.info.run_id)} >= {"config.yaml", "environment.txt"}
     for key, status in before.items():  # what was done stayed as it was; what was running ran again
         run = next(r for r in runs if r.data.tags["orch.trial_key"] == key)
         assert status not in ("finished", "diverged") or run.data.tags["orch.status"] == status
     again = _run(["sweep", str(path), "--quiet"], tmp_path, env)[1]
     assert "8 done before" in again and len(children(client, parents(client)[0].info.run_id)) == 8
-    assert not _tagged_by(proc.pid)
+    assert not _tagged_by(killed.pid)  # the killed launch's Ray and trials were reaped
 
 
 MULTI = """
