@@ -16,8 +16,8 @@ from typing import Any
 from rich.console import Console
 
 from orchestrator.protocol import STEP_KEY, TrialStatus
-from orchestrator.run.environment import (ResourcesUnavailable, check_resources, configure_environment,
-                                          own_instance_tag, start_ray)
+from orchestrator.run.environment import (ClusterUnreachable, ResourcesUnavailable, check_resources,
+                                          configure_environment, own_instance_tag, start_ray)
 from orchestrator.run.interrupt import Interrupts
 from orchestrator.run.usage import Usage
 from orchestrator.sweepfile.model import SweepSpec
@@ -122,7 +122,7 @@ def _run(spec: SweepSpec, address: str | None, tracking_uri: str | None, new: bo
     except KeyboardInterrupt:
         interrupts.count = max(interrupts.count, 1)
         raise
-    except ResourcesUnavailable:
+    except (ResourcesUnavailable, ClusterUnreachable):
         status = "KILLED"
         tracker.discard_parent()  # nothing ran: a parent made just now goes again
         raise

@@ -195,7 +195,8 @@ def test_ctrl_c_stops_trials_and_their_grandchildren_and_records_them_killed(tmp
 @pytest.mark.parametrize("moment", [0.0, 1.5, 3.0, "trials-run"],
                          ids=["ray-starts", "ray-starts+1.5s", "ray-starts+3s", "trials-run"])
 def test_sigterm_is_the_first_ctrl_c(tmp_path, write, moment):
-    path = write("faulty.yaml", SLOW_TOY.replace("sleep: 0.3", "sleep: 2"))
+    # two trials of 6 s, both running at once: the resume's one round is the test's longest part
+    path = write("faulty.yaml", SLOW_TOY.replace("sleep: 0.3", "sleep: 2").replace("[6, 7, 8, 9]", "[6, 7]"))
     env = _env(tmp_path)
     proc = _orch(["sweep", str(path), "--quiet"], tmp_path, env)
     deadline = time.time() + 120
@@ -276,7 +277,7 @@ def test_a_tracking_outage_is_shown_buffered_and_written_on_recovery(tmp_path, w
         proc = _orch(["sweep", str(path), "--quiet"], tmp_path, env)
         _wait_for_children(uri, 2)
         server.stop()
-        time.sleep(30)  # trials go on finishing while nothing can be written
+        time.sleep(12)  # trials go on finishing (each takes 2 s) while nothing can be written
         server.start()
         out, _ = proc.communicate(timeout=300)
         assert proc.returncode == 0, out
