@@ -9,11 +9,9 @@ import shutil
 from pathlib import Path
 from typing import Callable
 
+from orchestrator.cache import cache_root
+
 __all__ = ["cache_root", "cached_dataset"]
-
-
-def cache_root() -> Path:
-    return Path(os.environ.get("ORCH_CACHE", Path.home() / ".cache" / "orch"))
 
 
 def cached_dataset(name: str, build: Callable[[Path], object]) -> Path:

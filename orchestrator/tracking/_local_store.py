@@ -6,12 +6,18 @@ builds a new store aside (``.mlflow.db.creating-PID``), under a lock, and rename
 once complete, so the store is either absent or whole. A half-made store (no or an unfinished
 schema revision) that holds no runs is moved aside and rebuilt; one that holds runs is
 explained in one line, never a traceback.
+
+Building the schema (alembic, thirty-odd migrations) takes a second or more; the first store an
+MLflow version makes is kept as a template under ``$ORCH_CACHE/mlflow-schema/`` and later new
+stores are copies of it, as is the schema revision (reading it means loading every migration).
 """
 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
+import shutil
 import sqlite3
 import sys
 import time
@@ -25,14 +31,60 @@ class StoreError(Exception):
     pass
 
 
+def _schema_cache() -> Path | None:
+    """``$ORCH_CACHE/mlflow-schema/<key>``: the key names this MLflow's version and its set of
+    migrations (a source checkout with a new migration gets a key of its own). None when MLflow's
+    migrations cannot be found."""
+    import importlib.util
+
+    from orchestrator.cache import cache_root
+
+    spec = importlib.util.find_spec("mlflow")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    versions = Path(list(spec.submodule_search_locations)[0]) / "store" / "db_migrations" / "versions"
+    try:
+        names = sorted(n for n in os.listdir(versions) if n.endswith(".py"))
+    except OSError:
+        return None
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        installed = version("mlflow")
+    except PackageNotFoundError:
+        installed = "unknown"
+    digest = hashlib.sha256("\n".join([installed, *names]).encode()).hexdigest()[:16]
+    return cache_root() / "mlflow-schema" / digest
+
+
+def _cache_write(target: Path, write) -> None:
+    """Put a file into the cache atomically; a cache that cannot be written is done without."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}")
+        write(tmp)
+        os.replace(tmp, target)
+    except OSError:
+        pass
+
+
 def latest_revision() -> str | None:
     """The schema revision the installed MLflow creates (None when it cannot say)."""
+    cache = _schema_cache()
+    known = cache.with_suffix(".revision") if cache else None
+    try:
+        return known.read_text().strip() or None
+    except (OSError, AttributeError):
+        pass
     try:
         from mlflow.store.db.utils import _get_latest_schema_revision
 
-        return _get_latest_schema_revision()
+        revision = _get_latest_schema_revision()
     except Exception:  # noqa: BLE001 - a private helper of MLflow's: do without it
         return None
+    if known is not None and revision:
+        _cache_write(known, lambda tmp: tmp.write_text(revision))
+    return revision
 
 
 def _state(path: Path) -> tuple[str | None, int]:
@@ -64,19 +116,39 @@ def _locked(path: Path):
 
 
 def _build(path: Path) -> None:
-    """Create the full schema in a file beside ``path`` and rename it into place."""
-    import sqlalchemy
-    from mlflow.store.db.utils import _initialize_tables
-
+    """Create the full schema in a file beside ``path`` (a copy of the cached template where there
+    is a whole one) and rename it into place."""
     for stale in path.parent.glob(f".{path.name}.creating-*"):  # left by a killed creator
         stale.unlink(missing_ok=True)
     tmp = path.with_name(f".{path.name}.creating-{os.getpid()}")
+    cache = _schema_cache()
+    template = cache.with_suffix(".db") if cache else None
+    latest = latest_revision()
+    if template is not None and template.exists() and latest and _template_state(template) == (latest, 0):
+        shutil.copyfile(template, tmp)
+    else:
+        _migrate(tmp)
+        if template is not None and _template_state(tmp) == (latest, 0):
+            _cache_write(template, lambda copy: shutil.copyfile(tmp, copy))
+    os.replace(tmp, path)
+
+
+def _template_state(path: Path) -> tuple[str | None, int] | None:
+    try:
+        return _state(path)
+    except StoreError:
+        return None
+
+
+def _migrate(tmp: Path) -> None:
+    import sqlalchemy
+    from mlflow.store.db.utils import _initialize_tables
+
     engine = sqlalchemy.create_engine(f"sqlite:///{tmp}")
     try:
         _initialize_tables(engine)
     finally:
         engine.dispose()
-    os.replace(tmp, path)
 
 
 def _half_made(path: Path, revision: str | None, runs: int) -> None:

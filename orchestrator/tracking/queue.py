@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-__all__ = ["Op", "WriteQueue", "Outage", "is_transient", "read_spool"]
+__all__ = ["Op", "WriteQueue", "Outage", "is_transient", "metric_points", "read_spool"]
 
 _TRANSIENT = ("connection refused", "max retries exceeded", "failed to establish", "timed out",
               "timeout", "remotedisconnected", "connection reset", "connection aborted",
@@ -55,6 +55,11 @@ class Outage:
         seconds = int(time.monotonic() - self.since) if self.since else 0
         return (f"tracking unreachable for {seconds} s, {self.pending_results} result"
                 f"{'' if self.pending_results == 1 else 's'} buffered ({self.error[:120]})")
+
+
+def metric_points(op: Op) -> list[dict[str, Any]]:
+    """A metrics op's reports: one (``metrics``, ``step``, ``stamp``), or several once folded."""
+    return list(op.data["points"]) if "points" in op.data else [op.data]
 
 
 def read_spool(path: Path) -> list[Op]:
@@ -128,12 +133,38 @@ class WriteQueue:
                 op.on_done()
             return
 
+    def _coalesce(self, op: Op) -> int:
+        """Fold the queued metrics of ``op``'s trial that follow it (up to that trial's next
+        other write) into ``op``: one store write for a backlog of reports. The order of each
+        trial's writes stays as it was; other trials' writes do not depend on it. Returns how many
+        queued ops it took."""
+        if op.kind != "metrics" or op.on_done is not None:
+            return 0
+        taken = []
+        with self._queue.mutex:
+            for other in list(self._queue.queue):
+                if other is None or other.key != op.key:
+                    continue
+                if other.kind != "metrics" or other.on_done is not None:
+                    break
+                taken.append(other)
+            if taken:
+                gone = {id(o) for o in taken}
+                kept = [o for o in self._queue.queue if id(o) not in gone]
+                self._queue.queue.clear()
+                self._queue.queue.extend(kept)
+        if taken:
+            op.data = {"points": [p for o in (op, *taken) for p in metric_points(o)]}
+        return len(taken)
+
     def _drain(self) -> None:
         while True:
             op = self._queue.get()
+            folded = 0
             try:
                 if op is None:
                     return
+                folded = self._coalesce(op)
                 if self._abandon.is_set() and not op.droppable and self.outage is not None:
                     self._write_down(op)  # the store is gone: keep the order, keep everything
                 else:
@@ -141,7 +172,8 @@ class WriteQueue:
             finally:
                 if op is not None:
                     self._done(op)
-                self._queue.task_done()
+                for _ in range(folded + 1):
+                    self._queue.task_done()
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every queued write is durable; False when ``timeout`` ran out first."""

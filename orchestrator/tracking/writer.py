@@ -29,7 +29,7 @@ from orchestrator.tracking._paging import search_all
 from orchestrator.tracking.lease import HEARTBEAT_S, TagLease
 from orchestrator.tracking.parent import open_parent
 from orchestrator.tracking.provenance import environment_report, git_state
-from orchestrator.tracking.queue import Op, Outage, WriteQueue, read_spool
+from orchestrator.tracking.queue import Op, Outage, WriteQueue, metric_points, read_spool
 from orchestrator.tracking.store import (experiment_id, local_artifact_dir, make_client, resolve_uri, sqlite_path,
                                          to_mlflow_name)
 
@@ -45,6 +45,7 @@ class ExistingTrial:
     status: TrialStatus
     compute: dict = field(default_factory=dict)  # its compute/ totals so far
     params: frozenset = frozenset()  # the param keys it has (fewer than its config's: killed while described)
+    artifact_uri: str = ""
 
 
 def spool_path(sweep: str, uri: str) -> Path:
@@ -73,6 +74,7 @@ class SweepTracker:
         self._runs: dict[str, str] = {}  # trial key -> run id, owned by the writer thread
         self._attempts: dict[str, int] = {}
         self._described: set[str] = set()  # child runs this launch gave their params and artifacts
+        self._folders: dict[str, Path] = {}  # run id -> its local artifact folder (local stores only)
         self._compute: dict[str, dict[str, float]] = {}  # trial key -> compute/ totals, owned by the writer thread
         self._server = sqlite_path(self.uri) is None
         self._queue = WriteQueue(self._apply, spool_path(spec.name, self.uri), on_outage)
@@ -87,9 +89,7 @@ class SweepTracker:
         self.parent_id, self.lease, self.previous_tags = opened.run_id, opened.lease, opened.previous_tags
         self.previous_metrics = opened.previous_metrics
         self.resumed = opened.resumed
-        self.existing = self._children() if opened.resumed else {}
-        self._runs = {key: t.run_id for key, t in self.existing.items()}
-        self._compute = {key: dict(t.compute) for key, t in self.existing.items()}
+        self._know(self._children() if opened.resumed else {})
         if not new:
             self._replay()
         if isinstance(self.lease, TagLease):
@@ -104,11 +104,16 @@ class SweepTracker:
         if ops:
             self._queue.spool.unlink()
             self.replayed = len(ops)
-            self.existing = self._children()
-            self._runs = {key: t.run_id for key, t in self.existing.items()}
-            self._compute = {key: dict(t.compute) for key, t in self.existing.items()}
+            self._know(self._children())
             print(f"notice: wrote the {len(ops)} writes an earlier run of {self.spec.name} had kept in "
                   f"{self._queue.spool}", file=sys.stderr, flush=True)
+
+    def _know(self, existing: dict[str, ExistingTrial]) -> None:
+        self.existing = existing
+        self._runs = {key: t.run_id for key, t in existing.items()}
+        self._compute = {key: dict(t.compute) for key, t in existing.items()}
+        for t in existing.values():
+            self._folder(t.run_id, t.artifact_uri)
 
     def _heartbeat(self) -> None:
         while not self._stopping.wait(HEARTBEAT_S):
@@ -121,7 +126,8 @@ class SweepTracker:
             status = TrialStatus.parse(run.data.tags.get(Tag.STATUS))
             if key and (key not in out or status in DONE_STATUSES):
                 compute = {k: v for k, v in run.data.metrics.items() if k.startswith(COMPUTE_PREFIX)}
-                out[key] = ExistingTrial(run.info.run_id, status, compute, frozenset(run.data.params))
+                out[key] = ExistingTrial(run.info.run_id, status, compute, frozenset(run.data.params),
+                                         run.info.artifact_uri)
         return out
 
     def compute_totals(self) -> dict[str, float]:
@@ -166,7 +172,7 @@ class SweepTracker:
         elif op.kind == "start":
             self._start(self._trials[op.key])
         elif op.kind == "metrics":
-            self._metrics(op.key, op.data["metrics"], op.data["step"], op.data["stamp"])
+            self._metrics(op.key, metric_points(op))
         elif op.kind == "end":
             d = op.data
             self._end(op.key, TrialStatus.parse(d["status"]), d["artifacts"], d["tags"], d["params"],
@@ -202,6 +208,7 @@ class SweepTracker:
         # the tags (key, axes: the point) come with the run in one write; the rest may be cut short
         run = self.client.create_run(self.experiment_id, tags=tags, run_name=trial.name)
         run_id = self._runs[trial.key] = run.info.run_id
+        self._folder(run_id, run.info.artifact_uri)
         self._describe(run_id, trial)
 
     def _complete(self, run_id: str, trial: TrialSpec) -> None:
@@ -217,6 +224,11 @@ class SweepTracker:
         else:
             self._describe(run_id, trial)
 
+    def _folder(self, run_id: str, artifact_uri: str) -> None:
+        folder = local_artifact_dir(artifact_uri) if not self._server else None
+        if folder is not None:
+            self._folders[run_id] = folder
+
     def _params(self, trial: TrialSpec) -> dict[str, str]:
         public = mask_config(trial.config, self.spec.secrets)  # the trial itself got the real values
         params = {k: param_text(v) for k, v in public.items()}
@@ -229,39 +241,63 @@ class SweepTracker:
         from mlflow.entities import Param
 
         public = mask_config(trial.config, self.spec.secrets)
-        self.client.log_text(run_id, yaml.safe_dump(nest(public), sort_keys=False), "config.yaml")
-        self.client.log_text(run_id, environment_report(), "environment.txt")
+        self._text(run_id, yaml.safe_dump(nest(public), sort_keys=False), "config.yaml")
+        self._text(run_id, environment_report(), "environment.txt")
         if self.git.get("patch"):
-            self.client.log_text(run_id, self.git["patch"], "git_diff.patch")
-        items = [Param(k, v) for k, v in self._params(trial).items()]
-        for i in range(0, len(items), 100):
-            self.client.log_batch(run_id, params=items[i:i + 100])
+            self._text(run_id, self.git["patch"], "git_diff.patch")
+        self._batch(run_id, params=[Param(k, v) for k, v in self._params(trial).items()])
         self._described.add(run_id)
 
-    def _metrics(self, key: str, metrics: dict[str, float], step: int, stamp: int) -> None:
+    def _metrics(self, key: str, points: list[dict[str, Any]]) -> None:
         from mlflow.entities import Metric
 
-        items = [Metric(to_mlflow_name(k), float(v), stamp, step) for k, v in metrics.items()]
+        items = [Metric(to_mlflow_name(k), float(v), p["stamp"], p["step"]) for p in points
+                 for k, v in p["metrics"].items()]
         for i in range(0, len(items), 1000):
             self.client.log_batch(self._runs[key], metrics=items[i:i + 1000])
 
     def _end(self, key: str, status: TrialStatus, artifacts: dict[str, str], tags: dict[str, str],
              params: dict[str, Any], compute: dict[str, float]) -> None:
+        """Artifacts first, then compute, new params and the status in one write: a run that says
+        it finished has its log. The compute totals count only once the write went through."""
         from mlflow.entities import Metric, Param, RunTag
 
         run_id = self._runs[key]
-        if compute:
-            totals = self._compute[key] = Compute.merge(self._compute.get(key, {}), compute)
-            stamp = int(time.time() * 1000)
-            self.client.log_batch(run_id, metrics=[Metric(k, float(v), stamp, 0) for k, v in totals.items()])
-        if params:  # new keys only (e.g. oom.batch_size): MLflow forbids changing a logged param
-            self.client.log_batch(run_id, params=[Param(k, param_text(v)) for k, v in params.items()])
         for name, text in artifacts.items():
             if text or name == "trial.log":  # the log is there even when the trainer printed nothing
-                self.client.log_text(run_id, text, name)
-        all_tags = {**tags, Tag.STATUS: status.value}
-        self.client.log_batch(run_id, tags=[RunTag(k, v) for k, v in all_tags.items()])
+                self._text(run_id, text, name)
+        totals = Compute.merge(self._compute.get(key, {}), compute) if compute else {}
+        stamp = int(time.time() * 1000)
+        self._batch(run_id, metrics=[Metric(k, float(v), stamp, 0) for k, v in totals.items()],
+                    # new keys only (e.g. oom.batch_size): MLflow forbids changing a logged param
+                    params=[Param(k, param_text(v)) for k, v in params.items()],
+                    tags=[RunTag(k, v) for k, v in {**tags, Tag.STATUS: status.value}.items()])
+        if totals:
+            self._compute[key] = totals
         self.client.set_terminated(run_id, status.run_status)
+
+    def _batch(self, run_id: str, metrics: list = (), params: list = (), tags: list = ()) -> None:
+        """One log_batch (one transaction) where MLflow's limits allow, else chunks of each."""
+        metrics, params, tags = list(metrics), list(params), list(tags)
+        if len(metrics) <= 900 and len(params) <= 100 and len(tags) <= 100:
+            self.client.log_batch(run_id, metrics=metrics, params=params, tags=tags)
+            return
+        for items, size, name in ((metrics, 1000, "metrics"), (params, 100, "params"), (tags, 100, "tags")):
+            for i in range(0, len(items), size):
+                self.client.log_batch(run_id, **{name: items[i:i + size]})
+
+    def _text(self, run_id: str, text: str, name: str) -> None:
+        """A text artifact; into the run's local folder directly where the store keeps one
+        (what MLflow's local artifact repository does, without its lookup of the run)."""
+        folder = self._folders.get(run_id)
+        if folder is None:
+            self.client.log_text(run_id, text, name)
+            return
+        target = folder / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, target)
 
     def _finish_parent(self, status: str, summary: dict[str, Any]) -> None:
         from mlflow.entities import Metric

@@ -80,7 +80,8 @@ def _keys(client) -> Counter:
 
 def test_kill_9_during_store_creation_leaves_a_store_every_command_accepts(tmp_path, write):
     path = write("faulty.yaml", SLOW_TOY)
-    env = _env(tmp_path)
+    # a cache of its own: no template of an earlier store, so the store is built by migrations
+    env = {**_env(tmp_path), "ORCH_CACHE": str(tmp_path / "cache")}
     proc = _orch(["sweep", str(path), "--quiet"], tmp_path, env)
     deadline = time.time() + 120
     creating: list[Path] = []
