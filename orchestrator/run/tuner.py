@@ -17,7 +17,7 @@ from rich.console import Console
 
 from orchestrator.protocol import STEP_KEY, TrialStatus
 from orchestrator.run.environment import (ClusterUnreachable, ResourcesUnavailable, check_resources,
-                                          configure_environment, own_instance_tag, start_ray)
+                                          configure_environment)
 from orchestrator.run.interrupt import Interrupts
 from orchestrator.run.usage import Usage
 from orchestrator.sweepfile.model import SweepSpec
@@ -99,13 +99,24 @@ def run_sweep(spec: SweepSpec, *, address: str | None = None, tracking_uri: str 
 
 def _run(spec: SweepSpec, address: str | None, tracking_uri: str | None, new: bool, quiet: bool,
          console: Console, rerun: tuple[str, ...], relay: list, interrupts: Interrupts) -> SweepOutcome:
-    from orchestrator.run.progress import SweepProgress
-    from orchestrator.tracking import SweepTracker
+    from orchestrator.run.startup import RayInstance, open_beside_ray
 
     live = console.is_terminal and not quiet
-    with console.status("opening the store ...", spinner="dots") if live else contextlib.nullcontext():
-        tracker = SweepTracker(spec, tracking_uri, on_outage=lambda outage: relay and relay[0].tracking(outage))
-        parent = tracker.open_parent(new=new)
+    ray = RayInstance(address, interrupts)
+    phase = f"opening the store · {f'connecting to Ray at {address}' if address else 'starting Ray'} ..."
+    with console.status(phase, spinner="dots") if live else contextlib.nullcontext():
+        tracker = open_beside_ray(spec, tracking_uri, new, lambda outage: relay and relay[0].tracking(outage), ray)
+    try:
+        return _planned(spec, tracker, ray, quiet, console, rerun, relay, interrupts, live)
+    finally:
+        ray.stop()  # nothing to run, or the run ended: the Ray started above goes
+
+
+def _planned(spec: SweepSpec, tracker, ray, quiet: bool, console: Console, rerun: tuple[str, ...],
+             relay: list, interrupts: Interrupts, live: bool) -> SweepOutcome:
+    from orchestrator.run.progress import SweepProgress
+
+    parent = tracker.parent_id
     for line in code_changes(tracker.previous_tags, tracker.git):
         console.print(f"note: {line}", highlight=False, markup=False, soft_wrap=True)
     todo, skipped, resumed = _plan(spec, tracker, rerun)
@@ -118,7 +129,7 @@ def _run(spec: SweepSpec, address: str | None, tracking_uri: str | None, new: bo
     status = "FINISHED"
     try:
         if todo and not interrupts.interrupted and not (gate and gate.over()):
-            outcome.counts = _fit(spec, todo, tracker, progress, address, interrupts, resumed, usage, gate)
+            outcome.counts = _fit(spec, todo, tracker, progress, ray, interrupts, resumed, usage, gate)
     except KeyboardInterrupt:
         interrupts.count = max(interrupts.count, 1)
         raise
@@ -220,21 +231,6 @@ def _tuner(spec: SweepSpec, todo: list[int], callback, stopper, storage: str, pr
     )
 
 
-def _start(address: str | None, interrupts: Interrupts) -> bool:
-    """start_ray; a SIGTERM during ray.init (whose own handler exits with 15) is an interrupt."""
-    import signal
-
-    try:
-        return start_ray(address)
-    except SystemExit as exc:
-        if exc.code != signal.SIGTERM:
-            raise
-        interrupts.arrived("SIGTERM")
-        import ray
-
-        return ray.is_initialized()
-
-
 def _searcher(spec: SweepSpec, todo: list[int], resumed, gate, progress):
     """Tune's search algorithm: Optuna for a search (told what the store holds), behind the
     budget's gate when there is one; None for a plain grid."""
@@ -251,31 +247,26 @@ def _searcher(spec: SweepSpec, todo: list[int], resumed, gate, progress):
     return searcher
 
 
-def _fit(spec: SweepSpec, todo: list[int], tracker, progress, address: str | None,
-         interrupts, resumed=None, usage: Usage | None = None, gate=None) -> dict[str, int]:
-    """Run the Tune experiment; returns the count of trials by final status. The live view is
-    up from the start, naming each start-up phase until the first trial runs."""
-    progress.phase = f"connecting to Ray at {address}" if address else "starting Ray"
+def _fit(spec: SweepSpec, todo: list[int], tracker, progress, ray, interrupts, resumed=None,
+         usage: Usage | None = None, gate=None) -> dict[str, int]:
+    """Run the Tune experiment on the started ``ray`` (a RayInstance); returns the count of trials
+    by final status. The live view is up from the start, saying so until the first trial runs."""
+    progress.phase = "launching trials"
     with progress:
-        return _fit_in_view(spec, todo, tracker, progress, address, interrupts, resumed, usage, gate)
+        return _fit_in_view(spec, todo, tracker, progress, ray, interrupts, resumed, usage, gate)
 
 
-def _fit_in_view(spec: SweepSpec, todo: list[int], tracker, progress, address: str | None,
-                 interrupts, resumed=None, usage: Usage | None = None, gate=None) -> dict[str, int]:
-    from orchestrator.processes import instance_processes, stop_groups, stop_processes
+def _fit_in_view(spec: SweepSpec, todo: list[int], tracker, progress, ray, interrupts, resumed=None,
+                 usage: Usage | None = None, gate=None) -> dict[str, int]:
+    from orchestrator.processes import stop_groups
     from orchestrator.run.callback import TrackingCallback
     from orchestrator.run.stopper import StopOnInterrupt
 
-    started_ray = _start(address, interrupts)
-    interrupts.install()  # back from Ray, which took SIGTERM in ray.init
     try:
         if not interrupts.interrupted:
             check_resources(_resources(spec), spec.trials[todo[0]].name if spec.trials else "p000")
     except ResourcesUnavailable:
-        if started_ray:
-            import ray
-
-            ray.shutdown()
+        ray.stop()
         raise
     storage = tempfile.mkdtemp(prefix="orch-tune-")
     process_dir = tempfile.mkdtemp(prefix="orch-procs-")
@@ -292,7 +283,6 @@ def _fit_in_view(spec: SweepSpec, todo: list[int], tracker, progress, address: s
                                 usage or Usage(spec.resources.cpu, spec.resources.gpu), sampled, BoardReader(board))
     try:
         if not interrupts.interrupted:
-            progress.phase = "launching trials"
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 logging.getLogger("ray.tune").setLevel(logging.CRITICAL)
@@ -304,13 +294,7 @@ def _fit_in_view(spec: SweepSpec, todo: list[int], tracker, progress, address: s
         stop_groups(process_dir, force=interrupts.forced)
         if interrupts.interrupted:
             callback.end_unfinished(TrialStatus.KILLED, f"interrupted by {interrupts.signal_name or 'SIGINT'}")
-        if started_ray:
-            import ray
-
-            ray.shutdown()
-            tag = own_instance_tag()
-            if tag:  # whatever of this instance outlived the shutdown (agents, orphaned scripts)
-                stop_processes(list(instance_processes(tag)))
+        ray.stop()
         shutil.rmtree(storage, ignore_errors=True)
         shutil.rmtree(process_dir, ignore_errors=True)
     counts = Counter(callback.outcomes.values())

@@ -12,6 +12,7 @@ imports mlflow at import time, and nothing here depends on a module that uses it
 
 from orchestrator.tracking._local_store import StoreError
 from orchestrator.tracking.lease import SweepBusy
+from orchestrator.tracking.parent import claim_store
 from orchestrator.secrets import is_secret_name
 from orchestrator.tracking.provenance import environment_report, git_state, run_tags
 from orchestrator.tracking.reader import SweepNotFound, list_sweeps, read_run, read_sweep
@@ -19,6 +20,6 @@ from orchestrator.tracking.store import (TrackingUnreachable, experiment_id, fro
                                          resolve_uri, to_mlflow_name)
 from orchestrator.tracking.writer import ExistingTrial, SweepTracker, log_parent_artifact
 
-__all__ = ["ExistingTrial", "StoreError", "SweepBusy", "SweepNotFound", "TrackingUnreachable", "SweepTracker", "environment_report", "experiment_id",
+__all__ = ["ExistingTrial", "claim_store", "StoreError", "SweepBusy", "SweepNotFound", "TrackingUnreachable", "SweepTracker", "environment_report", "experiment_id",
            "from_mlflow_name", "git_state", "is_secret_name", "list_sweeps", "log_parent_artifact",
            "make_client", "read_run", "read_sweep", "resolve_uri", "run_tags", "to_mlflow_name"]

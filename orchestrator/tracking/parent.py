@@ -16,7 +16,7 @@ from orchestrator.tracking.provenance import run_tags
 from orchestrator.tracking.store import sqlite_path
 from orchestrator.tracking.ui_view import set_ui_view
 
-__all__ = ["OpenedParent", "open_parent"]
+__all__ = ["OpenedParent", "claim_store", "open_parent"]
 
 
 @dataclass
@@ -59,15 +59,35 @@ def _first_of_twins(client, experiment_id: str, spec: SweepSpec, mine: str, leas
                         "Nothing was launched here.")
 
 
+def claim_store(sweep: str, uri: str) -> LocalLease | None:
+    """What can refuse a launch at once, before anything starts and before MLflow is imported: an
+    unreachable server; a local store that is not whole (made whole when it can be); the local
+    lease of the sweep, held by another launch. Returns that lease, taken (None for a server,
+    whose lease is a tag of the parent run)."""
+    from orchestrator.tracking._local_store import prepare_sqlite_store
+    from orchestrator.tracking.store import check_server
+
+    if uri.startswith(("http://", "https://")):
+        check_server(uri)
+    db = sqlite_path(uri)
+    if db is None:
+        return None
+    prepare_sqlite_store(db)
+    lease = LocalLease(db, sweep, Owner.me())
+    lease.acquire()  # before anything is read or written: a second launcher stops here
+    return lease
+
+
 def open_parent(client, experiment_id: str, spec: SweepSpec, uri: str, git: dict[str, str],
-                new: bool = False) -> OpenedParent:
-    """Take the sweep's lease and find (or, with ``new`` or none found, create) its parent run."""
+                new: bool = False, claimed: LocalLease | None = None) -> OpenedParent:
+    """Take the sweep's lease (``claimed``: taken already) and find (or, with ``new`` or none
+    found, create) its parent run."""
     from mlflow.entities import RunTag
 
-    owner = Owner.me()
+    owner = claimed.owner if claimed is not None else Owner.me()
     db = sqlite_path(uri)
-    lease: Any = None
-    if db is not None:
+    lease: Any = claimed
+    if db is not None and lease is None:
         lease = LocalLease(db, spec.name, owner)
         lease.acquire()  # before anything is read or written: a second launcher stops here
     found = [] if new else _parents(client, experiment_id, spec.name)[:1]

@@ -56,9 +56,10 @@ def spool_path(sweep: str, uri: str) -> Path:
 
 class SweepTracker:
     def __init__(self, spec: SweepSpec, uri: str | None = None,
-                 on_outage: Callable[[Outage | None], None] = lambda outage: None):
+                 on_outage: Callable[[Outage | None], None] = lambda outage: None, claimed: Any = None):
         self.spec = spec
         self.uri = resolve_uri(uri)
+        self._claimed = claimed  # the local lease claim_store took, if it ran first
         self.client = make_client(self.uri)
         self.experiment_id = experiment_id(self.client, spec.experiment, self.uri)
         self.parent_id: str | None = None
@@ -85,7 +86,7 @@ class SweepTracker:
     def open_parent(self, new: bool = False) -> str:
         """Take the sweep's lease, find or create its parent run, replay what an earlier run
         spooled, and read which trials it has."""
-        opened = open_parent(self.client, self.experiment_id, self.spec, self.uri, self.git, new)
+        opened = open_parent(self.client, self.experiment_id, self.spec, self.uri, self.git, new, self._claimed)
         self.parent_id, self.lease, self.previous_tags = opened.run_id, opened.lease, opened.previous_tags
         self.previous_metrics = opened.previous_metrics
         self.resumed = opened.resumed
