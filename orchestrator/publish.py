@@ -5,11 +5,10 @@ orchestrator.tables; files are written whole or not at all."""
 from __future__ import annotations
 
 import dataclasses
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from orchestrator.files import write_atomic
 from orchestrator.tables import FORMATS, Style, TableError, build_pivot, build_table, expand_metrics, render
 
 __all__ = ["TableRequest", "build", "make_table", "make_plot", "write_atomic", "EXTENSIONS"]
@@ -40,17 +39,6 @@ class TableRequest:
     @property
     def style(self) -> Style:
         return Style(self.label, self.counts, self.second)
-
-
-def write_atomic(path: Path, text: str | bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(text.encode() if isinstance(text, str) else text)
-    mask = os.umask(0)  # mkstemp makes it private; a results file is as readable as any other
-    os.umask(mask)
-    os.chmod(tmp, 0o666 & ~mask)
-    os.replace(tmp, path)
 
 
 def _check(req: TableRequest) -> None:

@@ -16,8 +16,7 @@ from typing import Any
 from rich.console import Console
 
 from orchestrator.protocol import STEP_KEY, TrialStatus
-from orchestrator.run.environment import (ClusterUnreachable, ResourcesUnavailable, check_resources,
-                                          configure_environment)
+from orchestrator.run.environment import ResourcesUnavailable, check_resources, configure_environment
 from orchestrator.run.interrupt import Interrupts
 from orchestrator.run.usage import Usage
 from orchestrator.sweepfile.model import SweepSpec
@@ -133,7 +132,7 @@ def _planned(spec: SweepSpec, tracker, ray, quiet: bool, console: Console, rerun
     except KeyboardInterrupt:
         interrupts.count = max(interrupts.count, 1)
         raise
-    except (ResourcesUnavailable, ClusterUnreachable):
+    except ResourcesUnavailable:
         status = "KILLED"
         tracker.discard_parent()  # nothing ran: a parent made just now goes again
         raise
@@ -262,12 +261,8 @@ def _fit_in_view(spec: SweepSpec, todo: list[int], tracker, progress, ray, inter
     from orchestrator.run.callback import TrackingCallback
     from orchestrator.run.stopper import StopOnInterrupt
 
-    try:
-        if not interrupts.interrupted:
-            check_resources(_resources(spec), spec.trials[todo[0]].name if spec.trials else "p000")
-    except ResourcesUnavailable:
-        ray.stop()
-        raise
+    if not interrupts.interrupted:  # a refusal ends the run; its Ray stops with it (_run)
+        check_resources(_resources(spec), spec.trials[todo[0]].name if spec.trials else "p000")
     storage = tempfile.mkdtemp(prefix="orch-tune-")
     process_dir = tempfile.mkdtemp(prefix="orch-procs-")
     budgets = [b for b in (spec.stop.max_epochs, spec.scheduler.options.get("max_t")) if b]

@@ -57,13 +57,12 @@ def _schema_cache() -> Path | None:
     return cache_root() / "mlflow-schema" / digest
 
 
-def _cache_write(target: Path, write) -> None:
-    """Put a file into the cache atomically; a cache that cannot be written is done without."""
+def _cache_write(target: Path, data: str | bytes) -> None:
+    """Put a file into the cache; a cache that cannot be written is done without."""
+    from orchestrator.files import write_atomic
+
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.{os.getpid()}")
-        write(tmp)
-        os.replace(tmp, target)
+        write_atomic(target, data)
     except OSError:
         pass
 
@@ -72,10 +71,8 @@ def latest_revision() -> str | None:
     """The schema revision the installed MLflow creates (None when it cannot say)."""
     cache = _schema_cache()
     known = cache.with_suffix(".revision") if cache else None
-    try:
+    if known is not None and known.exists():
         return known.read_text().strip() or None
-    except (OSError, AttributeError):
-        pass
     try:
         from mlflow.store.db.utils import _get_latest_schema_revision
 
@@ -83,7 +80,7 @@ def latest_revision() -> str | None:
     except Exception:  # noqa: BLE001 - a private helper of MLflow's: do without it
         return None
     if known is not None and revision:
-        _cache_write(known, lambda tmp: tmp.write_text(revision))
+        _cache_write(known, revision)
     return revision
 
 
@@ -129,7 +126,7 @@ def _build(path: Path) -> None:
     else:
         _migrate(tmp)
         if template is not None and _template_state(tmp) == (latest, 0):
-            _cache_write(template, lambda copy: shutil.copyfile(tmp, copy))
+            _cache_write(template, tmp.read_bytes())
     os.replace(tmp, path)
 
 

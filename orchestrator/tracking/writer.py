@@ -22,6 +22,7 @@ from typing import Any, Callable
 
 import yaml
 
+from orchestrator.files import write_atomic
 from orchestrator.protocol import COMPUTE_PREFIX, DONE_STATUSES, Compute, Tag, TrialStatus, param_text
 from orchestrator.secrets import mask_config
 from orchestrator.sweepfile.model import SweepSpec, TrialSpec, nest
@@ -294,11 +295,7 @@ class SweepTracker:
         if folder is None:
             self.client.log_text(run_id, text, name)
             return
-        target = folder / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, target)
+        write_atomic(folder / name, text)
 
     def _finish_parent(self, status: str, summary: dict[str, Any]) -> None:
         from mlflow.entities import Metric
@@ -355,15 +352,9 @@ def log_parent_artifact(parent_run_id: str, path, uri: str | None = None, artifa
     """Attach a file (a plot, a table) to a sweep's parent run, under ``results/``. A local store
     whose artifacts are a local folder (``artifact_uri``, the parent's) gets a copy put there
     directly, as MLflow's local artifact repository would, without starting the client."""
-    import shutil
-
     uri = resolve_uri(uri)
     local = local_artifact_dir(artifact_uri)
     if sqlite_path(uri) is not None and local is not None:
-        folder = local / "results"
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / f".{Path(path).name}.tmp"
-        shutil.copyfile(path, tmp)
-        os.replace(tmp, folder / Path(path).name)
+        write_atomic(local / "results" / Path(path).name, Path(path).read_bytes())
         return
     make_client(uri, create=False).log_artifact(parent_run_id, str(path), "results")
