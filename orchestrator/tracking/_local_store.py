@@ -138,6 +138,9 @@ def _template_state(path: Path) -> tuple[str | None, int] | None:
 
 
 def _migrate(tmp: Path) -> None:
+    from orchestrator.tracking.store import _quiet_mlflow
+
+    _quiet_mlflow()  # its "Creating initial MLflow database tables..." lines are noise to a user
     import sqlalchemy
     from mlflow.store.db.utils import _initialize_tables
 
