@@ -39,6 +39,12 @@ class _Searcher(OptunaSearch):
         if isinstance(self.metric, str) and _finite(result.get(self.metric)):
             super().on_trial_result(trial_id, result)
 
+    def __getstate__(self) -> dict:
+        # Tune pickles its searcher into tuner.pkl for Tuner.restore, which orch never uses (a
+        # search resumes from the store); the study and its sampler stay out of that pickle, as
+        # some samplers cannot be pickled (optuna 5.1's NSGA-II holds a thread lock)
+        return {k: v for k, v in self.__dict__.items() if k not in ("_sampler", "_ot_study")}
+
     def save(self, checkpoint_path: str) -> None:
         # Tune checkpoints its searcher now and then; orch resumes a search from the store instead
         raise NotImplementedError
@@ -53,15 +59,17 @@ class _Searcher(OptunaSearch):
 def _sampler(search: SearchSpec, stored: int = 0):
     """The sampler; a resumed one is seeded on from where the stored points leave off, else its
     random start-up points would be the first run's again."""
+    import warnings
+
     import optuna
 
     seed = search.seed + stored
-    return {"tpe": lambda: optuna.samplers.TPESampler(seed=seed),
-            "random": lambda: optuna.samplers.RandomSampler(seed=seed),
-            "cmaes": lambda: optuna.samplers.CmaEsSampler(seed=seed),
-            "gp": lambda: optuna.samplers.GPSampler(seed=seed),
-            "nsga2": lambda: optuna.samplers.NSGAIISampler(seed=seed),
-            "qmc": lambda: optuna.samplers.QMCSampler(seed=seed)}[search.sampler]()
+    samplers = {"tpe": optuna.samplers.TPESampler, "random": optuna.samplers.RandomSampler,
+                "cmaes": optuna.samplers.CmaEsSampler, "gp": optuna.samplers.GPSampler,
+                "nsga2": optuna.samplers.NSGAIISampler, "qmc": optuna.samplers.QMCSampler}
+    with warnings.catch_warnings():  # QMC is "experimental" to Optuna; a sweep that names it chose it
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return samplers[search.sampler](seed=seed)
 
 
 class Resumed:

@@ -16,7 +16,7 @@ from orchestrator.sweepfile.model import SweepSpec
 from orchestrator.sweepfile.options import (parse_budget, parse_choice, parse_experiment, parse_int, parse_objectives,
                                        parse_resources, parse_scheduler, parse_seeds, parse_stop)
 from orchestrator.sweepfile.schema import Schema
-from orchestrator.sweepfile.search import SAMPLE_AXIS, attach, finish, parse_search
+from orchestrator.sweepfile.search import SAMPLE_AXIS, attach, check_objectives, finish, parse_search
 
 __all__ = ["load_sweep", "load_trainer_run", "parse_overrides", "TOP_LEVEL_KEYS"]
 
@@ -269,6 +269,7 @@ def _load(doc: LineDict, path: Path, file: str, source: str, overrides: Sequence
     resources, max_concurrent = parse_resources(doc, file, problems)
     objectives = parse_objectives(doc, file, problems, trainer.metric, trainer.mode)
     metric, mode = objectives[0]
+    check_objectives(doc, search, objectives, file, problems)
     stop = parse_stop(doc, file, problems)
     budget_limits = parse_budget(doc, file, problems)
     retries = parse_int(doc, "retries", 0, file, problems)

@@ -33,7 +33,7 @@ from orchestrator.sweepfile.errors import Problems, did_you_mean
 from orchestrator.sweepfile.schema import Schema, check_value, type_name
 
 __all__ = ["Distribution", "SearchSpec", "parse_search", "attach", "finish", "KINDS", "METHODS", "SAMPLERS",
-           "draw_random", "optuna_distributions", "raw_point", "SAMPLE_AXIS"]
+           "check_objectives", "draw_random", "optuna_distributions", "raw_point", "SAMPLE_AXIS"]
 
 KINDS = ("uniform", "loguniform", "quniform", "qloguniform", "int", "choice")
 METHODS = ("random", "optuna")
@@ -244,6 +244,21 @@ def parse_search(doc: LineDict, schema: Schema, file: str, problems: Problems) -
     extra = {"max_concurrent": concurrent} if concurrent else {}
     return SearchSpec(method, num, seed, tuple(space), sampler if method == "optuna" else "random",
                       line=line, extra=MappingProxyType(extra))
+
+
+SINGLE_OBJECTIVE_SAMPLERS = ("cmaes",)  # Optuna refuses them on a study with several directions
+
+
+def check_objectives(doc: LineDict, search: SearchSpec | None, objectives: tuple, file: str,
+                     problems: Problems) -> None:
+    """A sampler that optimises one objective cannot drive a search with several."""
+    if search is None or len(objectives) < 2 or search.sampler not in SINGLE_OBJECTIVE_SAMPLERS:
+        return
+    section = doc.get("search")
+    problems.add(file, section.lines.get("sampler", search.line), "search.sampler",
+                 f"sampler {search.sampler} optimises one objective, and metric: names {len(objectives)} "
+                 f"({', '.join(m for m, _ in objectives)});",
+                 "use nsga2, tpe, gp, qmc or random for several objectives, or keep one metric.")
 
 
 def optuna_distributions(space: tuple[Distribution, ...]) -> dict[str, Any]:
