@@ -150,13 +150,20 @@ def _param_value(trial: TrialResult, key: str) -> tuple[float | str | None, bool
 
 
 def _metric_value(trial: TrialResult, column: Column, at: str, step: int | None, metric: str,
-                  mode: str) -> float | None:
+                  mode: str, steps: Mapping[str, int | None] | None = None) -> float | None:
     history = trial.history.get(column.key)
     if not history or column.key.startswith(COMPUTE_PREFIX):  # compute/: a total, not a curve
         return trial.metrics.get(column.key)
     if at == "step" and not any(s <= step for s, _ in history):
         return None
-    return _value_at(history, chosen_step(trial, at, step, metric, mode))
+    chosen = steps[trial.run_id] if steps is not None else chosen_step(trial, at, step, metric, mode)
+    return _value_at(history, chosen)
+
+
+def chosen_steps(trials: Sequence[TrialResult], at: str, step: int | None, metric: str,
+                 mode: str) -> dict[str, int | None]:
+    """:func:`chosen_step` of each trial (by run id), worked out once for all of a table's columns."""
+    return {t.run_id: chosen_step(t, at, step, metric, mode) for t in trials}
 
 
 def _param_cell(trials: list[TrialResult], column: Column) -> Cell:
@@ -175,8 +182,9 @@ def _param_cell(trials: list[TrialResult], column: Column) -> Cell:
 
 
 def aggregate(trials: list[TrialResult], column: Column, at: str, step: int | None, metric: str,
-              mode: str, series: bool = False) -> Cell:
-    """One cell: the trials of one setting (its seeds) in one column."""
+              mode: str, series: bool = False, steps: Mapping[str, int | None] | None = None) -> Cell:
+    """One cell: the trials of one setting (its seeds) in one column (``steps``: their
+    :func:`chosen_steps`, when the caller has them)."""
     if column.is_param:
         return _param_cell(trials, column)
     descriptive = column.key.startswith(DESCRIPTIVE_PREFIXES)  # a model's size does not diverge
@@ -186,7 +194,7 @@ def aggregate(trials: list[TrialResult], column: Column, at: str, step: int | No
         if trial.status == TrialStatus.FAILED and not descriptive:
             failed += 1
             continue
-        value = _metric_value(trial, column, at, step, metric, mode)
+        value = _metric_value(trial, column, at, step, metric, mode, steps)
         if (trial.status == TrialStatus.DIVERGED and not descriptive) or (value is not None and not math.isfinite(value)):
             nan += 1
         elif value is not None:
@@ -235,8 +243,11 @@ def mark_ranks(cells: list[Cell], mode: str, digits: int) -> list[Cell]:
     out = []
     for cell in cells:
         value = round(cell.mean, digits) if cell.mean is not None else None
-        out.append(dataclasses.replace(cell, best=value == shown[0] and count[shown[0]] == 1,
-                                       second=value == shown[1] and count[shown[1]] == 1 and count[shown[0]] == 1))
+        best = value == shown[0] and count[shown[0]] == 1
+        second = value == shown[1] and count[shown[1]] == 1 and count[shown[0]] == 1
+        # a copy only for the (at most two) cells whose marks change: 10,000s of cells in a big sweep
+        out.append(cell if (best, second) == (cell.best, cell.second) else
+                   dataclasses.replace(cell, best=best, second=second))
     return out
 
 
@@ -329,7 +340,8 @@ def build_table(record: SweepRecord, columns: Sequence[Column], at: str = "best"
     if baseline is not None and baseline not in groups:
         raise TableError(f"--baseline {baseline!r}: no such row; rows: {', '.join(labels)}")
     reference = labels.index(baseline) if baseline is not None else None
-    grid = [[aggregate(trials, c, kind, step, record.metric, record.mode, series) for trials in groups.values()]
+    steps = chosen_steps(record.trials, kind, step, record.metric, record.mode)
+    grid = [[aggregate(trials, c, kind, step, record.metric, record.mode, series, steps) for trials in groups.values()]
             for c in columns]
     places = tuple(column_digits(c, cells, digits) for c, cells in zip(columns, grid))
     grid = [finish_column(cells, c, labels, reference, d, ci, alpha, series)

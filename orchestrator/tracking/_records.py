@@ -4,6 +4,7 @@ SQLite fast path and the MLflow client), so they cannot disagree on what a tag m
 from __future__ import annotations
 
 import json
+from operator import itemgetter
 from types import MappingProxyType
 from typing import Iterable
 
@@ -13,15 +14,14 @@ from orchestrator.tracking.store import from_mlflow_name
 
 __all__ = ["dedupe_history", "sweep_record", "trial_result", "order_trials"]
 
+_STEP_STAMP = itemgetter(0, 1)
+
 
 def dedupe_history(points: Iterable[tuple[int, int, float]]) -> tuple[tuple[int, float], ...]:
     """(step, timestamp, value) -> one (step, value) per step, the latest logged; a resumed
     trial logs its steps again into the same run."""
-    latest: dict[int, tuple[int, float]] = {}
-    for step, stamp, value in points:
-        if step not in latest or stamp >= latest[step][0]:
-            latest[step] = (stamp, value)
-    return tuple((step, latest[step][1]) for step in sorted(latest))
+    ordered = sorted(points, key=_STEP_STAMP)  # stable: of equal stamps, the one read last wins
+    return tuple({step: value for step, _, value in ordered}.items())
 
 
 def sweep_record(tags: dict[str, str], run_id: str, experiment_id: str, status: str,
@@ -50,7 +50,7 @@ def trial_result(run_id: str, run_name: str, tags: dict[str, str], params: dict[
         axes=MappingProxyType(json.loads(tags.get(Tag.AXES, "{}"))),
         params=MappingProxyType(params),
         metrics=MappingProxyType({from_mlflow_name(k): v for k, v in latest.items()}),
-        history=MappingProxyType({from_mlflow_name(k): v for k, v in history.items()}),
+        history=MappingProxyType({from_mlflow_name(k): history[k] for k in sorted(history)}),  # one order, either path
         tags=MappingProxyType(tags), message=tags.get(Tag.MESSAGE, ""))
 
 

@@ -14,6 +14,8 @@ import math
 import os
 import sqlite3
 from collections import defaultdict
+from itertools import groupby
+from operator import itemgetter
 from pathlib import Path
 
 from orchestrator.protocol import Tag
@@ -26,6 +28,9 @@ __all__ = ["KNOWN_REVISIONS", "UnknownSchema", "read_sqlite", "list_sqlite", "ru
 # MLflow schema revisions whose runs/tags/params/metrics/latest_metrics tables these queries
 # were checked against (mlflow 3.17: dc11669786a5). Add one after checking a new MLflow's tables.
 KNOWN_REVISIONS = frozenset({"dc11669786a5"})
+
+_RUN_KEY = itemgetter(0, 1)
+_NAN = math.nan
 
 
 VIA_CLIENT = "ORCH_READ_VIA_CLIENT"  # set (to anything) to read local stores through the MLflow client
@@ -152,19 +157,17 @@ def read_sqlite(uri: str, name: str | None, metrics: list[str] | None) -> SweepR
         tags = _pairs(db, "tags", children, (Tag.PARENT, parent_id))
         params = _pairs(db, "params", children, (Tag.PARENT, parent_id))
         latest = _latest(db, children, (Tag.PARENT, parent_id))
-        points: dict[tuple[str, str], list] = defaultdict(list)
         key_filter, key_args = "", ()
         if metrics is not None:
             names = [to_mlflow_name(m) for m in metrics]
             key_filter = f"AND key IN ({','.join('?' * len(names))})" if names else "AND 0"
             key_args = tuple(names)
-        for run, key, step, stamp, value, is_nan in db.execute(
-                f"SELECT run_uuid, key, step, timestamp, value, is_nan FROM metrics WHERE run_uuid IN "
-                f"({children}) {key_filter}", (Tag.PARENT, parent_id, *key_args)):
-            points[(run, key)].append((step, stamp, math.nan if is_nan else value))
-    history: dict[str, dict] = defaultdict(dict)
-    for (run, key), pts in points.items():
-        history[run][key] = dedupe_history(pts)
+        history: dict[str, dict] = defaultdict(dict)
+        rows = db.execute(f"SELECT run_uuid, key, step, timestamp, value, is_nan FROM metrics WHERE run_uuid IN "
+                          f"({children}) {key_filter} ORDER BY run_uuid, key", (Tag.PARENT, parent_id, *key_args))
+        for (run, key), series in groupby(rows, _RUN_KEY):  # the (run_uuid, key, step) index's order
+            history[run][key] = dedupe_history([(step, stamp, _NAN if is_nan else value)
+                                                for _, _, step, stamp, value, is_nan in series])
     trials = [trial_result(run, runs[run], tags[run], params[run], latest[run], history[run])
               for run in runs]
     return sweep_record(parent_tags, parent_id, experiment_id, status, start_time, run_name,

@@ -134,28 +134,33 @@ class WriteQueue:
             return
 
     def _coalesce(self, op: Op) -> int:
-        """Fold the queued metrics of ``op``'s trial that follow it (up to that trial's next
-        other write) into ``op``: one store write for a backlog of reports. The order of each
-        trial's writes stays as it was; other trials' writes do not depend on it. Returns how many
-        queued ops it took."""
+        """Fold the queued metrics of ``op``'s trial that follow it into ``op``, and the trial's
+        end too when it is next: one store write for a backlog of reports (with the result that
+        closes them). The order of each trial's writes stays as it was; other trials' writes do
+        not depend on it. Returns how many queued ops it took."""
         if op.kind != "metrics" or op.on_done is not None:
             return 0
-        taken = []
+        taken, end = [], None
         with self._queue.mutex:
             for other in list(self._queue.queue):
                 if other is None or other.key != op.key:
                     continue
+                if other.kind == "end":
+                    end = other
                 if other.kind != "metrics" or other.on_done is not None:
                     break
                 taken.append(other)
-            if taken:
-                gone = {id(o) for o in taken}
+            if taken or end:
+                gone = {id(o) for o in (*taken, end) if o is not None}
                 kept = [o for o in self._queue.queue if id(o) not in gone]
                 self._queue.queue.clear()
                 self._queue.queue.extend(kept)
-        if taken:
-            op.data = {"points": [p for o in (op, *taken) for p in metric_points(o)]}
-        return len(taken)
+        points = [p for o in (op, *taken) for p in metric_points(o)]
+        if end is not None:  # the result and its last reports: one write, durable together
+            op.kind, op.data, op.on_done = "end", {**end.data, "points": points}, end.on_done
+        elif taken:
+            op.data = {"points": points}
+        return len(taken) + (end is not None)
 
     def _drain(self) -> None:
         while True:

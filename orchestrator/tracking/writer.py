@@ -30,7 +30,7 @@ from orchestrator.tracking._paging import search_all
 from orchestrator.tracking.lease import HEARTBEAT_S, TagLease
 from orchestrator.tracking.parent import open_parent
 from orchestrator.tracking.provenance import environment_report, git_state
-from orchestrator.tracking.queue import Op, Outage, WriteQueue, metric_points, read_spool
+from orchestrator.tracking.queue import Op, Outage, WriteQueue, is_transient, metric_points, read_spool
 from orchestrator.tracking.store import (experiment_id, local_artifact_dir, make_client, resolve_uri, sqlite_path,
                                          to_mlflow_name)
 
@@ -178,7 +178,7 @@ class SweepTracker:
         elif op.kind == "end":
             d = op.data
             self._end(op.key, TrialStatus.parse(d["status"]), d["artifacts"], d["tags"], d["params"],
-                      d.get("compute") or {})
+                      d.get("compute") or {}, d.get("points") or [])
 
     def _find_child(self, key: str) -> str | None:
         """A child run for ``key`` that exists already (a create whose answer was lost)."""
@@ -250,18 +250,23 @@ class SweepTracker:
         self._batch(run_id, params=[Param(k, v) for k, v in self._params(trial).items()])
         self._described.add(run_id)
 
-    def _metrics(self, key: str, points: list[dict[str, Any]]) -> None:
+    @staticmethod
+    def _points(points: list[dict[str, Any]]) -> list:
         from mlflow.entities import Metric
 
-        items = [Metric(to_mlflow_name(k), float(v), p["stamp"], p["step"]) for p in points
-                 for k, v in p["metrics"].items()]
+        return [Metric(to_mlflow_name(k), float(v), p["stamp"], p["step"]) for p in points
+                for k, v in p["metrics"].items()]
+
+    def _metrics(self, key: str, points: list[dict[str, Any]]) -> None:
+        items = self._points(points)
         for i in range(0, len(items), 1000):
             self.client.log_batch(self._runs[key], metrics=items[i:i + 1000])
 
     def _end(self, key: str, status: TrialStatus, artifacts: dict[str, str], tags: dict[str, str],
-             params: dict[str, Any], compute: dict[str, float]) -> None:
-        """Artifacts first, then compute, new params and the status in one write: a run that says
-        it finished has its log. The compute totals count only once the write went through."""
+             params: dict[str, Any], compute: dict[str, float], points: list[dict[str, Any]] = ()) -> None:
+        """Artifacts first, then the last reports (``points``), compute, new params and the
+        status in one write: a run that says it finished has its log. The compute totals count
+        only once the write went through."""
         from mlflow.entities import Metric, Param, RunTag
 
         run_id = self._runs[key]
@@ -270,10 +275,23 @@ class SweepTracker:
                 self._text(run_id, text, name)
         totals = Compute.merge(self._compute.get(key, {}), compute) if compute else {}
         stamp = int(time.time() * 1000)
-        self._batch(run_id, metrics=[Metric(k, float(v), stamp, 0) for k, v in totals.items()],
-                    # new keys only (e.g. oom.batch_size): MLflow forbids changing a logged param
-                    params=[Param(k, param_text(v)) for k, v in params.items()],
-                    tags=[RunTag(k, v) for k, v in {**tags, Tag.STATUS: status.value}.items()])
+        closing = dict(metrics=[Metric(k, float(v), stamp, 0) for k, v in totals.items()],
+                       # new keys only (e.g. oom.batch_size): MLflow forbids changing a logged param
+                       params=[Param(k, param_text(v)) for k, v in params.items()],
+                       tags=[RunTag(k, v) for k, v in {**tags, Tag.STATUS: status.value}.items()])
+        try:
+            self._batch(run_id, **{**closing, "metrics": [*self._points(points), *closing["metrics"]]})
+        except Exception as exc:  # noqa: BLE001 - a report the store refuses must not cost the result
+            if not points or is_transient(exc):
+                raise
+            for point in points:  # each report on its own, as if they had not been folded
+                try:
+                    self._batch(run_id, metrics=self._points([point]))
+                except Exception as refused:  # noqa: BLE001 - recorded; the rest go on
+                    if is_transient(refused):
+                        raise
+                    self._queue.errors.append(f"{type(refused).__name__}: {refused}")
+            self._batch(run_id, **closing)
         if totals:
             self._compute[key] = totals
         self.client.set_terminated(run_id, status.run_status)
