@@ -35,7 +35,7 @@ def is_transient(exc: BaseException) -> bool:
 
 @dataclass
 class Op:
-    kind: str  # start | metrics | end | beat | parent
+    kind: str  # start | metrics | end | beat | warm | parent | discard
     key: str = ""  # the trial key ("" for the parent)
     data: dict[str, Any] = field(default_factory=dict)
     on_done: Callable[[], None] | None = None  # runs once the write is durable

@@ -96,6 +96,9 @@ class SweepTracker:
             self._replay()
         if isinstance(self.lease, TagLease):
             self._beats.start()
+        # the package list of the trials' environment artifact (0.4 s), read while Tune starts
+        # its workers rather than when the first trial's run is described
+        self._queue.put(Op("warm", droppable=True))
         return self.parent_id
 
     def _replay(self) -> None:
@@ -163,7 +166,9 @@ class SweepTracker:
                                               "params": params or {}, "compute": compute or {}}, on_durable))
 
     def _apply(self, op: Op) -> None:
-        if op.kind == "beat":
+        if op.kind == "warm":
+            environment_report()
+        elif op.kind == "beat":
             self.lease.beat()
         elif op.kind == "parent":
             if not self._discarded:
