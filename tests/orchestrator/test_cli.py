@@ -53,7 +53,7 @@ def test_trainers_lists_and_describes():
     assert "pointMaxW" in detail.stdout and "fail_at_epoch" in detail.stdout
     assert "[8,4,2,1]" in detail.stdout
     missing = runner.invoke(app, ["trainers", "nope"])
-    assert missing.exit_code == 2 and "registered trainers: command, pose, seg, toy" in missing.output
+    assert missing.exit_code == 2 and "registered trainers: command, pose, pose3d, seg, toy" in missing.output
 
 
 def test_trainers_lists_every_choice_parameters_values():

@@ -75,7 +75,7 @@ def test_trainers_declare_their_table_groups_and_data_sets():
     assert groups["miou"].column_for("mIOU").key == "val/mIoU"
     assert groups["pckh"].column_for("MOTA") is None
     assert {name: trainer for name, (trainer, _) in registry.datasets().items()} == {
-        "mpii": "pose", "coco": "pose", "cityscapes": "seg"}
+        "mpii": "pose", "coco": "pose", "cityscapes": "seg", "pose3d": "pose3d"}
 
 
 def test_two_trainers_declaring_one_data_set_fail_loudly(fake_entry_points):

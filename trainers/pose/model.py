@@ -8,10 +8,10 @@ import torch
 import torchvision
 from torch import nn
 
-__all__ = ["PoseNet", "build_model", "count_params"]
+__all__ = ["PoseNet", "build_model", "count_params", "encoder", "load_pretrained"]
 
 
-def _encoder(name: str) -> tuple[nn.Module, int]:
+def encoder(name: str) -> tuple[nn.Module, int]:
     """The backbone without its classifier, and its output channels (stride 32)."""
     net = getattr(torchvision.models, name)(weights=None)
     if name.startswith("resnet"):
@@ -32,7 +32,7 @@ def _encoder(name: str) -> tuple[nn.Module, int]:
 class PoseNet(nn.Module):
     def __init__(self, backbone: str, joints: int, deconv: list[int], kernel: int = 4):
         super().__init__()
-        self.encoder, channels = _encoder(backbone)
+        self.encoder, channels = encoder(backbone)
         padding, output_padding = {4: (1, 0), 3: (1, 1), 2: (0, 0)}[kernel]
         layers: list[nn.Module] = []
         for out in deconv:

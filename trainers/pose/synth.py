@@ -22,7 +22,7 @@ from PIL import Image, ImageDraw
 from trainers._cache import cached_dataset
 from trainers.pose.skeleton import COCO_JOINTS, COCO_SKELETON
 
-__all__ = ["synth_mpii", "synth_coco", "sample_person", "synthetic_dataset", "write_gt_valid",
+__all__ = ["synth_mpii", "background", "synth_coco", "sample_person", "synthetic_dataset", "write_gt_valid",
            "synthetic_detections", "DETECTIONS"]
 
 VERSION = 2  # bump when the renderer or the files written change, so caches (``data.root: synthetic``) are rebuilt
@@ -83,7 +83,7 @@ def _colour(rng: random.Random, side: str) -> tuple[int, int, int]:
     return base
 
 
-def _background(rng: random.Random, size: tuple[int, int]) -> Image.Image:
+def background(rng: random.Random, size: tuple[int, int]) -> Image.Image:
     w, h = size
     top = np.array([rng.randint(0, 255) for _ in range(3)], float)
     bottom = np.array([rng.randint(0, 255) for _ in range(3)], float)
@@ -121,7 +121,7 @@ def _draw_person(draw: ImageDraw.ImageDraw, rng: random.Random, person: dict) ->
 
 
 def _render(rng: random.Random, size: tuple[int, int], people: list[dict]) -> Image.Image:
-    img = _background(rng, size)
+    img = background(rng, size)
     draw = ImageDraw.Draw(img)
     for person in people:
         _draw_person(draw, rng, person)

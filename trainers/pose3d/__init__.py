@@ -1,10 +1,11 @@
-"""``pose3d``: image -> root-relative 3-D joints, with MPJPE, PA-MPJPE, PCK3D and AUC.
+"""``pose3d``: image -> root-relative 3-D joints (a top-down HMR/SPIN-style regressor on any
+torchvision encoder the pose trainer has), with MPJPE, PA-MPJPE, PCK3D and AUC.
 
-So far the metrics (:mod:`trainers.pose3d.metrics`, numpy only) and their table group; the
-trainer (torchvision encoder, iterative-refinement head, synthetic data) is not registered yet.
+Importing this package does not import torch; the training code is loaded when a trial runs.
 """
 
-from orchestrator.trainer import MetricColumn, MetricGroup
+from orchestrator.trainer import MetricColumn, MetricGroup, SynthDataset, Trainer
+from trainers.pose3d.config import Config
 
 # the numbers a 3-D pose paper's table carries, with the names other evaluators print for them
 MPJPE3D = MetricGroup(
@@ -18,4 +19,27 @@ MPJPE3D = MetricGroup(
     description="3-D joints: MPJPE and PA-MPJPE in mm (lower is better), PCK3D at 150 mm and its AUC in %",
     digits=1)
 
-__all__ = ["MPJPE3D"]
+POSE3D_DATA = SynthDataset(
+    "pose3d", "trainers.pose3d.synth:synth_pose3d",
+    "3-D people: images/*.jpg, annot/{train,val}.json with 17 camera-frame joints (mm), intrinsics and "
+    "a box per person; random articulated skeletons seen by random cameras, drawn as stick figures",
+    train=2000, val=200, unit="people",
+    options={"max_yaw": (180.0, "people turn up to ± this many degrees from facing the camera"),
+             "size": (128, "image side, px")})
+
+TRAINER = Trainer(
+    config=Config,
+    train="trainers.pose3d.train:train",
+    metric="val/MPJPE",
+    mode="min",
+    description="3-D pose regression (HMR/SPIN-style iterative head) on torchvision backbones: "
+                "MPJPE, PA-MPJPE, PCK3D, AUC.",
+    smoke={"model.backbone": "resnet18", "model.hidden": 128, "data.input_size": 64,
+           "data.synth_train": 64, "data.synth_val": 16, "data.workers": 0, "train.batch_size": 16,
+           "train.epochs": 2, "train.out_dir": ""},
+    groups=(MPJPE3D,),
+    datasets=(POSE3D_DATA,),
+    check="trainers.pose3d.config:check",
+)
+
+__all__ = ["TRAINER", "Config", "MPJPE3D", "POSE3D_DATA"]

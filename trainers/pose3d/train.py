@@ -1,0 +1,137 @@
+"""The 3-D pose training loop: ``train(config, report)``; no Ray, no MLflow."""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from orchestrator.trainer import Report, progress_of
+from trainers._torch import (StepMeter, TrainStep, load_for_eval, loader_seeding, place,
+                             prepare_training, seed_everything, warn_if_data_bound)
+from trainers.pose.model import count_params
+from trainers.pose3d.config import Config
+from trainers.pose3d.data import Pose3DDataset, load_people
+from trainers.pose3d.metrics import evaluate3d
+from trainers.pose3d.model import build_model
+from trainers.pose3d.synth import FILES, synthetic_dataset
+
+__all__ = ["train", "build_data", "predict", "evaluate"]
+
+_NOT_FINGERPRINTED = {("train", "out_dir"), ("train", "resume"), ("train", "log_every"),
+                      ("data", "workers"), ("train", "eval_every"), ("train", "deterministic")}
+
+
+def build_data(cfg: Config, split: str) -> Pose3DDataset:
+    d = cfg.data
+    if d.root == "synthetic":
+        root, files = str(synthetic_dataset(d.synth_train, d.synth_val, 0, d.synth_max_yaw)), FILES
+    elif not Path(d.root).is_dir():
+        raise FileNotFoundError(f"data.root: {d.root} is not a folder (cwd {os.getcwd()}); point it "
+                                "at the dataset, or use 'synthetic'")
+    else:
+        root, files = d.root, {"train": d.train, "val": d.val, "images": d.images}
+    people = load_people(root, files[split], files["images"], d.max_train if split == "train" else d.max_val)
+    train = split == "train"
+    return Pose3DDataset(people, d.input_size, d.box_scale, train, d.scale_jitter if train else 0.0,
+                         d.shift_jitter if train else 0.0)
+
+
+def _loader(ds, cfg: Config, device, shuffle: bool, seed: int):
+    return torch.utils.data.DataLoader(
+        ds, batch_size=cfg.train.batch_size, shuffle=shuffle, drop_last=shuffle and len(ds) >= cfg.train.batch_size,
+        num_workers=cfg.data.workers, pin_memory=device.type == "cuda",
+        prefetch_factor=4 if cfg.data.workers else None, **loader_seeding(seed))
+
+
+def _loss(cfg: Config, out: dict, batch: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    dist = torch.nn.functional.l1_loss if cfg.loss.name == "l1" else torch.nn.functional.mse_loss
+    loss3d = dist(out["joints3d"].float(), batch["joints3d"])
+    loss2d = dist(out["joints2d"].float(), batch["joints2d"]) if "joints2d" in out else torch.zeros_like(loss3d)
+    return cfg.loss.w3d * loss3d + cfg.loss.w2d * loss2d, loss3d, loss2d
+
+
+@torch.no_grad()
+def predict(model, loader, placement) -> tuple[np.ndarray, np.ndarray]:
+    """(predicted, true) root-relative 3-D joints over a loader, mm."""
+    model.eval()
+    preds, truth = [], []
+    for batch in loader:
+        with placement.autocast():
+            out = model(placement.batch(batch["image"].to(placement.device, non_blocking=True)))
+        preds.append(out["joints3d"].float().cpu().numpy())
+        truth.append(batch["joints3d"].numpy())
+    return np.concatenate(preds) * 1000.0, np.concatenate(truth) * 1000.0
+
+
+def evaluate(model, loader, placement) -> dict[str, float]:
+    pred, gt = predict(model, loader, placement)
+    return {f"val/{k}": v for k, v in evaluate3d(pred, gt).items()}
+
+
+def _mean_pose(ds: Pose3DDataset) -> torch.Tensor:
+    """The training set's mean root-relative pose (m): where the head's refinement starts."""
+    joints = np.stack([(p.joints_cam - p.joints_cam[0]) / 1000.0 for p in ds.people])
+    return torch.tensor(joints.mean(axis=0), dtype=torch.float32)
+
+
+def _lr(cfg: Config, epoch_float: float) -> float:
+    if cfg.optim.schedule == "constant":
+        return cfg.optim.lr
+    return cfg.optim.lr * 0.5 * (1 + math.cos(math.pi * min(1.0, epoch_float / cfg.train.epochs)))
+
+
+def _epoch(cfg: Config, step: TrainStep, loader, epoch: int, progress) -> dict[str, float]:
+    step.model.train()
+    meter, device = step.meter, step.placement.device
+    meter.reset()
+    n, totals, lr = len(loader), torch.zeros(3, device=device), 0.0
+    batches = iter(loader)
+    for i in range(n):
+        batch = meter.next_batch(batches, lambda b: {k: v.to(device, non_blocking=True) for k, v in b.items()})
+        lr = _lr(cfg, epoch - 1 + i / max(n, 1))
+        for group in step.optimizer.param_groups:
+            group["lr"] = lr
+        losses = step(batch["image"], lambda out: _loss(cfg, out, batch))
+        totals += torch.stack(losses)
+        if progress is not None:
+            progress(i + 1, n, epoch=epoch, epochs=cfg.train.epochs, loss=losses[0], images_per_s=meter.rate())
+        if (i + 1) % cfg.train.log_every == 0 or i + 1 == n:
+            print(meter.line(f"Epoch: [{epoch}][{i + 1}/{n}]", losses[0].item(), lr), flush=True)
+    stats = meter.stats(device)
+    warn_if_data_bound(stats["time/data_wait"], cfg.data.workers, "lower the input size")
+    mean = (totals / max(n, 1)).tolist()
+    return {"train/loss": mean[0] if math.isfinite(mean[0]) else float("nan"), "train/loss3d": mean[1],
+            "train/loss2d": mean[2], "train/lr": lr, **stats}
+
+
+def train(cfg: Config, report: Report) -> dict[str, float]:
+    seed_everything(cfg.seed, cfg.train.deterministic)
+    val_ds = build_data(cfg, "val")
+    train_ds = build_data(cfg, "train") if cfg.mode == "train" else None
+    mean = _mean_pose(train_ds) if train_ds is not None else None
+    model, placement = place(build_model(cfg.model, cfg.loss.w2d > 0, mean), cfg.train)
+    val_loader = _loader(val_ds, cfg, placement.device, False, cfg.seed)
+    params = float(count_params(model))
+    if cfg.mode == "eval":
+        state = load_for_eval(cfg.checkpoint, model, placement.device)
+        metrics = {**evaluate(model, val_loader, placement), "model/params": params}
+        report(metrics, int(state.get("epoch", 0)))
+        return metrics
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
+    ckpts = prepare_training(cfg, model, optimizer, placement, _NOT_FINGERPRINTED, "epoch")
+    step = TrainStep(model, optimizer, ckpts.scaler, placement, StepMeter())
+    metrics: dict[str, float] = {}
+    for epoch in range(ckpts.start + 1, cfg.train.epochs + 1):
+        train_ds.set_epoch(cfg.seed, epoch)
+        loader = _loader(train_ds, cfg, placement.device, True, cfg.seed * 100_003 + epoch)
+        stats = _epoch(cfg, step, loader, epoch, progress_of(report))
+        ckpts.save(epoch)
+        if epoch % cfg.train.eval_every and epoch != cfg.train.epochs:
+            continue
+        metrics = {**stats, **evaluate(model, val_loader, placement), "model/params": params}
+        report(metrics, epoch)
+    return metrics
