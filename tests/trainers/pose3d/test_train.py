@@ -32,7 +32,7 @@ def config(**overrides):
 
 def test_a_short_cpu_run_beats_the_untrained_network_and_the_mean_pose(capsys):
     cfg = config(**{"model.hidden": 256, "model.dropout": 0.0, "data.synth_train": 800, "data.synth_val": 100, "data.synth_max_yaw": 30.0,
-                    "train.epochs": 5, "optim.lr": 1e-3})
+                    "train.epochs": 6, "optim.lr": 1e-3})
     val, training = build_data(cfg, "val"), build_data(cfg, "train")
     untrained, placement = place(build_model(cfg.model, True, _mean_pose(training)), cfg.train)
     before = evaluate(untrained, _loader(val, cfg, placement.device, False, 0), placement)["val/MPJPE"]
@@ -42,9 +42,9 @@ def test_a_short_cpu_run_beats_the_untrained_network_and_the_mean_pose(capsys):
     final = train(cfg, lambda metrics, step: reports.append((step, metrics)))
     after = final["val/MPJPE"]
     print(f"MPJPE (mm): untrained {before:.1f}, mean pose {mean:.1f}, after {cfg.train.epochs} epochs {after:.1f}")
-    assert [s for s, _ in reports] == [1, 2, 3, 4, 5]
+    assert [s for s, _ in reports] == [1, 2, 3, 4, 5, 6]
     assert {f"val/{k}" for k in METRIC_KEYS} <= set(final) and final["model/params"] > 11e6
-    assert after < 0.95 * before and after < 0.95 * mean
+    assert after < 0.93 * before and after < 0.93 * mean  # measured: 0.89 of both
     assert final["val/PA-MPJPE"] < after and 0 <= final["val/PCK3D"] <= 100 and 0 <= final["val/AUC"] <= 100
 
 
