@@ -258,7 +258,8 @@ def check_objectives(doc: LineDict, search: SearchSpec | None, objectives: tuple
     problems.add(file, section.lines.get("sampler", search.line), "search.sampler",
                  f"sampler {search.sampler} optimises one objective, and metric: names {len(objectives)} "
                  f"({', '.join(m for m, _ in objectives)});",
-                 "use nsga2, tpe, gp, qmc or random for several objectives, or keep one metric.")
+                 f"use one of {', '.join(x for x in SAMPLERS if x not in SINGLE_OBJECTIVE_SAMPLERS)} for several "
+                 f"objectives, or keep one metric.")
 
 
 def optuna_distributions(space: tuple[Distribution, ...]) -> dict[str, Any]:

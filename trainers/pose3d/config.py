@@ -16,6 +16,9 @@ class Model:
     n_iter: int = param(3, ge=1, le=10, help="iterative refinement steps of the head (HMR/SPIN: 3)")
     hidden: int = param(1024, ge=16, help="width of the head's two hidden layers (HMR/SPIN: 1024)")
     dropout: float = param(0.5, ge=0, le=0.9, help="dropout between the head's layers (HMR/SPIN: 0.5)")
+    keypoints2d: str = param("camera", choices=("camera", "direct"), help="the 2-D keypoints of the 2-D "
+                             "loss: the 3-D joints projected by a predicted weak-perspective camera (SPIN), "
+                             "or a 2-D output of their own (learns faster from scratch on small data)")
     pretrained: str = param("none", help="'none' or a local state_dict path for the backbone "
                             "(nothing is downloaded at run time)")
 
@@ -44,8 +47,8 @@ class Data:
 class Loss:
     name: str = param("l1", choices=("l1", "mse"), help="distance on root-relative 3-D joints (m)")
     w3d: float = param(1.0, ge=0, help="weight of the 3-D joint loss")
-    w2d: float = param(0.5, ge=0, help="weight of the 2-D keypoint loss (crop coordinates in [-1, 1]); "
-                       "0 turns the 2-D output off")
+    w2d: float = param(0.5, ge=0, help="weight of the 2-D keypoint loss (crop coordinates in [-1, 1], "
+                       "see model.keypoints2d); 0 turns it off")
 
 
 @dataclass

@@ -31,7 +31,8 @@ def config(**overrides):
 
 
 def test_a_short_cpu_run_beats_the_untrained_network_and_the_mean_pose(capsys):
-    cfg = config(**{"model.hidden": 256, "model.dropout": 0.0, "data.synth_train": 800, "data.synth_val": 100, "data.synth_max_yaw": 30.0,
+    cfg = config(**{"model.hidden": 256, "model.dropout": 0.0, "model.keypoints2d": "direct",
+                    "data.synth_train": 800, "data.synth_val": 100, "data.synth_max_yaw": 30.0,
                     "train.epochs": 6, "optim.lr": 1e-3})
     val, training = build_data(cfg, "val"), build_data(cfg, "train")
     untrained, placement = place(build_model(cfg.model, True, _mean_pose(training)), cfg.train)
