@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from orchestrator.trainer import param
 
-__all__ = ["TorchConfig", "TorchTrain", "torch_config"]
+__all__ = ["TorchConfig", "TorchTrain", "EpochTrain", "torch_config"]
 
 
 @dataclass
@@ -23,6 +23,19 @@ class TorchTrain:
     resume: bool = param(True, help="continue from out_dir's checkpoint when it matches this config")
     deterministic: bool = param(False, help="torch's deterministic algorithms: identical reruns on a "
                                 "GPU, usually 10-30% slower; an op without one raises")
+
+
+@dataclass
+class EpochTrain(TorchTrain):
+    """The ``train`` group of a trainer that counts in epochs (pose, pose3d): a subclass sets its
+    own ``epochs`` and ``batch_size`` defaults."""
+
+    epochs: int = param(100, ge=1, help="training epochs")
+    batch_size: int = param(32, ge=1, help="images per step")
+    out_dir: str = param("checkpoints/{sweep}/{name}", help="checkpoint folder; a checkpoint per "
+                         "epoch, resumed when the config matches")
+    log_every: int = param(50, ge=1, help="print a progress line every N steps")
+    eval_every: int = param(1, ge=1, help="evaluate and report every N epochs")
 
 
 @dataclass

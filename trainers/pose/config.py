@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from orchestrator.trainer import param
-from trainers._config import TorchTrain, torch_config
+from trainers._config import EpochTrain, torch_config
 
 BACKBONES = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "densenet121",
              "densenet169", "densenet201", "mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small",
@@ -73,13 +73,9 @@ class Optim:
 
 
 @dataclass
-class Train(TorchTrain):
+class Train(EpochTrain):
     epochs: int = param(140, ge=1, help="training epochs (SimpleBaseline: 140)")
     batch_size: int = param(32, ge=1, help="images per step")
-    out_dir: str = param("checkpoints/{sweep}/{name}", help="checkpoint folder; a checkpoint per "
-                         "epoch, resumed when the config matches")
-    log_every: int = param(50, ge=1, help="print a progress line every N steps")
-    eval_every: int = param(1, ge=1, help="evaluate and report every N epochs")
 
 
 @dataclass

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from orchestrator.trainer import param
-from trainers._config import TorchTrain, torch_config
+from trainers._config import EpochTrain, torch_config
 from trainers.pose.config import BACKBONES
 
 
@@ -59,13 +59,9 @@ class Optim:
 
 
 @dataclass
-class Train(TorchTrain):
+class Train(EpochTrain):
     epochs: int = param(50, ge=1, help="training epochs")
     batch_size: int = param(64, ge=1, help="images per step (SPIN: 64)")
-    out_dir: str = param("checkpoints/{sweep}/{name}", help="checkpoint folder; a checkpoint per "
-                         "epoch, resumed when the config matches")
-    log_every: int = param(50, ge=1, help="print a progress line every N steps")
-    eval_every: int = param(1, ge=1, help="evaluate and report every N epochs")
 
 
 Config = torch_config(__name__, "The 3-D pose trainer's schema: model, data, loss, optim and train groups.",
