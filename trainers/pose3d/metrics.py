@@ -67,6 +67,14 @@ def _errors(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
     return np.linalg.norm(pred - gt, axis=-1)  # (N, J), mm
 
 
+def _pck(errors: np.ndarray, threshold: float) -> float:
+    return float((errors <= threshold).mean() * 100.0)
+
+
+def _auc(errors: np.ndarray, thresholds: np.ndarray) -> float:
+    return float(np.mean([_pck(errors, t) for t in thresholds]))
+
+
 def mpjpe(pred: np.ndarray, gt: np.ndarray, root: int | Sequence[int] = 0) -> float:
     pred, gt = _poses(pred, gt)
     return float(_errors(root_align(pred, root), root_align(gt, root)).mean())
@@ -80,14 +88,13 @@ def pa_mpjpe(pred: np.ndarray, gt: np.ndarray) -> float:
 def pck3d(pred: np.ndarray, gt: np.ndarray, threshold: float = PCK_THRESHOLD_MM,
           root: int | Sequence[int] = 0) -> float:
     pred, gt = _poses(pred, gt)
-    return float((_errors(root_align(pred, root), root_align(gt, root)) <= threshold).mean() * 100.0)
+    return _pck(_errors(root_align(pred, root), root_align(gt, root)), threshold)
 
 
 def auc(pred: np.ndarray, gt: np.ndarray, thresholds: np.ndarray = AUC_THRESHOLDS_MM,
         root: int | Sequence[int] = 0) -> float:
     pred, gt = _poses(pred, gt)
-    errors = _errors(root_align(pred, root), root_align(gt, root))
-    return float(np.mean([(errors <= t).mean() for t in thresholds]) * 100.0)
+    return _auc(_errors(root_align(pred, root), root_align(gt, root)), thresholds)
 
 
 def evaluate3d(pred: np.ndarray, gt: np.ndarray, root: int | Sequence[int] = 0) -> dict[str, float]:
@@ -98,5 +105,4 @@ def evaluate3d(pred: np.ndarray, gt: np.ndarray, root: int | Sequence[int] = 0) 
     errors = _errors(aligned_p, aligned_g)
     return {"MPJPE": float(errors.mean()),
             "PA-MPJPE": float(_errors(procrustes_align(pred, gt), gt).mean()),
-            "PCK3D": float((errors <= PCK_THRESHOLD_MM).mean() * 100.0),
-            "AUC": float(np.mean([(errors <= t).mean() for t in AUC_THRESHOLDS_MM]) * 100.0)}
+            "PCK3D": _pck(errors, PCK_THRESHOLD_MM), "AUC": _auc(errors, AUC_THRESHOLDS_MM)}
