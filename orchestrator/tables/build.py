@@ -27,7 +27,7 @@ class TableError(Exception):
     pass
 
 
-@dataclass(frozen=True)
+@dataclass  # not frozen: a big table builds 10,000s, and a frozen dataclass's __init__ costs 4x
 class Cell:
     mean: float | None = None  # over the seeds with a finite value
     std: float | None = None  # sample standard deviation (n - 1); None for one value
@@ -154,10 +154,15 @@ def _metric_value(trial: TrialResult, column: Column, at: str, step: int | None,
     history = trial.history.get(column.key)
     if not history or column.key.startswith(COMPUTE_PREFIX):  # compute/: a total, not a curve
         return trial.metrics.get(column.key)
-    if at == "step" and not any(s <= step for s, _ in history):
-        return None
     chosen = steps[trial.run_id] if steps is not None else chosen_step(trial, at, step, metric, mode)
-    return _value_at(history, chosen)
+    if chosen is None:
+        return history[-1][1]
+    value = None  # _value_at, inlined: this runs once per trial and column
+    for s, v in history:
+        if s > chosen:
+            break
+        value = v
+    return value
 
 
 def chosen_steps(trials: Sequence[TrialResult], at: str, step: int | None, metric: str,
@@ -235,14 +240,13 @@ def mark_ranks(cells: list[Cell], mode: str, digits: int) -> list[Cell]:
     no mark on ties or on a constant column, none on params (``mode`` "")."""
     if not mode:
         return cells
-    shown = sorted({round(c.mean, digits) for c in cells if c.mean is not None and math.isfinite(c.mean)},
-                   reverse=mode == "max")
+    rounded = [round(c.mean, digits) if c.mean is not None and math.isfinite(c.mean) else None for c in cells]
+    shown = sorted({v for v in rounded if v is not None}, reverse=mode == "max")
     if len(shown) < 2:
         return cells
-    count = {v: sum(1 for c in cells if c.mean is not None and round(c.mean, digits) == v) for v in shown[:2]}
+    count = {v: rounded.count(v) for v in shown[:2]}
     out = []
-    for cell in cells:
-        value = round(cell.mean, digits) if cell.mean is not None else None
+    for cell, value in zip(cells, rounded):
         best = value == shown[0] and count[shown[0]] == 1
         second = value == shown[1] and count[shown[1]] == 1 and count[shown[0]] == 1
         # a copy only for the (at most two) cells whose marks change: 10,000s of cells in a big sweep

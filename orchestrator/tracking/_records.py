@@ -49,9 +49,17 @@ def trial_result(run_id: str, run_name: str, tags: dict[str, str], params: dict[
         seed=int(tags.get(Tag.SEED, "0")), status=TrialStatus.parse(tags.get(Tag.STATUS)),
         axes=MappingProxyType(json.loads(tags.get(Tag.AXES, "{}"))),
         params=MappingProxyType(params),
-        metrics=MappingProxyType({from_mlflow_name(k): v for k, v in latest.items()}),
-        history=MappingProxyType({from_mlflow_name(k): history[k] for k in sorted(history)}),  # one order, either path
+        metrics=MappingProxyType(_orch_names(latest)),
+        history=MappingProxyType(_orch_names(dict(sorted(history.items())))),  # one order, either path
         tags=MappingProxyType(tags), message=tags.get(Tag.MESSAGE, ""))
+
+
+def _orch_names(stored: dict) -> dict:
+    """Keys as MLflow stores them -> orch's (:func:`from_mlflow_name`); the dict itself when no key
+    needs it (nearly always: this runs for every trial of a sweep)."""
+    if "_at_" not in "\n".join(stored):
+        return stored
+    return {from_mlflow_name(k): v for k, v in stored.items()}
 
 
 def order_trials(trials: list[TrialResult], planned: list[dict]) -> tuple[TrialResult, ...]:

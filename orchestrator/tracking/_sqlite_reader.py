@@ -30,6 +30,7 @@ __all__ = ["KNOWN_REVISIONS", "UnknownSchema", "read_sqlite", "list_sqlite", "ru
 KNOWN_REVISIONS = frozenset({"dc11669786a5"})
 
 _RUN_KEY = itemgetter(0, 1)
+_KEY_VALUE = itemgetter(1, 2)
 _NAN = math.nan
 
 
@@ -60,6 +61,7 @@ def _connect(uri: str) -> sqlite3.Connection | None:
         db.close()
         raise UnknownSchema(f"{path} has MLflow schema revision {revision or '(none)'}, which orch's "
                             "direct SQLite reader does not know")
+    db.execute("BEGIN")  # one snapshot for all of a read's queries; `with db:` ends it
     return db
 
 
@@ -80,19 +82,56 @@ def _planned(artifact_uri: str) -> list[dict]:
         return []
 
 
+def _by_run(rows) -> dict[str, dict]:
+    """(run_uuid, key, value) rows in run order -> run -> {key: value}; {} for a run without rows."""
+    return defaultdict(dict, {run: dict(map(_KEY_VALUE, series)) for run, series in groupby(rows, itemgetter(0))})
+
+
 def _latest(db: sqlite3.Connection, where: str, args: tuple) -> dict[str, dict[str, float]]:
-    out: dict[str, dict[str, float]] = defaultdict(dict)
-    for run, key, value, is_nan in db.execute(
-            f"SELECT run_uuid, key, value, is_nan FROM latest_metrics WHERE run_uuid IN ({where})", args):
-        out[run][key] = math.nan if is_nan else value
+    out = _by_run(db.execute(f"SELECT run_uuid, key, iif(is_nan, NULL, value) FROM latest_metrics "
+                             f"WHERE run_uuid IN ({where}) ORDER BY run_uuid", args))
+    for run, metrics in out.items():
+        if None in metrics.values():  # NaN: MLflow stores is_nan and a placeholder value
+            out[run] = {k: _NAN if v is None else v for k, v in metrics.items()}
     return out
 
 
 def _pairs(db: sqlite3.Connection, table: str, where: str, args: tuple) -> dict[str, dict[str, str]]:
-    out: dict[str, dict[str, str]] = defaultdict(dict)
-    for run, key, value in db.execute(f"SELECT run_uuid, key, value FROM {table} WHERE run_uuid IN ({where})", args):
-        out[run][key] = value
+    return _by_run(db.execute(f"SELECT run_uuid, key, value FROM {table} WHERE run_uuid IN ({where}) "
+                              f"ORDER BY run_uuid", args))
+
+
+def _histories(db: sqlite3.Connection, where: str, args: tuple) -> dict[str, dict[str, tuple]]:
+    """run -> key -> ((step, value), ...), one value per step (:func:`dedupe_history`).
+
+    Two queries in the (run_uuid, key, step) index's order, rowid last, so SQLite sorts nothing:
+    the series and their lengths, then every (step, value) point, which fills the histories by
+    slicing (a sweep has 100,000s of points, and a run id and a key per point would be most of
+    the read). A series with a step logged again (a resumed trial) is read once more with its
+    timestamps and deduped as the client path does. The caller holds one read transaction."""
+    out: dict[str, dict[str, tuple]] = defaultdict(dict)
+    series = db.execute(f"SELECT run_uuid, key, count(*) FROM metrics WHERE {where} GROUP BY run_uuid, key "
+                        f"ORDER BY run_uuid, key", args).fetchall()
+    points = db.execute(f"SELECT step, iif(is_nan, NULL, value) FROM metrics WHERE {where} "
+                        f"ORDER BY run_uuid, key, step, rowid", args).fetchall()
+    start = 0
+    for run, key, count in series:
+        history = points[start:start + count]
+        start += count
+        steps = dict(history)
+        if len(steps) < count:
+            out[run][key] = _reread(db, run, key)
+        elif None in steps.values():  # NaN: MLflow stores is_nan and a placeholder value
+            out[run][key] = tuple((step, _NAN if value is None else value) for step, value in history)
+        else:
+            out[run][key] = tuple(history)
     return out
+
+
+def _reread(db: sqlite3.Connection, run: str, key: str) -> tuple[tuple[int, float], ...]:
+    return dedupe_history((step, stamp, _NAN if value is None else value) for step, stamp, value in db.execute(
+        "SELECT step, timestamp, iif(is_nan, NULL, value) FROM metrics WHERE run_uuid = ? AND key = ? "
+        "ORDER BY step, rowid", (run, key)))
 
 
 def list_sqlite(uri: str) -> list[SweepRecord] | None:
@@ -162,12 +201,7 @@ def read_sqlite(uri: str, name: str | None, metrics: list[str] | None) -> SweepR
             names = [to_mlflow_name(m) for m in metrics]
             key_filter = f"AND key IN ({','.join('?' * len(names))})" if names else "AND 0"
             key_args = tuple(names)
-        history: dict[str, dict] = defaultdict(dict)
-        rows = db.execute(f"SELECT run_uuid, key, step, timestamp, value, is_nan FROM metrics WHERE run_uuid IN "
-                          f"({children}) {key_filter} ORDER BY run_uuid, key", (Tag.PARENT, parent_id, *key_args))
-        for (run, key), series in groupby(rows, _RUN_KEY):  # the (run_uuid, key, step) index's order
-            history[run][key] = dedupe_history([(step, stamp, _NAN if is_nan else value)
-                                                for _, _, step, stamp, value, is_nan in series])
+        history = _histories(db, f"run_uuid IN ({children}) {key_filter}", (Tag.PARENT, parent_id, *key_args))
     trials = [trial_result(run, runs[run], tags[run], params[run], latest[run], history[run])
               for run in runs]
     return sweep_record(parent_tags, parent_id, experiment_id, status, start_time, run_name,
