@@ -4,6 +4,7 @@ schema revisions orch knows, and the MLflow client, which must give the same tab
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.slow  # MLflow creates a real store
 @pytest.fixture
 def tracked(write, store):
     """A sweep written through the real tracker (no Ray): 2 settings x 2 seeds, 3 steps each,
-    one seed of one setting diverged."""
+    one seed of one setting diverged, one that logged a step again."""
     uri, _ = store
     spec = load_sweep(write("read.yaml", """
         name: readback
@@ -34,6 +35,9 @@ def tracked(write, store):
             value = float("nan") if (i == 3 and step == 3) else 40.0 + 10 * i + step
             tracker.trial_metrics(trial, {"val/Mean": value, "val/Mean@0.1": value / 2, "train/loss": 1 / step},
                                   step)
+        if i == 0:  # resumed from its step-1 checkpoint: step 2 logged again, later, into the same run
+            time.sleep(0.01)
+            tracker.trial_metrics(trial, {"val/Mean": 99.0}, 2)
         tracker.trial_ended(trial, TrialStatus.DIVERGED if i == 3 else TrialStatus.FINISHED, {"trial.log": "x"})
     assert tracker.close("FINISHED") == []
     return uri
@@ -67,6 +71,9 @@ def test_fast_path_refuses_an_unknown_schema_and_the_client_gives_the_same_table
         [repr((t.name, t.status, dict(t.history))) for t in fast.trials]  # repr: nan == nan
     rows = {r["setting"]: r["metrics"] for r in json.loads(fast_table["json"])}
     assert rows["t10"]["val/Mean"]["nan"] == 1 and rows["t7"]["val/Mean"]["n"] == 2
+    resumed = fast.trials[0]
+    assert resumed.history["val/Mean"] == ((1, 41.0), (2, 99.0), (3, 43.0))  # the later value of step 2
+    assert resumed.history["val/Mean@0.1"] == ((1, 20.5), (2, 21.0), (3, 21.5))
 
 
 def test_reading_an_absent_store_creates_nothing(tmp_path):
