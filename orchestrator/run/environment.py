@@ -106,8 +106,31 @@ def _init(ray, address: str | None) -> None:
         _own_tag = tag_instance()  # every process of this instance and its trials carries the tag
         # "local": always a new embedded instance, never one a `ray start` left behind; its
         # servers bind to the node address, so 127.0.0.1 keeps them off the network
-        ray.init(address="local", _node_ip_address="127.0.0.1", include_dashboard=False,
-                 log_to_driver=False, logging_level=logging.WARNING, **_logical_gpus())
+        with _no_api_server(ray):
+            ray.init(address="local", _node_ip_address="127.0.0.1", include_dashboard=False,
+                     log_to_driver=False, logging_level=logging.WARNING, **_logical_gpus())
+
+
+@contextlib.contextmanager
+def _no_api_server(ray):
+    """The embedded instance without Ray's API server: with ``include_dashboard=False`` Ray still
+    starts its dashboard process (for usage statistics) and polls until it is up, 0.7-1 s of
+    ray.init on a 2-core machine, for a server orch never calls (no state API, no job
+    submission) and one more port open. A Ray internal: where it is gone, Ray's way stays."""
+    node = getattr(getattr(getattr(ray, "_private", None), "node", None), "Node", None)
+    start = getattr(node, "start_api_server", None)
+    if start is None:
+        yield
+        return
+
+    def skipped(self, *args, **kwargs):
+        self._webui_url = None
+
+    node.start_api_server = skipped
+    try:
+        yield
+    finally:
+        node.start_api_server = start
 
 
 def _logical_gpus() -> dict[str, int]:

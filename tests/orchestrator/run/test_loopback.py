@@ -59,3 +59,23 @@ def test_embedded_ray_listens_on_loopback_only(local_ray):
     exposed = {cmd: listening[inode] for inode, cmd in ours.items()
                if listening[inode] not in ("127.0.0.1", "::1", "::ffff:127.0.0.1")}
     assert exposed == {}
+
+
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="needs Linux /proc to list processes")
+def test_embedded_ray_runs_no_dashboard_server(local_ray):
+    """Ray starts its dashboard process even with include_dashboard=False; orch's instance skips it
+    (nothing calls it, and it is one more listening port)."""
+    from orchestrator.processes import instance_processes
+    from orchestrator.run.environment import own_instance_tag
+
+    tag = own_instance_tag()
+    assert tag, "the session's instance was started by this process"
+    commands = {}
+    for pid in instance_processes(tag):
+        try:
+            commands[pid] = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+    assert any("raylet" in c for c in commands.values()), commands  # the instance is there
+    assert [c for c in commands.values() if "dashboard/dashboard.py" in c] == []
+    assert local_ray.cluster_resources().get("CPU", 0) >= 1  # and it runs work
