@@ -16,7 +16,8 @@ from typing import Any
 from rich.console import Console
 
 from orchestrator.protocol import STEP_KEY, TrialStatus
-from orchestrator.run.environment import ResourcesUnavailable, check_resources, configure_environment
+from orchestrator.run.environment import (ResourcesUnavailable, check_resources, configure_environment,
+                                          trial_actors_plain)
 from orchestrator.run.interrupt import Interrupts
 from orchestrator.run.usage import Usage
 from orchestrator.sweepfile.model import SweepSpec
@@ -213,6 +214,7 @@ def _tuner(spec: SweepSpec, todo: list[int], callback, stopper, storage: str, pr
     from orchestrator.run.trainable import run_trial
 
     payload = _payload(spec, process_dir, board)
+    trial_actors_plain()
     trainable = tune.with_resources(tune.with_parameters(run_trial, payload=payload), _resources(spec))
     scheduler = _scheduler(spec)
     ranked = scheduler is not None or searcher is not None  # both read the metric from Tune's results

@@ -79,3 +79,24 @@ def test_embedded_ray_runs_no_dashboard_server(local_ray):
     assert any("raylet" in c for c in commands.values()), commands  # the instance is there
     assert [c for c in commands.values() if "dashboard/dashboard.py" in c] == []
     assert local_ray.cluster_resources().get("CPU", 0) >= 1  # and it runs work
+
+
+def test_trial_actors_keep_lightnings_no_fork_setting_without_a_runtime_env(local_ray):
+    """Tune's per-actor runtime env (PL_DISABLE_FORK=1) would make every trial wait for a new worker;
+    on the embedded instance the variable comes from orch's environment instead, so the actors'
+    workers still have it."""
+    from ray.tune.execution import class_cache
+
+    from orchestrator.run.environment import trial_actors_plain
+
+    trial_actors_plain()
+    assert "PL_DISABLE_FORK" not in class_cache.DEFAULT_ENV_VARS
+
+    @local_ray.remote(num_cpus=0)
+    class Probe:
+        def env(self) -> str | None:
+            return os.environ.get("PL_DISABLE_FORK")
+
+    probe = Probe.remote()
+    assert local_ray.get(probe.env.remote(), timeout=60) == "1"
+    local_ray.kill(probe)
