@@ -114,22 +114,29 @@ def _init(ray, address: str | None) -> None:
                      log_to_driver=False, logging_level=logging.WARNING, **_logical_gpus())
 
 
-def trial_actors_plain() -> None:
-    """Tune gives every trial actor a runtime env of its own (``PL_DISABLE_FORK=1``), which no
-    worker the raylet started ahead has, so the first trial waits for a new worker process:
-    0.4-0.9 s of the first trial's start here. On the embedded instance, whose workers inherit
-    orch's environment (where :func:`configure_environment` put that variable), the actors go
-    without it and start on those workers. Tune still adds the variables it propagates when
-    they are set. A Tune internal: where it is gone, Tune's way stays."""
-    if own_instance_tag() is None or os.environ.get("PL_DISABLE_FORK") != "1":
-        return  # a cluster's workers do not have orch's environment
-    try:
-        from ray.tune.execution import class_cache
-    except ImportError:
+@contextlib.contextmanager
+def trial_actors_plain():
+    """While a sweep's Tune run lasts: trial actors without Tune's runtime env of their own
+    (``PL_DISABLE_FORK=1``), which no worker the raylet started ahead has, so the first trial
+    waited for a new worker process (0.4-0.9 s of its start here). Only on the embedded
+    instance, whose workers inherit orch's environment, where :func:`configure_environment` put
+    that variable. Tune still adds the variables it propagates when they are set. A Tune
+    internal: where it is gone, Tune's way stays; afterwards Tune's defaults are back."""
+    defaults = None
+    if own_instance_tag() is not None and os.environ.get("PL_DISABLE_FORK") == "1":
+        try:
+            from ray.tune.execution import class_cache
+        except ImportError:
+            class_cache = None
+        defaults = getattr(class_cache, "DEFAULT_ENV_VARS", None)
+    if not isinstance(defaults, dict) or defaults.get("PL_DISABLE_FORK") != "1":
+        yield
         return
-    defaults = getattr(class_cache, "DEFAULT_ENV_VARS", None)
-    if isinstance(defaults, dict) and defaults.get("PL_DISABLE_FORK") == "1":
-        del defaults["PL_DISABLE_FORK"]
+    del defaults["PL_DISABLE_FORK"]
+    try:
+        yield
+    finally:
+        defaults["PL_DISABLE_FORK"] = "1"
 
 
 @contextlib.contextmanager

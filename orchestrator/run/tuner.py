@@ -214,7 +214,6 @@ def _tuner(spec: SweepSpec, todo: list[int], callback, stopper, storage: str, pr
     from orchestrator.run.trainable import run_trial
 
     payload = _payload(spec, process_dir, board)
-    trial_actors_plain()
     trainable = tune.with_resources(tune.with_parameters(run_trial, payload=payload), _resources(spec))
     scheduler = _scheduler(spec)
     ranked = scheduler is not None or searcher is not None  # both read the metric from Tune's results
@@ -284,7 +283,8 @@ def _fit_in_view(spec: SweepSpec, todo: list[int], tracker, progress, ray, inter
                 warnings.simplefilter("ignore")
                 logging.getLogger("ray.tune").setLevel(logging.CRITICAL)
                 searcher = _searcher(spec, todo, resumed, gate, progress)
-                _tuner(spec, todo, callback, StopOnInterrupt(), storage, process_dir, searcher, board).fit()
+                with trial_actors_plain():
+                    _tuner(spec, todo, callback, StopOnInterrupt(), storage, process_dir, searcher, board).fit()
     finally:
         interrupts.cleaning = True
         # trial scripts still running (Ctrl-C): SIGTERM, their grace (none when forced), SIGKILL

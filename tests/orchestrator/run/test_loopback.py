@@ -89,14 +89,14 @@ def test_trial_actors_keep_lightnings_no_fork_setting_without_a_runtime_env(loca
 
     from orchestrator.run.environment import trial_actors_plain
 
-    trial_actors_plain()
-    assert "PL_DISABLE_FORK" not in class_cache.DEFAULT_ENV_VARS
-
     @local_ray.remote(num_cpus=0)
     class Probe:
         def env(self) -> str | None:
             return os.environ.get("PL_DISABLE_FORK")
 
-    probe = Probe.remote()
-    assert local_ray.get(probe.env.remote(), timeout=60) == "1"
-    local_ray.kill(probe)
+    with trial_actors_plain():
+        assert "PL_DISABLE_FORK" not in class_cache.DEFAULT_ENV_VARS
+        probe = Probe.remote()
+        assert local_ray.get(probe.env.remote(), timeout=60) == "1"
+        local_ray.kill(probe)
+    assert class_cache.DEFAULT_ENV_VARS["PL_DISABLE_FORK"] == "1"  # Tune's own runs get Tune's defaults
