@@ -7,8 +7,8 @@ import contextlib
 import logging
 import os
 
-__all__ = ["configure_environment", "start_ray", "own_instance_tag", "trial_actors_plain", "ClusterUnreachable", "ResourcesUnavailable",
-           "check_resources"]
+__all__ = ["configure_environment", "start_ray", "own_instance_tag", "trial_actors_plain", "ClusterUnreachable",
+           "ResourcesUnavailable", "check_resources"]
 
 
 class ClusterUnreachable(Exception):

@@ -104,10 +104,6 @@ def _point_at(history: Sequence[tuple[int, float]], step: int | None) -> tuple[i
     return point
 
 
-def _value_at(history: Sequence[tuple[int, float]], step: int | None) -> float | None:
-    return _point_at(history, step)[1]
-
-
 def chosen_step(trial: TrialResult, at: str, step: int | None, metric: str, mode: str) -> int | None:
     """Which evaluation of a trial fills its cells: with ``best``, the step where the sweep's
     metric is best, so a row reads like one line of the per-epoch table; None means the last."""
@@ -155,14 +151,7 @@ def _metric_value(trial: TrialResult, column: Column, at: str, step: int | None,
     if not history or column.key.startswith(COMPUTE_PREFIX):  # compute/: a total, not a curve
         return trial.metrics.get(column.key)
     chosen = steps[trial.run_id] if steps is not None else chosen_step(trial, at, step, metric, mode)
-    if chosen is None:
-        return history[-1][1]
-    value = None  # _value_at, inlined: this runs once per trial and column
-    for s, v in history:
-        if s > chosen:
-            break
-        value = v
-    return value
+    return _point_at(history, chosen)[1]
 
 
 def chosen_steps(trials: Sequence[TrialResult], at: str, step: int | None, metric: str,

@@ -29,7 +29,6 @@ __all__ = ["KNOWN_REVISIONS", "UnknownSchema", "read_sqlite", "list_sqlite", "ru
 # were checked against (mlflow 3.17: dc11669786a5). Add one after checking a new MLflow's tables.
 KNOWN_REVISIONS = frozenset({"dc11669786a5"})
 
-_RUN_KEY = itemgetter(0, 1)
 _KEY_VALUE = itemgetter(1, 2)
 _NAN = math.nan
 
@@ -82,6 +81,12 @@ def _planned(artifact_uri: str) -> list[dict]:
         return []
 
 
+def _with_nan(pairs) -> tuple:
+    """(key, value) pairs read with ``iif(is_nan, NULL, value)``: MLflow stores NaN as is_nan and
+    a placeholder value; the query gives NULL for it, and this NaN."""
+    return tuple((key, _NAN if value is None else value) for key, value in pairs)
+
+
 def _by_run(rows) -> dict[str, dict]:
     """(run_uuid, key, value) rows in run order -> run -> {key: value}; {} for a run without rows."""
     return defaultdict(dict, {run: dict(map(_KEY_VALUE, series)) for run, series in groupby(rows, itemgetter(0))})
@@ -91,8 +96,8 @@ def _latest(db: sqlite3.Connection, where: str, args: tuple) -> dict[str, dict[s
     out = _by_run(db.execute(f"SELECT run_uuid, key, iif(is_nan, NULL, value) FROM latest_metrics "
                              f"WHERE run_uuid IN ({where}) ORDER BY run_uuid", args))
     for run, metrics in out.items():
-        if None in metrics.values():  # NaN: MLflow stores is_nan and a placeholder value
-            out[run] = {k: _NAN if v is None else v for k, v in metrics.items()}
+        if None in metrics.values():
+            out[run] = dict(_with_nan(metrics.items()))
     return out
 
 
@@ -121,8 +126,8 @@ def _histories(db: sqlite3.Connection, where: str, args: tuple) -> dict[str, dic
         steps = dict(history)
         if len(steps) < count:
             out[run][key] = _reread(db, run, key)
-        elif None in steps.values():  # NaN: MLflow stores is_nan and a placeholder value
-            out[run][key] = tuple((step, _NAN if value is None else value) for step, value in history)
+        elif None in steps.values():
+            out[run][key] = _with_nan(history)
         else:
             out[run][key] = tuple(history)
     return out
