@@ -109,7 +109,7 @@ def _init(ray, address: str | None) -> None:
         _own_tag = tag_instance()  # every process of this instance and its trials carries the tag
         # "local": always a new embedded instance, never one a `ray start` left behind; its
         # servers bind to the node address, so 127.0.0.1 keeps them off the network
-        with _no_api_server(ray):
+        with _lean_head(ray):
             ray.init(address="local", _node_ip_address="127.0.0.1", include_dashboard=False,
                      log_to_driver=False, logging_level=logging.WARNING, **_logical_gpus())
 
@@ -139,26 +139,42 @@ def trial_actors_plain():
         defaults["PL_DISABLE_FORK"] = "1"
 
 
+def _skip_api_server(self, *args, **kwargs):
+    self._webui_url = None
+
+
+def _skip(self, *args, **kwargs):
+    return None
+
+
+# Ray's head-node processes the embedded instance goes without, each a Python process that
+# imports half of Ray while ray.init waits on the raylet (2 cores: they compete with it):
+_SKIPPED = {
+    # the API server: with include_dashboard=False Ray still starts dashboard.py (for usage
+    # statistics) and polls until it is up, 0.7-1 s of ray.init; orch never calls it (no state
+    # API, no job submission), and it is one more open port
+    "start_api_server": _skip_api_server,
+    # the autoscaler's monitor: a single local node has nothing to scale (`ray status` reads it)
+    "start_monitor": _skip,
+    # the log monitor tails worker logs for the driver, which log_to_driver=False turns off:
+    # orch keeps what a trial prints itself (orchestrator.run._capture)
+    "start_log_monitor": _skip,
+}
+
+
 @contextlib.contextmanager
-def _no_api_server(ray):
-    """The embedded instance without Ray's API server: with ``include_dashboard=False`` Ray still
-    starts its dashboard process (for usage statistics) and polls until it is up, 0.7-1 s of
-    ray.init on a 2-core machine, for a server orch never calls (no state API, no job
-    submission) and one more port open. A Ray internal: where it is gone, Ray's way stays."""
+def _lean_head(ray):
+    """The embedded instance without the head-node processes in :data:`_SKIPPED`; together
+    0.3-1 s of ray.init here. Ray internals: where one is gone, Ray's way stays for it."""
     node = getattr(getattr(getattr(ray, "_private", None), "node", None), "Node", None)
-    start = getattr(node, "start_api_server", None)
-    if start is None:
-        yield
-        return
-
-    def skipped(self, *args, **kwargs):
-        self._webui_url = None
-
-    node.start_api_server = skipped
+    saved = {name: getattr(node, name) for name in _SKIPPED if callable(getattr(node, name, None))}
+    for name in saved:
+        setattr(node, name, _SKIPPED[name])
     try:
         yield
     finally:
-        node.start_api_server = start
+        for name, method in saved.items():
+            setattr(node, name, method)
 
 
 def _logical_gpus() -> dict[str, int]:
