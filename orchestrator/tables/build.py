@@ -10,7 +10,9 @@ from __future__ import annotations
 import dataclasses
 import math
 import statistics
+from bisect import bisect_right
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any, Mapping, Sequence
 
 from orchestrator.protocol import COMPUTE_PREFIX, DESCRIPTIVE_PREFIXES, PARAM_PREFIX_OOM, TrialStatus
@@ -25,6 +27,9 @@ __all__ = ["Cell", "Row", "Table", "TableError", "build_table", "parse_at", "agg
 
 class TableError(Exception):
     pass
+
+
+_STEP = itemgetter(0)
 
 
 @dataclass  # not frozen: a big table builds 10,000s, and a frozen dataclass's __init__ costs 4x
@@ -95,13 +100,13 @@ def at_words(at: str, metric: str) -> str:
 
 def _point_at(history: Sequence[tuple[int, float]], step: int | None) -> tuple[int | None, float | None]:
     """(step, value) logged at ``step``, or the latest one before it (a metric logged less often);
-    the last one when ``step`` is None."""
-    point: tuple[int | None, float | None] = (None, None)
-    for s, v in history:
-        if step is not None and s > step:
-            break
-        point = (s, v)
-    return point
+    the last one when ``step`` is None. Histories are in step order, one point per step."""
+    if not history:
+        return (None, None)
+    if step is None:
+        return history[-1]
+    i = bisect_right(history, step, key=_STEP)  # a binary search: histories of 100s of epochs
+    return history[i - 1] if i else (None, None)
 
 
 def chosen_step(trial: TrialResult, at: str, step: int | None, metric: str, mode: str) -> int | None:

@@ -95,6 +95,30 @@ def test_at_step_and_last():
         build_table(record(), columns(["Mean"]), at="epoch3")
 
 
+def test_a_metric_logged_less_often_reads_its_latest_value_at_the_chosen_step():
+    """300 epochs of val/Mean, val/Slow every 25th epoch from the 25th: --at best (epoch 160) and
+    --at step:N read val/Slow's point at or before that epoch; before its first point, nothing."""
+    from dataclasses import replace
+
+    from orchestrator.tables.groups import Column
+
+    mean = tuple((s, 50.0 - abs(s - 160) / 10) for s in range(1, 301))
+    slow = tuple((s, float(s)) for s in range(25, 301, 25))
+    one = replace(trial(0, 0, 0, 80), history={"val/Mean": mean, "val/Slow": slow}, metrics={})
+    rec = replace(record(), trials=(one,))
+    cols = [Column("val/Mean", "Mean", "val", "max"), Column("val/Slow", "Slow", "val", "max")]
+
+    def cells(at):
+        return [c.mean for c in build_table(rec, cols, at=at).rows[0].cells]
+
+    assert cells("best") == [50.0, 150.0]
+    assert cells("last") == [mean[-1][1], 300.0]
+    assert cells("step:300") == [mean[-1][1], 300.0]
+    assert cells("step:74") == [mean[73][1], 50.0]
+    assert cells("step:25") == [mean[24][1], 25.0]
+    assert cells("step:24") == [mean[23][1], None]
+
+
 def test_unknown_metric_and_bad_pivot_and_baseline():
     with pytest.raises(UnknownMetric, match="did you mean"):
         columns(["Meen"])
