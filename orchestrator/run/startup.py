@@ -24,14 +24,14 @@ __all__ = ["RayInstance", "open_beside_ray"]
 class RayInstance:
     """The sweep's Ray: started (or joined) once, stopped once, whoever asks first."""
 
-    def __init__(self, address: str | None, interrupts: Interrupts):
-        self.address, self.interrupts = address, interrupts
+    def __init__(self, address: str | None, interrupts: Interrupts, preload: tuple[str, ...] = ()):
+        self.address, self.interrupts, self.preload = address, interrupts, preload
         self.started = False  # this process started it (and shuts it down)
 
     def start(self) -> None:
         """start_ray; a SIGTERM during ray.init (whose own handler exits with 15) is an interrupt."""
         try:
-            self.started = start_ray(self.address)
+            self.started = start_ray(self.address, self.preload)
         except SystemExit as exc:
             if exc.code != signal.SIGTERM:
                 raise

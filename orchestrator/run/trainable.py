@@ -93,8 +93,28 @@ class _Attempts:
         return None
 
 
+_threads_sized = False
+
+
+def threads_as_ray_sets() -> None:
+    """Size the thread pools of what this worker loaded already to the trial's CPUs. The embedded
+    instance's workers import Tune, and so numpy, as they start (environment.worker_modules),
+    before Ray sets OMP_NUM_THREADS for the trial they are given: numpy's BLAS then sized its
+    pool to the whole machine, and a 1-CPU trial would run 2 or more BLAS threads. Once per
+    worker: a reused actor keeps its CPUs."""
+    global _threads_sized
+    threads = os.environ.get("OMP_NUM_THREADS", "")
+    if _threads_sized or not threads.isdigit() or int(threads) < 1:
+        return
+    _threads_sized = True
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(int(threads))
+
+
 def run_trial(config: dict[str, Any], payload: dict[str, Any]) -> None:
     """Tune function trainable: ``config`` only holds the index of the trial to run."""
+    threads_as_ray_sets()
     if "index" in config:
         trial = payload["trials"][config["index"]]
     else:  # a point a searcher suggested: its values over where every point starts

@@ -17,7 +17,7 @@ from rich.console import Console
 
 from orchestrator.protocol import STEP_KEY, TrialStatus
 from orchestrator.run.environment import (ResourcesUnavailable, check_resources, configure_environment,
-                                          trial_actors_plain)
+                                          trial_actors_plain, worker_modules)
 from orchestrator.run.interrupt import Interrupts
 from orchestrator.run.usage import Usage
 from orchestrator.sweepfile.model import SweepSpec
@@ -102,7 +102,7 @@ def _run(spec: SweepSpec, address: str | None, tracking_uri: str | None, new: bo
     from orchestrator.run.startup import RayInstance, open_beside_ray
 
     live = console.is_terminal and not quiet
-    ray = RayInstance(address, interrupts)
+    ray = RayInstance(address, interrupts, worker_modules())
     phase = f"opening the store · {f'connecting to Ray at {address}' if address else 'starting Ray'} ..."
     with console.status(phase, spinner="dots") if live else contextlib.nullcontext():
         tracker = open_beside_ray(spec, tracking_uri, new, lambda outage: relay and relay[0].tracking(outage), ray)
