@@ -102,8 +102,11 @@ def current_trials(record):
 
 def make_table(req: TableRequest) -> tuple[str, Path | None]:
     """Render the table a request asks for; returns (text, file written or None)."""
-    record, table = build(req)
-    text = render(table, req.fmt, req.style)
+    from orchestrator.bulk import paused_gc
+
+    with paused_gc():  # 100,000s of history points and 10,000s of cells in a big sweep
+        record, table = build(req)
+        text = render(table, req.fmt, req.style)
     if req.out == "-":
         return text, None
     path = Path(req.out) if req.out else Path("results") / f"{record.name}.{EXTENSIONS[req.fmt]}"

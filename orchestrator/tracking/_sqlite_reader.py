@@ -18,6 +18,7 @@ from itertools import groupby
 from operator import itemgetter
 from pathlib import Path
 
+from orchestrator.bulk import paused_gc
 from orchestrator.protocol import Tag
 from orchestrator.results import RunSnapshot, SweepRecord
 from orchestrator.tracking._records import dedupe_history, order_trials, sweep_record, trial_result
@@ -183,7 +184,7 @@ def read_sqlite(uri: str, name: str | None, metrics: list[str] | None) -> SweepR
     db = _connect(uri)
     if db is None:
         return None
-    with db:
+    with db, paused_gc():
         query = (f"SELECT r.run_uuid, r.experiment_id, r.status, r.start_time, r.name, r.artifact_uri "
                  f"FROM runs r JOIN tags k ON k.run_uuid = r.run_uuid AND k.key = ? AND k.value = ? "
                  f"{'JOIN tags s ON s.run_uuid = r.run_uuid AND s.key = ? AND s.value = ?' if name else ''} "
@@ -207,7 +208,8 @@ def read_sqlite(uri: str, name: str | None, metrics: list[str] | None) -> SweepR
             key_filter = f"AND key IN ({','.join('?' * len(names))})" if names else "AND 0"
             key_args = tuple(names)
         history = _histories(db, f"run_uuid IN ({children}) {key_filter}", (Tag.PARENT, parent_id, *key_args))
-    trials = [trial_result(run, runs[run], tags[run], params[run], latest[run], history[run])
-              for run in runs]
+    with paused_gc():
+        trials = [trial_result(run, runs[run], tags[run], params[run], latest[run], history[run])
+                  for run in runs]
     return sweep_record(parent_tags, parent_id, experiment_id, status, start_time, run_name,
                         artifact_uri, order_trials(trials, planned := _planned(artifact_uri)), parent_metrics, planned)
