@@ -24,7 +24,8 @@ from orchestrator.results import RunSnapshot, SweepRecord
 from orchestrator.tracking._records import dedupe_history, order_trials, sweep_record, trial_result
 from orchestrator.tracking.store import from_mlflow_name, local_artifact_dir, to_mlflow_name
 
-__all__ = ["KNOWN_REVISIONS", "UnknownSchema", "read_sqlite", "list_sqlite", "run_sqlite", "schema_revision"]
+__all__ = ["KNOWN_REVISIONS", "UnknownSchema", "read_sqlite", "list_sqlite", "run_sqlite", "children_sqlite",
+           "schema_revision"]
 
 # MLflow schema revisions whose runs/tags/params/metrics/latest_metrics tables these queries
 # were checked against (mlflow 3.17: dc11669786a5). Add one after checking a new MLflow's tables.
@@ -154,6 +155,24 @@ def list_sqlite(uri: str) -> list[SweepRecord] | None:
         tags, latest = _pairs(db, "tags", parents, args), _latest(db, parents, args)
     return [sweep_record(tags[run], run, exp, status, start, name, artifact_uri, metrics=latest[run])
             for run, exp, status, start, name, artifact_uri in rows]
+
+
+def children_sqlite(uri: str, experiment_id: str, parent_id: str) -> list[tuple] | None:
+    """The active child runs of ``parent_id`` as ``search_runs`` orders them (newest first, then
+    by id): (run id, tags, param names, latest metrics, artifact URI) each, for a sweep that
+    resumes. The MLflow client takes about 1.3 ms a run for this (2.6 s for 2,000 trials)."""
+    db = _connect(uri)
+    if db is None:
+        return None
+    children = ("SELECT r.run_uuid FROM runs r JOIN tags t ON t.run_uuid = r.run_uuid AND t.key = ? AND "
+                "t.value = ? WHERE r.experiment_id = ? AND r.lifecycle_stage = 'active'")
+    args = (Tag.PARENT, parent_id, int(experiment_id))
+    with db:
+        rows = db.execute(f"SELECT run_uuid, artifact_uri FROM runs WHERE run_uuid IN ({children}) "
+                          f"ORDER BY start_time DESC, run_uuid", args).fetchall()
+        tags, params = _pairs(db, "tags", children, args), _pairs(db, "params", children, args)
+        latest = _latest(db, children, args)
+    return [(run, tags[run], frozenset(params[run]), latest[run], artifact_uri) for run, artifact_uri in rows]
 
 
 def run_sqlite(uri: str, ref: str, by_id: bool) -> RunSnapshot | None:

@@ -26,6 +26,7 @@ from orchestrator.files import write_atomic
 from orchestrator.protocol import COMPUTE_PREFIX, DONE_STATUSES, Compute, Tag, TrialStatus, param_text
 from orchestrator.secrets import mask_config
 from orchestrator.sweepfile.model import SweepSpec, TrialSpec, nest
+from orchestrator.tracking import _sqlite_reader
 from orchestrator.tracking._paging import search_all
 from orchestrator.tracking.lease import HEARTBEAT_S, TagLease
 from orchestrator.tracking.parent import open_parent
@@ -126,14 +127,28 @@ class SweepTracker:
 
     def _children(self) -> dict[str, ExistingTrial]:
         out: dict[str, ExistingTrial] = {}
-        for run in search_all(self.client, [self.experiment_id], f"tags.`{Tag.PARENT}` = '{self.parent_id}'"):
-            key = run.data.tags.get(Tag.KEY)
-            status = TrialStatus.parse(run.data.tags.get(Tag.STATUS))
+        for run_id, tags, params, metrics, artifact_uri in self._child_runs():
+            key = tags.get(Tag.KEY)
+            status = TrialStatus.parse(tags.get(Tag.STATUS))
             if key and (key not in out or status in DONE_STATUSES):
-                compute = {k: v for k, v in run.data.metrics.items() if k.startswith(COMPUTE_PREFIX)}
-                out[key] = ExistingTrial(run.info.run_id, status, compute, frozenset(run.data.params),
-                                         run.info.artifact_uri)
+                compute = {k: v for k, v in metrics.items() if k.startswith(COMPUTE_PREFIX)}
+                out[key] = ExistingTrial(run_id, status, compute, params, artifact_uri)
         return out
+
+    def _child_runs(self) -> list[tuple]:
+        """(run id, tags, param names, latest metrics, artifact URI) of the parent's runs, newest
+        first: straight from a local SQLite store (a resumed sweep of 1,000s of trials starts
+        seconds sooner), else through the client."""
+        if not self._server and not os.environ.get(_sqlite_reader.VIA_CLIENT):
+            try:
+                found = _sqlite_reader.children_sqlite(self.uri, self.experiment_id, self.parent_id)
+            except _sqlite_reader.UnknownSchema:
+                found = None
+            if found is not None:
+                return found
+        return [(run.info.run_id, dict(run.data.tags), frozenset(run.data.params), dict(run.data.metrics),
+                 run.info.artifact_uri)
+                for run in search_all(self.client, [self.experiment_id], f"tags.`{Tag.PARENT}` = '{self.parent_id}'")]
 
     def compute_totals(self) -> dict[str, float]:
         """The sweep's compute so far: stored totals and what ended in this run (any thread)."""

@@ -125,3 +125,25 @@ def test_runs_and_diff_on_a_local_store_never_import_mlflow(tracked, tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_a_resumed_sweep_finds_the_same_trials_on_both_paths(tracked, tmp_path, monkeypatch):
+    """What a relaunch knows of the trials already in the store (which to skip, their runs, their
+    params), read straight from SQLite and through the client: the same."""
+    record = read_sweep("readback", tracked)
+
+    def existing():
+        tracker = SweepTracker(load_sweep(tmp_path / "read.yaml"), tracked)
+        tracker.open_parent()
+        try:
+            return dict(tracker.existing), tracker.done_keys()
+        finally:
+            tracker.close("FINISHED")
+
+    assert len(_sqlite_reader.children_sqlite(tracked, record.experiment_id, record.run_id)) == 4  # the fast path
+    fast, done = existing()
+    monkeypatch.setenv(_sqlite_reader.VIA_CLIENT, "1")
+    assert existing() == (fast, done)
+    assert len(fast) == 4 and {t.status for t in fast.values()} == {TrialStatus.FINISHED, TrialStatus.DIVERGED}
+    assert {t.run_id for t in fast.values()} == {t.run_id for t in record.trials}
+    assert all(t.params for t in fast.values())
