@@ -199,11 +199,12 @@ def run_sqlite(uri: str, ref: str, by_id: bool) -> RunSnapshot | None:
                        _artifact_text(artifact_uri, "git_diff.patch") or "")
 
 
+@paused_gc()  # 100,000s of history points in a big sweep
 def read_sqlite(uri: str, name: str | None, metrics: list[str] | None) -> SweepRecord | None:
     db = _connect(uri)
     if db is None:
         return None
-    with db, paused_gc():
+    with db:
         query = (f"SELECT r.run_uuid, r.experiment_id, r.status, r.start_time, r.name, r.artifact_uri "
                  f"FROM runs r JOIN tags k ON k.run_uuid = r.run_uuid AND k.key = ? AND k.value = ? "
                  f"{'JOIN tags s ON s.run_uuid = r.run_uuid AND s.key = ? AND s.value = ?' if name else ''} "
@@ -227,8 +228,7 @@ def read_sqlite(uri: str, name: str | None, metrics: list[str] | None) -> SweepR
             key_filter = f"AND key IN ({','.join('?' * len(names))})" if names else "AND 0"
             key_args = tuple(names)
         history = _histories(db, f"run_uuid IN ({children}) {key_filter}", (Tag.PARENT, parent_id, *key_args))
-    with paused_gc():
-        trials = [trial_result(run, runs[run], tags[run], params[run], latest[run], history[run])
-                  for run in runs]
+    trials = [trial_result(run, runs[run], tags[run], params[run], latest[run], history[run])
+              for run in runs]
     return sweep_record(parent_tags, parent_id, experiment_id, status, start_time, run_name,
                         artifact_uri, order_trials(trials, planned := _planned(artifact_uri)), parent_metrics, planned)

@@ -139,7 +139,7 @@ class SweepTracker:
         """(run id, tags, param names, latest metrics, artifact URI) of the parent's runs, newest
         first: straight from a local SQLite store (a resumed sweep of 1,000s of trials starts
         seconds sooner), else through the client."""
-        if not self._server and not os.environ.get(_sqlite_reader.VIA_CLIENT):
+        if not self._server:  # (ORCH_READ_VIA_CLIENT: the reader refuses, as UnknownSchema)
             try:
                 found = _sqlite_reader.children_sqlite(self.uri, self.experiment_id, self.parent_id)
             except _sqlite_reader.UnknownSchema:
