@@ -71,12 +71,12 @@ tuner.fit()
 def tree_cpu(root: int) -> float:
     """CPU seconds (user + system, with the reaped children's) of ``root`` and every process
     below it, from /proc; NaN where there is no /proc."""
-    stats: dict[int, tuple[int, float]] = {}
-    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
     try:
         pids = [int(p) for p in os.listdir("/proc") if p.isdigit()]
     except OSError:
         return float("nan")
+    tick = os.sysconf("SC_CLK_TCK")  # /proc is Linux, which has it
+    stats: dict[int, tuple[int, float]] = {}
     for pid in pids:
         try:
             text = Path(f"/proc/{pid}/stat").read_text()
