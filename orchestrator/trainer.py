@@ -134,6 +134,9 @@ class Trainer:
     check: str = ""
     groups: tuple[MetricGroup, ...] = ()  # table groups (``orch table --metric NAME``)
     datasets: tuple[SynthDataset, ...] = ()  # ``orch data synth NAME``
+    # trains one trial data-parallel on several workers when a process group is set up
+    # (trainers._dist): ``resources.gpu: N`` / ``workers: N`` then start N workers on Ray Train
+    distributed: bool = False
 
     def load_train(self) -> TrainFn:
         return _load(self.train)

@@ -68,7 +68,12 @@ def pick_device(choice: str) -> torch.device:
     if choice == "cuda" or (choice == "auto" and torch.cuda.is_available()):
         if not torch.cuda.is_available():
             raise RuntimeError("train.device: cuda was asked for but torch sees no CUDA device")
-        return torch.device("cuda")
+        from trainers._dist import local_device_index, world
+
+        if world()[1] == 1:
+            return torch.device("cuda")
+        torch.cuda.set_device(local_device_index())  # one GPU per data-parallel worker
+        return torch.device("cuda", local_device_index())
     return torch.device("cpu")
 
 
@@ -170,7 +175,9 @@ class Checkpoints:
     scaler: Any
 
     def save(self, position: int) -> None:
-        if self.path:
+        from trainers._dist import is_main
+
+        if self.path and is_main():  # data-parallel ranks hold the same weights: rank 0 writes
             save_atomic(self.path, {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                                     "scaler": self.scaler.state_dict(), self.unit: position,
                                     "fingerprint": self.fingerprint})

@@ -8,7 +8,7 @@ import logging
 import os
 
 __all__ = ["configure_environment", "start_ray", "own_instance_tag", "trial_actors_plain", "worker_modules",
-           "ClusterUnreachable", "ResourcesUnavailable", "check_resources"]
+           "ClusterUnreachable", "ResourcesUnavailable", "check_resources", "trials_that_fit"]
 
 
 class ClusterUnreachable(Exception):
@@ -29,6 +29,8 @@ _TUNE_SETTINGS = {
     "TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S": "100",
     # orch handles Ctrl-C itself (orchestrator.run.interrupt): trials are recorded as killed
     "TUNE_DISABLE_SIGINT_HANDLER": "1",
+    # data-parallel trials run Ray Train's V2 TorchTrainer inside the Tune trial (run.distributed)
+    "RAY_TRAIN_V2_ENABLED": "1",
 }
 
 
@@ -270,3 +272,13 @@ def check_resources(wanted: dict[str, float], trial: str) -> None:
             f"every trial (e.g. {trial}) asks for {asked}, but the Ray cluster has in all: {has}; no trial "
             "could ever start. Lower `resources:` in the sweep file, or run on a cluster (--address) "
             "whose nodes offer it. Nothing was launched.")
+
+
+def trials_that_fit(wanted: dict[str, float]) -> int:
+    """How many trials asking for ``wanted`` each the whole cluster holds at once (at least 1)."""
+    import ray
+
+    totals = ray.cluster_resources()
+    fits = [int(totals.get(_RAY_NAMES.get(name, name), 0.0) // amount + 1e-9)
+            for name, amount in wanted.items() if amount]
+    return max(1, min(fits, default=1))

@@ -17,7 +17,7 @@ from ray import tune
 from orchestrator.processes import ENV_DIR
 from orchestrator.run._capture import Log, Tee
 from orchestrator.run.board import TrialProgress
-from orchestrator.protocol import PARAM_PREFIX_OOM, Final, Metrics, Retry, TrialStatus, encode
+from orchestrator.protocol import PARAM_PREFIX_OOM, Final, Metrics, Retry, TrialStatus, decode, encode
 from orchestrator.registry import build_config, get_trainer
 from orchestrator.secrets import mask_text, secret_values
 
@@ -35,14 +35,19 @@ class _Stop(BaseException):
 
 
 class Reporter:
-    """The ``report(metrics, step)`` a trainer receives, with its ``progress(i, n, **figures)``."""
+    """The ``report(metrics, step)`` a trainer receives, with its ``progress(i, n, **figures)``.
+
+    On a data-parallel worker, ``send`` is rank 0's channel to the trial (a no-op on the other
+    ranks) and ``agree`` makes the ranks' stop decision one (see run.distributed)."""
 
     def __init__(self, on_nan: str, max_epochs: int | None, timeout_s: float | None,
-                 progress: TrialProgress | None = None):
+                 progress: TrialProgress | None = None, send=None, agree=None):
         self.progress = progress or TrialProgress(None, "")
         self.on_nan = on_nan
         self.max_epochs = max_epochs
         self.timeout_s = timeout_s
+        self.send = send or tune.report
+        self.agree = agree
         self.started = time.monotonic()
         self.step = 0
         self.last: dict[str, float] = {}  # the latest value of every metric reported
@@ -54,14 +59,35 @@ class Reporter:
                      key=lambda k: (not k.endswith("loss"), k))
         self.step = int(step)
         self.last.update(values)
-        tune.report(encode(Metrics(self.step, values)))
-        if bad and self.on_nan == "stop":
+        self.send(encode(Metrics(self.step, values)))
+        code = self._verdict(bad, step)
+        if self.agree is not None:
+            code = self.agree(code)
+        if code == 3:
             shown = ", ".join(bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
-            raise _Stop(TrialStatus.DIVERGED, f"non-finite {shown} at step {step}")
-        if self.max_epochs and step >= self.max_epochs:
-            raise _Stop(TrialStatus.FINISHED, f"reached stop.max_epochs={self.max_epochs}")
-        if self.timeout_s and time.monotonic() - self.started > self.timeout_s:
+            raise _Stop(TrialStatus.DIVERGED, f"non-finite {shown or 'metric on another worker'} at step {step}")
+        if code == 2:
             raise _Stop(TrialStatus.KILLED, f"exceeded stop.timeout={self.timeout_s:g}s")
+        if code == 1:
+            raise _Stop(TrialStatus.FINISHED, f"reached stop.max_epochs={self.max_epochs}")
+
+    def _verdict(self, bad: list[str], step: int) -> int:
+        """0 go on, 1 finished (max_epochs), 2 killed (timeout), 3 diverged: the larger wins."""
+        if bad and self.on_nan == "stop":
+            return 3
+        if self.timeout_s and time.monotonic() - self.started > self.timeout_s:
+            return 2
+        if self.max_epochs and step >= self.max_epochs:
+            return 1
+        return 0
+
+    def relay(self, result: dict[str, Any]) -> None:
+        """A report rank 0 of a data-parallel trial sent: to Tune, as if made here."""
+        event = decode(result)
+        if isinstance(event, Metrics):
+            self.step = event.step
+            self.last.update(event.values)
+        tune.report(result)
 
 
 def _is_oom(exc: BaseException) -> bool:
@@ -81,7 +107,7 @@ class _Attempts:
 
     def again(self, exc: BaseException) -> str | None:
         """A retry message when another attempt should run, else None."""
-        message = f"{type(exc).__name__}: {exc}"
+        message = _message_of(exc)
         key = self.batch_key
         if _is_oom(exc) and self.on_oom == "halve_batch" and key and int(self.flat[key]) > 1:
             self.flat[key] = int(self.flat[key]) // 2
@@ -91,6 +117,27 @@ class _Attempts:
             self.retries_left -= 1
             return message
         return None
+
+
+def _message_of(exc: BaseException) -> str:
+    from orchestrator.run.distributed import Stalled, WorkersFailed
+
+    if isinstance(exc, (Stalled, WorkersFailed)):  # their text says it all; the class adds nothing
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _traceback_of(exc: BaseException) -> str:
+    """The traceback to keep: a worker's own, as Ray Train gave it, else this process's."""
+    from orchestrator.run.distributed import WorkersFailed
+
+    return str(exc) if isinstance(exc, WorkersFailed) else traceback.format_exc()
+
+
+def _status_of(exc: BaseException) -> TrialStatus:
+    from orchestrator.run.distributed import Stalled
+
+    return TrialStatus.KILLED if isinstance(exc, Stalled) else TrialStatus.FAILED
 
 
 _threads_sized = False
@@ -124,30 +171,37 @@ def run_trial(config: dict[str, Any], payload: dict[str, Any]) -> None:
         os.chdir(payload["cwd"])  # folder may not exist and paths must be absolute anyway
     if os.path.isdir(payload["process_dir"]):  # where trials register the process groups they start
         os.environ[ENV_DIR] = payload["process_dir"]
-    train = get_trainer(trial["trainer"]).load_train()
+    workers = int(payload.get("workers", 1))
+    train = get_trainer(trial["trainer"]).load_train() if workers == 1 else None
     attempts = _Attempts(dict(trial["config"]), payload["retries"], payload["on_oom"])
     hidden = secret_values(trial["config"], payload.get("secrets", ()))  # scrubbed from logs and messages
     status, message, last_traceback = TrialStatus.FAILED, "", ""
     log = Log(LOG_LIMIT)
-    progress = TrialProgress(payload.get("board"), tune.get_context().get_trial_id() or "")
+    trial_id = tune.get_context().get_trial_id() or ""
+    progress = TrialProgress(payload.get("board"), trial_id)
     tee_out, tee_err = Tee(sys.stdout, log), Tee(sys.stderr, log, "[stderr] ")
     while True:
         attempts.count += 1
         reporter = Reporter(payload["on_nan"], payload["max_epochs"], payload["timeout_s"], progress)
         try:
             with redirect_stdout(tee_out), redirect_stderr(tee_err):
-                train(build_config(trial["trainer"], attempts.flat), reporter)
+                if workers > 1:
+                    from orchestrator.run.distributed import fit_workers
+
+                    fit_workers(trial["trainer"], dict(attempts.flat), reporter, payload, trial_id)
+                else:
+                    train(build_config(trial["trainer"], attempts.flat), reporter)
             status, message = TrialStatus.FINISHED, ""
             break
         except _Stop as stop:
             status, message = stop.status, stop.message
             break
         except Exception as exc:  # noqa: BLE001 - any trainer error is this trial's failure
-            last_traceback = traceback.format_exc()  # earlier ones went out with their retry events
-            message = f"{type(exc).__name__}: {exc}"
+            last_traceback = _traceback_of(exc)  # earlier ones went out with their retry events
+            message = _message_of(exc)
             retry = attempts.again(exc)
             if retry is None:
-                status = TrialStatus.FAILED
+                status = _status_of(exc)
                 break
             tune.report(encode(Retry(reporter.step, attempts.count, mask_text(retry, hidden),
                                      mask_text(last_traceback, hidden))))

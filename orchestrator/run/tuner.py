@@ -57,11 +57,33 @@ def _scheduler(spec: SweepSpec):
 
 
 def _resources(spec: SweepSpec) -> dict[str, float]:
+    """What one trial needs in all (every worker of a data-parallel one)."""
     r = spec.resources
-    out: dict[str, float] = {"cpu": r.cpu, "gpu": r.gpu, **r.custom}
+    out: dict[str, float] = {"cpu": r.total_cpu, "gpu": r.gpu, **{k: v * r.workers for k, v in r.custom.items()}}
     if r.memory:
-        out["memory"] = r.memory
+        out["memory"] = r.memory * r.workers
     return out
+
+
+def _trial_request(spec: SweepSpec) -> dict[str, float]:
+    """What Tune reserves for a trial: all of it, or for a data-parallel trial only its head (its
+    Train workers reserve their own, run.distributed)."""
+    if spec.resources.workers > 1:
+        from orchestrator.run.distributed import trial_head
+
+        return trial_head()
+    return _resources(spec)
+
+
+def _concurrency(spec: SweepSpec) -> int | None:
+    """``max_concurrent``, and for data-parallel trials no more at once than the cluster can give
+    workers to: Tune does not count the workers, which Ray Train places itself."""
+    if spec.resources.workers <= 1:
+        return spec.max_concurrent
+    from orchestrator.run.environment import trials_that_fit
+
+    fit = trials_that_fit(_resources(spec))
+    return min(spec.max_concurrent or fit, fit)
 
 
 class _TrialNames:
@@ -121,7 +143,7 @@ def _planned(spec: SweepSpec, tracker, ray, quiet: bool, console: Console, rerun
         console.print(f"note: {line}", highlight=False, markup=False, soft_wrap=True)
     todo, skipped, resumed = _plan(spec, tracker, rerun)
     outcome = SweepOutcome(spec.name, parent, tracker.experiment_id, tracker.uri, skipped=skipped)
-    usage = Usage(spec.resources.cpu, spec.resources.gpu)
+    usage = Usage(spec.resources.total_cpu, spec.resources.gpu)
     gate = _gate(spec, tracker, usage, skipped)
     progress = SweepProgress(spec.name, spec.metric, spec.mode, len(todo), outcome.skipped,
                              spec.max_concurrent or len(todo) or 1, console, live=live)
@@ -190,6 +212,7 @@ def _payload(spec: SweepSpec, process_dir: str, board=None) -> dict[str, Any]:
         "secrets": list(spec.secrets),  # keys whose values the worker scrubs from logs and messages
         "retries": spec.retries, "on_nan": spec.stop.on_nan, "on_oom": spec.on_oom,
         "max_epochs": spec.stop.max_epochs, "timeout_s": spec.stop.timeout_s, "metric": spec.metric,
+        "workers": spec.resources.workers, "resources": spec.resources.to_dict(), "stall_s": spec.stop.stall_s,
         # relative paths in configs (data.root, out_dir) mean what they mean where orch was run
         "cwd": os.getcwd(),
         "process_dir": process_dir,  # trials register the process groups they start here
@@ -214,14 +237,14 @@ def _tuner(spec: SweepSpec, todo: list[int], callback, stopper, storage: str, pr
     from orchestrator.run.trainable import run_trial
 
     payload = _payload(spec, process_dir, board)
-    trainable = tune.with_resources(tune.with_parameters(run_trial, payload=payload), _resources(spec))
+    trainable = tune.with_resources(tune.with_parameters(run_trial, payload=payload), _trial_request(spec))
     scheduler = _scheduler(spec)
     ranked = scheduler is not None or searcher is not None  # both read the metric from Tune's results
     return tune.Tuner(
         trainable,
         param_space={} if searcher is not None else {"index": tune.grid_search(todo)},
         tune_config=tune.TuneConfig(
-            reuse_actors=True, max_concurrent_trials=spec.max_concurrent, scheduler=scheduler,
+            reuse_actors=True, max_concurrent_trials=_concurrency(spec), scheduler=scheduler,
             search_alg=searcher, num_samples=len(todo) if searcher is not None else 1,
             metric=spec.metric if ranked else None, mode=spec.mode if ranked else None,
             trial_name_creator=_TrialNames([t.name for t in spec.trials]),
@@ -276,7 +299,8 @@ def _fit_in_view(spec: SweepSpec, todo: list[int], tracker, progress, ray, inter
 
     board = start_board() if progress.live else None  # positions are shown only in the live view
     callback = TrackingCallback(spec.trials, tracker, progress, min(budgets) if budgets else None,
-                                usage or Usage(spec.resources.cpu, spec.resources.gpu), sampled, BoardReader(board))
+                                usage or Usage(spec.resources.total_cpu, spec.resources.gpu), sampled,
+                                BoardReader(board))
     try:
         if not interrupts.interrupted:
             with warnings.catch_warnings():

@@ -14,7 +14,8 @@ from orchestrator.sweepfile.expand import Expansion, expand_trials
 from orchestrator.sweepfile.layers import Layer, Loc, check_layer, flatten_layer, load_base
 from orchestrator.sweepfile.model import SweepSpec
 from orchestrator.sweepfile.options import (parse_budget, parse_choice, parse_experiment, parse_int, parse_objectives,
-                                       parse_resources, parse_scheduler, parse_seeds, parse_stop)
+                                       parse_resources, parse_scheduler, parse_seeds, parse_stop,
+                                       data_parallel, stall_default)
 from orchestrator.sweepfile.schema import Schema
 from orchestrator.sweepfile.search import SAMPLE_AXIS, attach, check_objectives, finish, parse_search
 
@@ -267,10 +268,12 @@ def _load(doc: LineDict, path: Path, file: str, source: str, overrides: Sequence
         if not search.adaptive:
             abbrev = {SAMPLE_AXIS: "r", **abbrev}
     resources, max_concurrent = parse_resources(doc, file, problems)
+    section = doc.get("resources") if isinstance(doc.get("resources"), dict) else None
+    resources = data_parallel(resources, section, trainer.distributed, trainer_name, file, problems)
     objectives = parse_objectives(doc, file, problems, trainer.metric, trainer.mode)
     metric, mode = objectives[0]
     check_objectives(doc, search, objectives, file, problems)
-    stop = parse_stop(doc, file, problems)
+    stop = stall_default(parse_stop(doc, file, problems), resources.workers)
     budget_limits = parse_budget(doc, file, problems)
     retries = parse_int(doc, "retries", 0, file, problems)
     on_oom = _on_oom(doc, file, schema, trainer_name, problems)
@@ -281,6 +284,8 @@ def _load(doc: LineDict, path: Path, file: str, source: str, overrides: Sequence
     if not _count_trials(axes, len(seeds), limit, file, problems):
         problems.raise_if_any()
     budget = {"max_epochs": stop.max_epochs} if stop.max_epochs else {}
+    if resources.workers > 1:  # the world size changes what is trained (the global batch)
+        budget["workers"] = resources.workers
     unnamed = tuple(d.key for d in search.space) if search is not None else ()
     expansion = Expansion(name, trainer_name, trainer.placeholders, fixed, set_layer, axes, seeds,
                           excludes, abbrev, budget, file, trainer_line, unnamed)

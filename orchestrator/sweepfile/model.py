@@ -13,13 +13,19 @@ __all__ = ["Resources", "Scheduler", "StopRule", "SweepSpec", "TrialSpec", "nest
 class Resources:
     """Per-trial resources, the ``ylaunch --gpu=4 --memory=80000 --cpu=8`` of a sweep."""
 
-    cpu: float = 1.0
-    gpu: float = 0.0  # fractions share a GPU between trials
-    memory: int | None = None  # bytes
+    cpu: float = 1.0  # per worker when the trial has several (``workers``)
+    gpu: float = 0.0  # the trial's GPUs in all, one per worker; fractions share a GPU between trials
+    memory: int | None = None  # bytes, per worker when the trial has several
     custom: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+    workers: int = 1  # data-parallel workers of one trial (Ray Train), each with cpu/memory and 1 GPU if any
+
+    @property
+    def total_cpu(self) -> float:
+        return self.cpu * self.workers
 
     def to_dict(self) -> dict[str, Any]:
-        return {"cpu": self.cpu, "gpu": self.gpu, "memory": self.memory, "custom": dict(self.custom)}
+        out = {"cpu": self.cpu, "gpu": self.gpu, "memory": self.memory, "custom": dict(self.custom)}
+        return {**out, "workers": self.workers} if self.workers > 1 else out
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,7 @@ class StopRule:
     max_epochs: int | None = None  # stop a trial after this many reported steps
     on_nan: str = "stop"  # "stop": a non-finite metric ends the trial as diverged; "continue"
     timeout_s: float | None = None  # per-trial wall clock limit
+    stall_s: float | None = None  # end a trial that neither reports nor sends progress for this long
 
 
 @dataclass(frozen=True)
@@ -107,6 +114,15 @@ class SweepSpec:
     @property
     def multi(self) -> bool:
         return len(self.objectives) > 1
+
+    def dist_params(self, trial: TrialSpec) -> dict[str, int]:
+        """What a data-parallel trial records beside its config: the world size and the global
+        batch (``train.batch_size`` is per worker); nothing for a one-worker trial."""
+        n = self.resources.workers
+        if n <= 1:
+            return {}
+        batch = next((v for k, v in trial.config.items() if k.rsplit(".", 1)[-1] == "batch_size"), None)
+        return {"dist.world_size": n, **({"dist.global_batch": int(batch) * n} if batch is not None else {})}
 
     def to_dicts(self) -> list[dict[str, Any]]:
         return [t.to_dict(self.resources) for t in self.trials]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
-
 import re
 from types import MappingProxyType
 from typing import Any
@@ -12,7 +12,7 @@ from orchestrator.sweepfile._yaml import LineDict, plain
 from orchestrator.sweepfile.errors import Problems, did_you_mean
 from orchestrator.sweepfile.model import Budget, Resources, Scheduler, StopRule
 
-__all__ = ["parse_resources", "parse_metric", "parse_objectives", "parse_budget", "parse_duration", "parse_stop", "parse_scheduler", "parse_seeds",
+__all__ = ["parse_resources", "parse_metric", "parse_objectives", "parse_budget", "parse_duration", "parse_stop", "stall_default", "data_parallel", "parse_scheduler", "parse_seeds",
            "parse_memory", "parse_int", "parse_choice", "parse_experiment"]
 
 _MEMORY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:([kmgt])(i?)b?|(b))?\s*$", re.I)
@@ -77,7 +77,7 @@ def parse_resources(doc: LineDict, file: str, problems: Problems) -> tuple[Resou
     section = _section(doc, "resources", file, problems)
     if section is None:
         return Resources(), None
-    _unknown(section, "resources", {"cpu", "gpu", "memory", "custom", "max_concurrent"}, file, problems)
+    _unknown(section, "resources", {"cpu", "gpu", "memory", "custom", "max_concurrent", "workers"}, file, problems)
     cpu = _number(section, "cpu", file, problems, "resources") if "cpu" in section else 1.0
     gpu = _number(section, "gpu", file, problems, "resources") if "gpu" in section else 0.0
     if isinstance(gpu, (int, float)) and gpu > 1 and gpu != int(gpu):
@@ -103,8 +103,36 @@ def parse_resources(doc: LineDict, file: str, problems: Problems) -> tuple[Resou
     max_concurrent = None
     if section.get("max_concurrent") is not None:
         max_concurrent = _number(section, "max_concurrent", file, problems, "resources", 1, True)
-    resources = Resources(float(cpu or 0), float(gpu or 0), memory, MappingProxyType(custom))
+    workers = _number(section, "workers", file, problems, "resources", 1, True) if "workers" in section else None
+    resources = Resources(float(cpu or 0), float(gpu or 0), memory, MappingProxyType(custom), workers or 1)
     return resources, max_concurrent
+
+
+def data_parallel(resources: Resources, section: LineDict | None, distributed: bool, trainer: str,
+                  file: str, problems: Problems) -> Resources:
+    """``resources`` with its worker count settled for the trainer: ``gpu: N`` on a trainer that
+    trains data-parallel means N workers of one GPU each, ``workers: N`` asks for N explicitly
+    (and must agree with ``gpu:``); a trainer that cannot train data-parallel keeps one worker."""
+    lines = section.lines if section is not None else {}
+    explicit = section is not None and "workers" in section
+    gpu, workers = resources.gpu, resources.workers
+    if not distributed:
+        if explicit and workers > 1:
+            problems.add(file, lines.get("workers"), "resources.workers",
+                         f"trainer {trainer!r} cannot train one trial on several workers",
+                         "remove workers: (a command trainer's script can use the trial's GPUs itself, "
+                         "through {gpus} or torchrun's --nproc_per_node {nproc}); pose, seg and pose3d "
+                         "train data-parallel.")
+        return resources
+    if gpu > 1 and not explicit:
+        workers = int(gpu)
+    if workers > 1 and 0 < gpu < 1:
+        problems.add(file, lines.get("gpu"), "resources.gpu", f"a fraction of a GPU ({gpu:g}) cannot be "
+                     f"shared by {workers} data-parallel workers", f"give each worker a whole GPU: gpu: {workers}.")
+    elif explicit and gpu >= 1 and gpu != workers:
+        problems.add(file, lines.get("gpu"), "resources.gpu", f"{gpu:g} GPUs for {workers} workers: each "
+                     "data-parallel worker trains on one GPU", f"write gpu: {workers} (or gpu: 0 for CPU workers).")
+    return dataclasses.replace(resources, workers=workers)
 
 
 def parse_objectives(doc: LineDict, file: str, problems: Problems, default: str,
@@ -187,7 +215,7 @@ def parse_stop(doc: LineDict, file: str, problems: Problems) -> StopRule:
     section = _section(doc, "stop", file, problems)
     if section is None:
         return StopRule()
-    _unknown(section, "stop", {"max_epochs", "on_nan", "timeout"}, file, problems)
+    _unknown(section, "stop", {"max_epochs", "on_nan", "timeout", "stall"}, file, problems)
     max_epochs = None
     if section.get("max_epochs") is not None:
         max_epochs = _number(section, "max_epochs", file, problems, "stop", 1, True)
@@ -195,7 +223,26 @@ def parse_stop(doc: LineDict, file: str, problems: Problems) -> StopRule:
     if section.get("timeout") is not None:
         timeout = _number(section, "timeout", file, problems, "stop", 0)
     on_nan = parse_choice(section, "on_nan", ("stop", "continue"), "stop", file, problems, "stop")
-    return StopRule(max_epochs, on_nan, None if timeout is None else float(timeout))
+    stall = None  # unset: the default for the trial's worker count (see stall_default)
+    if section.get("stall") in ("off", False):
+        stall = 0.0
+    elif section.get("stall") is not None:
+        stall = parse_duration(section["stall"])
+        if stall is None:
+            problems.add(file, section.lines.get("stall"), "stop.stall", f"expected a duration, got "
+                         f"{section['stall']!r}", "e.g. stall: 30m, 90s or a number of seconds; off turns it off.")
+    return StopRule(max_epochs, on_nan, None if timeout is None else float(timeout), stall)
+
+
+STALL_DEFAULT_S = 1800.0  # a data-parallel trial silent this long is taken to hang in a collective
+
+
+def stall_default(stop: StopRule, workers: int) -> StopRule:
+    """``stop.stall`` as it applies: what the file says (``off`` -> none), else 30 minutes for a
+    trial of several workers, where a dead peer leaves the others waiting for ever, and none for one."""
+    if stop.stall_s is None:
+        return dataclasses.replace(stop, stall_s=STALL_DEFAULT_S if workers > 1 else None)
+    return dataclasses.replace(stop, stall_s=stop.stall_s or None)
 
 
 def parse_scheduler(doc: LineDict, file: str, problems: Problems) -> Scheduler:

@@ -255,6 +255,7 @@ class SweepTracker:
         public = mask_config(trial.config, self.spec.secrets)  # the trial itself got the real values
         params = {k: param_text(v) for k, v in public.items()}
         params.setdefault("seed", str(trial.seed))
+        params.update({k: str(v) for k, v in self.spec.dist_params(trial).items()})
         return params
 
     def _describe(self, run_id: str, trial: TrialSpec) -> None:

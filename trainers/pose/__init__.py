@@ -56,6 +56,7 @@ TRAINER = Trainer(
     groups=(PCKH, COCO),
     datasets=(MPII, COCO_DATA),
     check="trainers.pose.config:check",
+    distributed=True,
 )
 
 __all__ = ["TRAINER", "Config", "PCKH", "COCO", "MPII", "COCO_DATA"]

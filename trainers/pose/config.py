@@ -21,6 +21,8 @@ class Model:
     deconv_kernel: int = param(4, choices=(2, 3, 4), help="deconvolution kernel size")
     pretrained: str = param("none", help="'none' or a local state_dict path for the backbone "
                             "(nothing is downloaded at run time)")
+    sync_bn: bool = param(False, help="data-parallel trials: BatchNorm statistics over every worker's "
+                          "batch (SyncBatchNorm, CUDA only); off, each worker normalises its own")
 
 
 @dataclass

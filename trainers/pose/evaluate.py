@@ -6,6 +6,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from trainers._dist import gather_objects
 from trainers.pose import transforms as T
 from trainers.pose.metrics import coco_ap, decode, oks_nms, pckh
 
@@ -84,6 +85,9 @@ def evaluate(model, loader, device, autocast, cfg, dataset, gt_path: str) -> dic
     """``val/...`` metrics: PCKh per part, Mean and Mean@0.1 (MPII), or OKS AP (COCO)."""
     preds, peaks, order = predict(model, loader, device, autocast, dataset.flip_pairs, cfg,
                                   cfg.train.channels_last and device.type == "cuda")
+    # data-parallel workers each predicted a shard: every rank scores the whole set, the same way
+    parts = gather_objects((preds, peaks, order))
+    preds, peaks, order = (np.concatenate([part[i] for part in parts]) for i in range(3))
     people = [dataset.people[i] for i in order]
     if cfg.data.dataset == "mpii":
         gt = np.stack([p.joints for p in people])

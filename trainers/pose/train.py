@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 
 from orchestrator.trainer import Report, progress_of
+from trainers import _dist
 from trainers._torch import (StepMeter, TrainStep, load_for_eval, loader_seeding, place,
                              prepare_training, seed_everything)
 from trainers.pose.config import Config, Eval
@@ -72,11 +73,15 @@ def lr_at(cfg: Config, epoch_float: float) -> float:
     return o.lr * o.factor ** sum(epoch_float >= s for s in o.steps)
 
 
-def _loader(ds, cfg: Config, device, shuffle: bool, seed: int):
+def _loader(ds, cfg: Config, device, shuffle: bool, seed: int, epoch: int = 0):
+    """Training (``shuffle``) or validation batches; with several workers, this rank's share."""
+    sampler = _dist.train_sampler(ds, cfg.seed, epoch) if shuffle else _dist.eval_sampler(ds)
+    drop_last = shuffle and len(ds) >= cfg.train.batch_size * _dist.world()[1]
     return torch.utils.data.DataLoader(
-        ds, batch_size=cfg.train.batch_size, shuffle=shuffle, drop_last=shuffle and len(ds) >= cfg.train.batch_size,
-        num_workers=cfg.data.workers, pin_memory=device.type == "cuda", persistent_workers=False,
-        prefetch_factor=4 if cfg.data.workers else None, **loader_seeding(seed))
+        ds, batch_size=cfg.train.batch_size, shuffle=shuffle and sampler is None, sampler=sampler,
+        drop_last=drop_last, num_workers=cfg.data.workers, pin_memory=device.type == "cuda",
+        persistent_workers=False, prefetch_factor=4 if cfg.data.workers else None,
+        **loader_seeding(seed + 7919 * _dist.world()[0]))
 
 
 def _optimizer(cfg: Config, model):
@@ -103,12 +108,12 @@ def train(cfg: Config, report: Report) -> dict[str, float]:
     train_ds, _ = build_data(cfg, "train")
     optimizer = _optimizer(cfg, model)
     ckpts = prepare_training(cfg, model, optimizer, placement, _NOT_FINGERPRINTED, "epoch")
-    step = TrainStep(model, optimizer, ckpts.scaler, placement, StepMeter())
+    step = TrainStep(_dist.wrap(model, device, cfg.model.sync_bn), optimizer, ckpts.scaler, placement, StepMeter())
     loss_fn = make_loss(cfg.loss)
     metrics: dict[str, float] = {}
     for epoch in range(ckpts.start + 1, cfg.train.epochs + 1):
         train_ds.set_epoch(cfg.seed, epoch)
-        loader = _loader(train_ds, cfg, device, True, cfg.seed * 100_003 + epoch)
+        loader = _loader(train_ds, cfg, device, True, cfg.seed * 100_003 + epoch, epoch)
         stats = run(cfg, step, loader, loss_fn, epoch, lambda f: lr_at(cfg, f), progress_of(report))
         ckpts.save(epoch)
         if epoch % cfg.train.eval_every and epoch != cfg.train.epochs:
