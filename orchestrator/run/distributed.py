@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import threading
@@ -37,7 +38,12 @@ class Stalled(Exception):
 
 
 class WorkersFailed(Exception):
-    """A worker raised or died; the message holds Ray Train's account, with the traceback."""
+    """A worker raised or died: the message says which and what in a line, ``detail`` is Ray
+    Train's whole account (the worker's traceback)."""
+
+    def __init__(self, message: str, detail: str = ""):
+        super().__init__(message)
+        self.detail = detail or message
 
 
 def trial_head() -> dict[str, float]:
@@ -96,7 +102,8 @@ def _per_worker(config: dict[str, Any]) -> None:
     threads_as_ray_sets()
     rank = ray.train.get_context().get_world_rank()
     channel = config["channel"]
-    channel.put(("worker", rank, ray.get_runtime_context().current_actor))
+    context = ray.get_runtime_context()
+    channel.put(("worker", rank, context.current_actor, context.get_node_id(), os.getpid()))
     if os.path.isdir(config["cwd"]):
         os.chdir(config["cwd"])
     if config.get("process_dir") and os.path.isdir(config["process_dir"]):
@@ -109,7 +116,8 @@ def _per_worker(config: dict[str, Any]) -> None:
     log = Log(LOG_LIMIT)
     status, message = TrialStatus.FINISHED, ""
     try:
-        with redirect_stdout(Tee(sys.stdout, log)), redirect_stderr(Tee(sys.stderr, log, "[stderr] ")):
+        # the process's own streams: Train's stdout writes through whatever sys.stderr is then
+        with redirect_stdout(Tee(sys.__stdout__, log)), redirect_stderr(Tee(sys.__stderr__, log, "[stderr] ")):
             train(build_config(config["trainer"], config["flat"]), reporter)
     except _Stop as stop:
         status, message = stop.status, stop.message
@@ -130,6 +138,9 @@ def fit_workers(trainer: str, flat: dict[str, Any], reporter, payload: dict[str,
 
     from orchestrator.run.trainable import _Stop
 
+    # the workers' prints stay prints (Train would also send each through the root logger, twice
+    # into the trial's log); set here, in the trial, so Train passes it on to every worker
+    os.environ.setdefault("RAY_TRAIN_ENABLE_PRINT_PATCH", "0")
     channel = Queue(actor_options={"num_cpus": 0})
     storage = tempfile.mkdtemp(prefix="orch-train-")
     resources = payload["resources"]
@@ -167,11 +178,7 @@ def fit_workers(trainer: str, flat: dict[str, Any], reporter, payload: dict[str,
             done = _handle(event, reporter, watch) or done
         thread.join()
     finally:
-        for worker in watch.workers:  # none is left holding its GPU, whatever ended the trial
-            try:
-                ray.kill(worker)
-            except Exception:  # noqa: BLE001 - already gone
-                pass
+        watch.kill(by_pid=False)  # none is left holding its GPU, whatever ended the trial
         try:
             ray.kill(channel.actor)
         except Exception:  # noqa: BLE001
@@ -180,7 +187,7 @@ def fit_workers(trainer: str, flat: dict[str, Any], reporter, payload: dict[str,
     if watch.fired:
         raise Stalled(f"no report or progress for {_duration(watch.stall_s)} (stalled)")
     if errors:
-        raise WorkersFailed(_failure_text(errors[0]))
+        raise WorkersFailed(_failure_line(errors[0], payload["workers"]), str(errors[0]))
     if done is None:
         raise WorkersFailed("the workers ended without a final status")
     status, message = TrialStatus(done[1]), done[2]
@@ -207,18 +214,37 @@ class _Watch:
         self.fired = True
         print(f"stalled: no report or progress for {_duration(self.stall_s)}; stopping the "
               f"{len(self.workers)} workers", file=sys.stderr, flush=True)
-        for worker in self.workers:
+        self.kill(by_pid=True)
+
+    def kill(self, by_pid: bool) -> None:
+        """Every worker: through Ray, and on this node by its pid too, since a process that is
+        stopped or stuck in a system call never answers Ray's request to exit."""
+        here = ray.get_runtime_context().get_node_id()
+        for handle, node, pid in self.workers:
             try:
-                ray.kill(worker)
+                ray.kill(handle)
             except Exception:  # noqa: BLE001 - already gone
                 pass
+            if by_pid and node == here and _is_train_worker(pid):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+
+
+def _is_train_worker(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return b"RayTrainWorker" in f.read()
+    except OSError:  # gone, or no /proc: Ray's kill is all there is
+        return False
 
 
 def _handle(event: tuple, reporter, watch: _Watch):
     """One message from a worker; the final one is returned."""
     kind = event[0]
     if kind == "worker":
-        watch.workers.append(event[2])
+        watch.workers.append(tuple(event[2:5]))
     elif kind == "result":
         reporter.relay(event[1])
     elif kind == "log":
@@ -229,10 +255,22 @@ def _handle(event: tuple, reporter, watch: _Watch):
     return None
 
 
-def _failure_text(exc: BaseException) -> str:
-    """Ray Train's error, without its advice on Train's own retry settings: orch's retries apply."""
-    text = str(exc).strip()
-    return text or type(exc).__name__
+def _failure_line(exc: BaseException, workers: int) -> str:
+    """One line for the trial's message: which worker failed and how (the first line of what it
+    raised, or that it died), from Ray Train's WorkerGroupError; its text otherwise."""
+    failures = getattr(exc, "worker_failures", None) or {}
+    parts = []
+    for rank, error in sorted(failures.items()):
+        cause = getattr(error, "cause", None) or error  # a RayTaskError carries the trainer's own
+        first = next((line.strip() for line in str(cause).splitlines() if line.strip()), "")
+        if isinstance(cause, ray.exceptions.RayActorError) or "health check" in str(error):
+            parts.append(f"worker {rank} of {workers} died (its process ended or stopped answering)")
+        else:
+            parts.append(f"worker {rank} of {workers} raised {type(cause).__name__}: {first}")
+    if parts:
+        return "; ".join(parts)
+    first = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+    return f"the data-parallel workers failed: {first}"
 
 
 def _duration(seconds: float | None) -> str:

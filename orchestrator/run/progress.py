@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from rich.console import Console, Group
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -86,7 +87,7 @@ class SweepProgress:
             run.moved(position)
 
     def trial_retry(self, name: str, message: str) -> None:
-        self._line(f"[yellow]retry[/]    {name}: {message}")
+        self._line(f"[yellow]retry[/]    {escape(name)}: {escape(message)}")
 
     def trial_ended(self, name: str, status: TrialStatus, message: str = "") -> None:
         run = self.running.pop(name, None)
@@ -96,13 +97,13 @@ class SweepProgress:
         done = sum(self.counts.values())
         value = f"  {self.metric}={run.value:.4g}" if run and run.value is not None else ""
         style = STATUS_STYLE.get(status, "")
-        why = f"  ({message})" if message and status != TrialStatus.FINISHED else ""
-        self._line(f"[{done:>{len(str(self.total))}}/{self.total}] [{style}]{status:<8}[/] {name}{value}{why}")
+        why = f"  ({escape(message)})" if message and status != TrialStatus.FINISHED else ""
+        self._line(f"[{done:>{len(str(self.total))}}/{self.total}] [{style}]{status:<8}[/] {escape(name)}{value}{why}")
 
     def note(self, text: str) -> None:
         """A line the user must see (interrupts), live view or not."""
         target = self._live.console if self._live is not None else self.console
-        target.print(f"[bold]{text}[/]", highlight=False, soft_wrap=True)
+        target.print(f"[bold]{escape(text)}[/]", highlight=False, soft_wrap=True)
 
     def _better(self, a: float, b: float) -> bool:
         return a > b if self.mode == "max" else a < b

@@ -131,7 +131,7 @@ def _traceback_of(exc: BaseException) -> str:
     """The traceback to keep: a worker's own, as Ray Train gave it, else this process's."""
     from orchestrator.run.distributed import WorkersFailed
 
-    return str(exc) if isinstance(exc, WorkersFailed) else traceback.format_exc()
+    return exc.detail if isinstance(exc, WorkersFailed) else traceback.format_exc()
 
 
 def _status_of(exc: BaseException) -> TrialStatus:

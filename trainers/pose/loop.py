@@ -6,6 +6,7 @@ import math
 
 import torch
 
+from trainers._dist import is_main, reduce_epoch_stats
 from trainers._torch import TrainStep, warn_if_data_bound
 
 __all__ = ["run"]
@@ -32,9 +33,11 @@ def run(cfg, step: TrainStep, loader, loss_fn, epoch: int, lr_at, progress=None)
         total_loss += loss
         if progress is not None:
             progress(i + 1, n, epoch=epoch, epochs=cfg.train.epochs, loss=loss, images_per_s=meter.rate())
-        if (i + 1) % cfg.train.log_every == 0 or i + 1 == n:
+        if ((i + 1) % cfg.train.log_every == 0 or i + 1 == n) and is_main():
             print(meter.line(f"Epoch: [{epoch}][{i + 1}/{n}]", loss.item(), lr), flush=True)
-    stats = meter.stats(device)
-    warn_if_data_bound(stats["time/data_wait"], cfg.data.workers, "lower the input size")
     mean_loss = float(total_loss.item()) / max(n, 1)
-    return {"train/loss": mean_loss if math.isfinite(mean_loss) else float("nan"), "train/lr": lr, **stats}
+    # with several workers: the group's loss over every batch of every rank, its images/s
+    stats = reduce_epoch_stats({"train/loss": mean_loss, "train/lr": lr, **meter.stats(device)}, n)
+    warn_if_data_bound(stats["time/data_wait"], cfg.data.workers, "lower the input size")
+    stats["train/loss"] = stats["train/loss"] if math.isfinite(stats["train/loss"]) else float("nan")
+    return stats
