@@ -160,10 +160,14 @@ def param(
     choices: tuple[Any, ...] | None = None,
     default_factory: Callable[[], Any] | Any = dataclasses.MISSING,
     secret: bool = False,
+    unkeyed_default: bool = False,
 ) -> Any:
     """A dataclass field with help text and bounds that validation and ``orch trainers`` read."""
     # secret: never written in clear (params, tags, artifacts, logs show ***; the trial gets it)
-    metadata = {"help": help, "ge": ge, "gt": gt, "le": le, "choices": choices, "secret": secret}
+    # unkeyed_default: left out of trial keys and checkpoint fingerprints while it holds its default,
+    # so a parameter added to a schema later keeps every earlier trial (finished or resumable)
+    metadata = {"help": help, "ge": ge, "gt": gt, "le": le, "choices": choices, "secret": secret,
+                "unkeyed_default": unkeyed_default}
     if isinstance(default, (list, dict, set)):
         value = default
         return dataclasses.field(default_factory=lambda: type(value)(value), metadata=metadata)

@@ -122,8 +122,11 @@ def load_for_eval(path: str, model, device) -> dict:
 def fingerprint(cfg, not_fingerprinted: set[tuple[str, str]]) -> str:
     """A hash of everything in a grouped config that changes what is trained."""
     tree = dataclasses.asdict(cfg)
+    unkeyed = {(g.name, f.name) for g in dataclasses.fields(cfg) if dataclasses.is_dataclass(getattr(cfg, g.name))
+               for f in dataclasses.fields(getattr(cfg, g.name))
+               if f.metadata.get("unkeyed_default") and getattr(getattr(cfg, g.name), f.name) == f.default}
     flat = {f"{g}.{k}": v for g, group in tree.items() if isinstance(group, dict)
-            for k, v in group.items() if (g, k) not in not_fingerprinted}
+            for k, v in group.items() if (g, k) not in not_fingerprinted | unkeyed}
     flat.update({k: v for k, v in tree.items() if not isinstance(v, dict)})
     return hashlib.sha256(json.dumps(flat, sort_keys=True, default=str).encode()).hexdigest()[:16]
 

@@ -147,6 +147,13 @@ def make_searcher(spec: SweepSpec, resumed: Resumed) -> tuple[OptunaSearch, str]
     return searcher, line
 
 
+def _unkeyed(trainer: str) -> dict[str, Any]:
+    from orchestrator.registry import get_trainer
+    from orchestrator.sweepfile.schema import Schema
+
+    return Schema(get_trainer(trainer).config).unkeyed_defaults()
+
+
 class SampledTrials:
     """Tune configs (a sampler's raw points) -> orch trials, named p000, p001, ... in the order
     they start; a point already in the store keeps its key and name."""
@@ -165,12 +172,13 @@ class SampledTrials:
         config = self.search.point_config(self.base.config, raw)
         values = {d.key: config[d.key] for d in self.search.space}
         budget = self.search.extra.get("budget", {})
-        key = trial_key(self.base.trainer, config, self.base.seed, budget)
+        unkeyed = _unkeyed(self.base.trainer)
+        key = trial_key(self.base.trainer, config, self.base.seed, budget, unkeyed)
         repeat = 0
         taken = {t.key for t in self.by_id.values()} | self.done_keys
         while key in taken:  # a point run before: another sample of it, with its own run
             repeat += 1
-            key = trial_key(self.base.trainer, {**config, _REPEAT: repeat}, self.base.seed, budget)
+            key = trial_key(self.base.trainer, {**config, _REPEAT: repeat}, self.base.seed, budget, unkeyed)
         name = self.known.get(key)
         if name is None:
             name = f"p{self.count:03d}"

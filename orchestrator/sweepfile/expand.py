@@ -139,7 +139,7 @@ def _seed_trials(merged: Layer, labels: dict[str, Any], ex: Expansion, schema: S
         if variant is not None:
             context["variant"] = variant
         _fill_placeholders(trial_config, locs, context, ex, schema, problems)
-        key = trial_key(ex.trainer, trial_config, seed, ex.budget)
+        key = trial_key(ex.trainer, trial_config, seed, ex.budget, schema.unkeyed_defaults())
         out.append(TrialSpec(name, setting, key, ex.trainer, seed, MappingProxyType(axes),
                              MappingProxyType(trial_config)))
     return out

@@ -49,8 +49,12 @@ def trial_name(axes: Mapping[str, Any], abbrev: Mapping[str, str], explicit: boo
     return name or "default"
 
 
-def trial_key(trainer: str, config: Mapping[str, Any], seed: int, budget: Mapping[str, Any]) -> str:
-    """Hash of what decides a trial's result; stable across runs, machines and Python versions."""
+def trial_key(trainer: str, config: Mapping[str, Any], seed: int, budget: Mapping[str, Any],
+              unkeyed: Mapping[str, Any] | None = None) -> str:
+    """Hash of what decides a trial's result; stable across runs, machines and Python versions.
+    ``unkeyed``: parameters (with their defaults) that count only once set to something else."""
+    unkeyed = unkeyed or {}
+    config = {k: v for k, v in config.items() if not (k in unkeyed and v == unkeyed[k])}
     material = {"trainer": trainer, "config": dict(sorted(config.items())), "seed": seed,
                 "budget": dict(sorted(budget.items()))}
     text = json.dumps(material, sort_keys=True, separators=(",", ":"), default=repr, allow_nan=True)

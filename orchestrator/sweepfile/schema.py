@@ -27,6 +27,7 @@ class ParamInfo:
     le: float | None = None
     choices: tuple[Any, ...] | None = None
     secret: bool = False  # param(secret=True): never written in clear
+    unkeyed_default: bool = False  # param(unkeyed_default=True): not in trial keys at its default
 
 
 class Schema:
@@ -45,6 +46,10 @@ class Schema:
         self.params: dict[str, ParamInfo] = {}
         self.groups: dict[str, type] = {"": config_cls}
         self._walk(config_cls, "")
+
+    def unkeyed_defaults(self) -> dict[str, Any]:
+        """The parameters left out of a trial's key while they hold these defaults."""
+        return {k: p.default for k, p in self.params.items() if p.unkeyed_default}
 
     def param_info(self, key: str) -> ParamInfo | None:
         """The declared parameter, a free-form one for schemas that allow them, else None."""
@@ -76,7 +81,7 @@ class Schema:
             md = f.metadata
             self.params[key] = ParamInfo(
                 key, tp, default, md.get("help", ""), md.get("ge"), md.get("gt"),
-                md.get("le"), md.get("choices"), bool(md.get("secret")),
+                md.get("le"), md.get("choices"), bool(md.get("secret")), bool(md.get("unkeyed_default")),
             )
 
     def defaults(self) -> dict[str, Any]:

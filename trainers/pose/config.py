@@ -22,7 +22,8 @@ class Model:
     pretrained: str = param("none", help="'none' or a local state_dict path for the backbone "
                             "(nothing is downloaded at run time)")
     sync_bn: bool = param(False, help="data-parallel trials: BatchNorm statistics over every worker's "
-                          "batch (SyncBatchNorm, CUDA only); off, each worker normalises its own")
+                          "batch (SyncBatchNorm, CUDA only); off, each worker normalises its own",
+                          unkeyed_default=True)
 
 
 @dataclass
