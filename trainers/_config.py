@@ -12,7 +12,14 @@ from dataclasses import dataclass
 
 from orchestrator.trainer import param
 
-__all__ = ["TorchConfig", "TorchTrain", "EpochTrain", "torch_config"]
+__all__ = ["TorchConfig", "TorchTrain", "EpochTrain", "torch_config", "sync_bn_param"]
+
+
+def sync_bn_param():
+    """``model.sync_bn`` of every trainer that trains data-parallel (added after trials were run:
+    it stays out of their keys at its default)."""
+    return param(False, help="data-parallel trials: BatchNorm statistics over every worker's batch "
+                 "(SyncBatchNorm, CUDA only); off, each worker normalises its own", unkeyed_default=True)
 
 
 @dataclass

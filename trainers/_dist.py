@@ -18,7 +18,7 @@ import torch
 import torch.distributed as dist
 
 __all__ = ["world", "is_main", "local_device_index", "wrap", "unwrap", "train_sampler", "eval_sampler",
-           "gather_objects", "all_sum", "reduce_epoch_stats", "agree"]
+           "gather_objects", "all_sum", "sum_tensor", "reduce_epoch_stats", "agree"]
 
 
 def world() -> tuple[int, int]:
@@ -122,6 +122,19 @@ def all_sum(values: Iterable[float]) -> list[float]:
     t = torch.tensor(values, dtype=torch.float64, device=_tensor_device())
     dist.all_reduce(t)
     return [float(v) for v in t.cpu()]
+
+
+def sum_tensor(t: torch.Tensor) -> torch.Tensor:
+    """``t`` summed over ranks (e.g. confusion matrices), on the device it lives on."""
+    if not _active():
+        return t
+    if dist.get_backend() != "nccl" and t.device.type != "cpu":
+        out = t.cpu()
+        dist.all_reduce(out)
+        return out.to(t.device)
+    t = t.clone()
+    dist.all_reduce(t)
+    return t
 
 
 def reduce_epoch_stats(stats: dict[str, float], batches: int) -> dict[str, float]:

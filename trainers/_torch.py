@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 import torch
 
-__all__ = ["seed_everything", "loader_seeding", "pick_device", "autocast_for", "save_atomic", "resume_from",
+__all__ = ["seed_everything", "loader_seeding", "epoch_loader", "pick_device", "autocast_for", "save_atomic", "resume_from",
            "load_for_eval", "fingerprint", "warn_if_data_bound", "WAIT_WARNING", "Placement", "place",
            "Checkpoints", "prepare_training", "StepMeter", "TrainStep"]
 
@@ -61,6 +61,20 @@ def loader_seeding(seed: int) -> dict[str, Any]:
     g = torch.Generator()
     g.manual_seed(seed)
     return {"generator": g, "worker_init_fn": _seed_worker}
+
+
+def epoch_loader(ds, cfg, device: torch.device, shuffle: bool, seed: int, epoch: int = 0):
+    """The batches of an epoch-based trainer (``train.batch_size``, ``data.workers``): training
+    (``shuffle``) or validation; with several data-parallel workers, this rank's share of either."""
+    from trainers import _dist
+
+    rank, world = _dist.world()
+    sampler = _dist.train_sampler(ds, cfg.seed, epoch) if shuffle else _dist.eval_sampler(ds)
+    return torch.utils.data.DataLoader(
+        ds, batch_size=cfg.train.batch_size, shuffle=shuffle and sampler is None, sampler=sampler,
+        drop_last=shuffle and len(ds) >= cfg.train.batch_size * world, num_workers=cfg.data.workers,
+        pin_memory=device.type == "cuda", persistent_workers=False,
+        prefetch_factor=4 if cfg.data.workers else None, **loader_seeding(seed + 7919 * rank))
 
 
 def pick_device(choice: str) -> torch.device:

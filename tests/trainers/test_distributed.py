@@ -113,3 +113,47 @@ def test_distributed_pose_training_reports_the_same_on_every_rank(tmp_path):
     assert (out / "checkpoint.pt").is_file()
     state = torch.load(out / "checkpoint.pt", weights_only=True)
     assert state["epoch"] == 2 and not any(k.startswith("module.") for k in state["model"])
+
+
+SMOKES = {
+    "seg": {"data.synth_val": 3, "train.max_iter": 2, "eval.modes": ["single", "flip"]},
+    "pose3d": {"data.synth_val": 15, "train.epochs": 1},
+}
+
+
+def _run(trainer: str, flat: dict) -> list[tuple[int, dict]]:
+    from orchestrator.registry import build_config, get_trainer
+
+    reports: list[tuple[int, dict]] = []
+    get_trainer(trainer).load_train()(build_config(trainer, flat), lambda m, s: reports.append((s, dict(m))))
+    return reports
+
+
+@pytest.mark.parametrize("trainer", sorted(SMOKES))
+def test_distributed_evaluation_equals_one_worker(trainer, tmp_path):
+    """mode: eval of one checkpoint on 2 ranks gives the one-process metrics (seg: the summed
+    confusion matrices of uneven shards; pose3d: the gathered joints)."""
+    from orchestrator.registry import get_trainer
+
+    flat = {**get_trainer(trainer).smoke, **SMOKES[trainer], "train.out_dir": str(tmp_path / "ckpt")}
+    _run(trainer, flat)  # a checkpoint of a short training
+    evaluation = {**flat, "mode": "eval", "checkpoint": str(tmp_path / "ckpt" / "checkpoint.pt")}
+    [(_, one)] = _run(trainer, evaluation)
+    ranks = run_ranks(_run, 2, trainer, evaluation)
+    for [(_, got)] in ranks:
+        for key, value in one.items():
+            if key.startswith("val/"):
+                assert got[key] == pytest.approx(value, rel=1e-6, abs=1e-6), key
+    assert any(v for k, v in one.items() if k.startswith("val/"))
+
+
+@pytest.mark.parametrize("trainer", sorted(SMOKES))
+def test_distributed_training_reports_the_same_on_every_rank(trainer, tmp_path):
+    from orchestrator.registry import get_trainer
+
+    flat = {**get_trainer(trainer).smoke, **SMOKES[trainer]}
+    ranks = run_ranks(_run, 2, trainer, flat)
+    assert [s for s, _ in ranks[0]] == [s for s, _ in ranks[1]] and ranks[0]
+    for (_, a), (_, b) in zip(ranks[0], ranks[1]):
+        assert {k: v for k, v in a.items() if not k.startswith("time/")} == \
+            {k: v for k, v in b.items() if not k.startswith("time/")}

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from orchestrator.trainer import param
-from trainers._config import EpochTrain, torch_config
+from trainers._config import EpochTrain, sync_bn_param, torch_config
 
 BACKBONES = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "densenet121",
              "densenet169", "densenet201", "mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small",
@@ -21,9 +21,7 @@ class Model:
     deconv_kernel: int = param(4, choices=(2, 3, 4), help="deconvolution kernel size")
     pretrained: str = param("none", help="'none' or a local state_dict path for the backbone "
                             "(nothing is downloaded at run time)")
-    sync_bn: bool = param(False, help="data-parallel trials: BatchNorm statistics over every worker's "
-                          "batch (SyncBatchNorm, CUDA only); off, each worker normalises its own",
-                          unkeyed_default=True)
+    sync_bn: bool = sync_bn_param()
 
 
 @dataclass

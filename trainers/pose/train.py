@@ -11,7 +11,7 @@ import torch
 
 from orchestrator.trainer import Report, progress_of
 from trainers import _dist
-from trainers._torch import (StepMeter, TrainStep, load_for_eval, loader_seeding, place,
+from trainers._torch import (StepMeter, TrainStep, epoch_loader, load_for_eval, place,
                              prepare_training, seed_everything)
 from trainers.pose.config import Config, Eval
 from trainers.pose.data import PoseDataset, flip_pairs, load_coco, load_mpii
@@ -73,15 +73,7 @@ def lr_at(cfg: Config, epoch_float: float) -> float:
     return o.lr * o.factor ** sum(epoch_float >= s for s in o.steps)
 
 
-def _loader(ds, cfg: Config, device, shuffle: bool, seed: int, epoch: int = 0):
-    """Training (``shuffle``) or validation batches; with several workers, this rank's share."""
-    sampler = _dist.train_sampler(ds, cfg.seed, epoch) if shuffle else _dist.eval_sampler(ds)
-    drop_last = shuffle and len(ds) >= cfg.train.batch_size * _dist.world()[1]
-    return torch.utils.data.DataLoader(
-        ds, batch_size=cfg.train.batch_size, shuffle=shuffle and sampler is None, sampler=sampler,
-        drop_last=drop_last, num_workers=cfg.data.workers, pin_memory=device.type == "cuda",
-        persistent_workers=False, prefetch_factor=4 if cfg.data.workers else None,
-        **loader_seeding(seed + 7919 * _dist.world()[0]))
+_loader = epoch_loader  # training or validation batches (this rank's share of them)
 
 
 def _optimizer(cfg: Config, model):

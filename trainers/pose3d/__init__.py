@@ -40,6 +40,7 @@ TRAINER = Trainer(
     groups=(MPJPE3D,),
     datasets=(POSE3D_DATA,),
     check="trainers.pose3d.config:check",
+    distributed=True,
 )
 
 __all__ = ["TRAINER", "Config", "MPJPE3D", "POSE3D_DATA"]

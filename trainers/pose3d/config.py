@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from orchestrator.trainer import param
-from trainers._config import EpochTrain, torch_config
+from trainers._config import EpochTrain, sync_bn_param, torch_config
 from trainers.pose.config import BACKBONES
 
 
@@ -21,6 +21,7 @@ class Model:
                              "or a 2-D output of their own (learns faster from scratch on small data)")
     pretrained: str = param("none", help="'none' or a local state_dict path for the backbone "
                             "(nothing is downloaded at run time)")
+    sync_bn: bool = sync_bn_param()
 
 
 @dataclass

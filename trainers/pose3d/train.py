@@ -10,7 +10,8 @@ import numpy as np
 import torch
 
 from orchestrator.trainer import Report, progress_of
-from trainers._torch import (StepMeter, TrainStep, load_for_eval, loader_seeding, place,
+from trainers import _dist
+from trainers._torch import (StepMeter, TrainStep, epoch_loader, load_for_eval, place,
                              prepare_training, seed_everything, warn_if_data_bound)
 from trainers.pose.model import count_params
 from trainers.pose3d.config import Config
@@ -40,11 +41,7 @@ def build_data(cfg: Config, split: str) -> Pose3DDataset:
                          d.shift_jitter if train else 0.0)
 
 
-def _loader(ds, cfg: Config, device, shuffle: bool, seed: int):
-    return torch.utils.data.DataLoader(
-        ds, batch_size=cfg.train.batch_size, shuffle=shuffle, drop_last=shuffle and len(ds) >= cfg.train.batch_size,
-        num_workers=cfg.data.workers, pin_memory=device.type == "cuda",
-        prefetch_factor=4 if cfg.data.workers else None, **loader_seeding(seed))
+_loader = epoch_loader  # training or validation batches (this rank's share of them)
 
 
 def _loss(cfg: Config, out: dict, batch: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -69,6 +66,8 @@ def predict(model, loader, placement) -> tuple[np.ndarray, np.ndarray]:
 
 def evaluate(model, loader, placement) -> dict[str, float]:
     pred, gt = predict(model, loader, placement)
+    parts = _dist.gather_objects((pred, gt))  # data-parallel workers each predicted a shard
+    pred, gt = np.concatenate([p for p, _ in parts]), np.concatenate([g for _, g in parts])
     return {f"val/{k}": v for k, v in evaluate3d(pred, gt).items()}
 
 
@@ -99,13 +98,15 @@ def _epoch(cfg: Config, step: TrainStep, loader, epoch: int, progress) -> dict[s
         totals += torch.stack(losses)
         if progress is not None:
             progress(i + 1, n, epoch=epoch, epochs=cfg.train.epochs, loss=losses[0], images_per_s=meter.rate())
-        if (i + 1) % cfg.train.log_every == 0 or i + 1 == n:
+        if ((i + 1) % cfg.train.log_every == 0 or i + 1 == n) and _dist.is_main():
             print(meter.line(f"Epoch: [{epoch}][{i + 1}/{n}]", losses[0].item(), lr), flush=True)
-    stats = meter.stats(device)
-    warn_if_data_bound(stats["time/data_wait"], cfg.data.workers, "lower the input size")
     mean = (totals / max(n, 1)).tolist()
-    return {"train/loss": mean[0] if math.isfinite(mean[0]) else float("nan"), "train/loss3d": mean[1],
-            "train/loss2d": mean[2], "train/lr": lr, **stats}
+    # with several workers: the group's losses and images/s (every rank gets the same figures)
+    stats = _dist.reduce_epoch_stats({"train/loss": mean[0], "train/loss3d": mean[1], "train/loss2d": mean[2],
+                                      "train/lr": lr, **meter.stats(device)}, n)
+    warn_if_data_bound(stats["time/data_wait"], cfg.data.workers, "lower the input size")
+    stats["train/loss"] = stats["train/loss"] if math.isfinite(stats["train/loss"]) else float("nan")
+    return stats
 
 
 def train(cfg: Config, report: Report) -> dict[str, float]:
@@ -123,11 +124,12 @@ def train(cfg: Config, report: Report) -> dict[str, float]:
         return metrics
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
     ckpts = prepare_training(cfg, model, optimizer, placement, _NOT_FINGERPRINTED, "epoch")
-    step = TrainStep(model, optimizer, ckpts.scaler, placement, StepMeter())
+    step = TrainStep(_dist.wrap(model, placement.device, cfg.model.sync_bn), optimizer, ckpts.scaler, placement,
+                     StepMeter())
     metrics: dict[str, float] = {}
     for epoch in range(ckpts.start + 1, cfg.train.epochs + 1):
         train_ds.set_epoch(cfg.seed, epoch)
-        loader = _loader(train_ds, cfg, placement.device, True, cfg.seed * 100_003 + epoch)
+        loader = _loader(train_ds, cfg, placement.device, True, cfg.seed * 100_003 + epoch, epoch)
         stats = _epoch(cfg, step, loader, epoch, progress_of(report))
         ckpts.save(epoch)
         if epoch % cfg.train.eval_every and epoch != cfg.train.epochs:

@@ -37,6 +37,7 @@ TRAINER = Trainer(
            "data.synth_val": 2, "data.synth_size": [64, 128], "data.workers": 0, "train.batch_size": 2,
            "train.max_iter": 2, "train.eval_every": 1, "train.out_dir": "", "optim.warmup_iters": 1},
     check="trainers.seg.config:check",
+    distributed=True,
     groups=(MIOU,),
     datasets=(CITYSCAPES,),
 )

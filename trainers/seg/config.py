@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from orchestrator.trainer import param
-from trainers._config import TorchTrain, torch_config
+from trainers._config import TorchTrain, sync_bn_param, torch_config
 
 BACKBONES = ("resnet18", "resnet34", "resnet50", "resnet101")
 EVAL_MODES = ("ss", "flip", "ms", "ms_flip")
@@ -26,6 +26,7 @@ class Model:
                           "the network, the heads' x8 to input size included")
     pretrained: str = param("none", help="'none' or a local state_dict path for the backbone "
                             "(nothing is downloaded)")
+    sync_bn: bool = sync_bn_param()
 
 
 @dataclass

@@ -9,6 +9,7 @@ import time
 import torch
 import torch.nn.functional as F
 
+from trainers import _dist
 from trainers.seg.cityscapes import CLASSES, IGNORE
 from trainers.seg.metrics import confusion_matrix, miou
 
@@ -90,6 +91,8 @@ def evaluate(model, loader, device, autocast, cfg, modes: list[str]) -> dict[str
             with autocast():
                 probs = predict(model, x, scales, flip, cfg.eval.crop, cfg.eval.stride)
             confs[m] += confusion_matrix(probs.argmax(1), label, 19, IGNORE)
+    for m in modes:  # data-parallel workers each counted a shard: the whole set's matrices
+        confs[m] = _dist.sum_tensor(confs[m])
     metrics: dict[str, float] = {}
     for i, m in enumerate(modes):
         mean, per_class = miou(confs[m])

@@ -8,6 +8,7 @@ import math
 import torch
 
 from orchestrator.trainer import Report, progress_of
+from trainers import _dist
 from trainers._torch import (Checkpoints, Placement, StepMeter, TrainStep, load_for_eval, loader_seeding, place,
                              prepare_training, seed_everything, warn_if_data_bound)
 from trainers.seg.config import Config
@@ -52,10 +53,13 @@ def build_optimizer(cfg: Config, model) -> torch.optim.SGD:
 class EpochSampler(torch.utils.data.Sampler):
     """An endless stream of per-epoch permutations (seeded by seed and epoch) that can start
     mid-stream. It yields (image index, position in the stream); the dataset seeds each item's
-    augmentation from the position, so a resumed run sees exactly what the uninterrupted one would."""
+    augmentation from the position, so a resumed run sees exactly what the uninterrupted one would.
+    Data-parallel rank ``rank`` of ``world`` takes every world-th item: together the ranks' step
+    is the one-worker step of world x the batch, on any number of workers."""
 
-    def __init__(self, n: int, seed: int, start: int = 0):
+    def __init__(self, n: int, seed: int, start: int = 0, rank: int = 0, world: int = 1):
         self.n, self.seed, self.start = n, seed, start
+        self.rank, self.world = rank, world
 
     def __iter__(self):
         epoch, offset = divmod(self.start, self.n)
@@ -64,7 +68,8 @@ class EpochSampler(torch.utils.data.Sampler):
             g = torch.Generator()
             g.manual_seed(self.seed * 1_000_003 + epoch)
             for index in torch.randperm(self.n, generator=g)[offset:].tolist():
-                yield index, self.seed * 2**40 + position
+                if (position - self.start) % self.world == self.rank:
+                    yield index, self.seed * 2**40 + position
                 position += 1
             epoch, offset = epoch + 1, 0
 
@@ -79,14 +84,16 @@ def _loaders(cfg: Config, device, start_iter: int):
     pin = device.type == "cuda"
     val = SegDataset(root, d.val_split, d, False, d.max_val)
     val_loader = torch.utils.data.DataLoader(val, batch_size=cfg.eval.batch_size, num_workers=min(d.workers, 2),
-                                             collate_fn=_collate_list, pin_memory=pin)
+                                             collate_fn=_collate_list, pin_memory=pin, sampler=_dist.eval_sampler(val))
     if cfg.mode == "eval":
         return None, val_loader
     ds = SegDataset(root, d.train_split, d, True, d.max_train)
-    sampler = EpochSampler(len(ds), cfg.seed, start_iter * cfg.train.batch_size)
+    rank, world = _dist.world()
+    sampler = EpochSampler(len(ds), cfg.seed, start_iter * cfg.train.batch_size * world, rank, world)
     loader = torch.utils.data.DataLoader(ds, batch_size=cfg.train.batch_size, sampler=sampler,
                                          num_workers=d.workers, pin_memory=pin,
-                                         prefetch_factor=4 if d.workers else None, **loader_seeding(cfg.seed))
+                                         prefetch_factor=4 if d.workers else None,
+                                         **loader_seeding(cfg.seed + 7919 * rank))
     return loader, val_loader
 
 
@@ -104,16 +111,18 @@ def _eval_only(cfg: Config, model, val_loader, placement: Placement, report: Rep
 
 
 def _checkpoint_metrics(cfg: Config, step: TrainStep, val_loader, done: int, stats: dict[str, float],
-                        losses: list[float], lr: float, params: float) -> dict[str, float]:
+                        losses: list[float], steps: int, lr: float, params: float) -> dict[str, float]:
     """What an evaluation reports: training figures since the last one, then mIoU per mode."""
     device = step.placement.device
+    # with several workers: the group's losses and images/s (every rank gets the same figures)
+    stats = _dist.reduce_epoch_stats({"train/loss": losses[0], "train/loss_main": losses[1], **stats}, steps)
     warn_if_data_bound(stats["time/data_wait"], cfg.data.workers, "lower the crop size")
-    mean_loss, mean_main = losses
+    mean_loss, mean_main = stats["train/loss"], stats["train/loss_main"]
     metrics = {"train/loss": mean_loss if math.isfinite(mean_loss) else float("nan"),
                "train/loss_main": mean_main, "train/lr": lr, "time/images_per_s": stats["time/images_per_s"],
                "time/data_wait": stats["time/data_wait"], "model/params": params,
                **{k: v for k, v in stats.items() if k == "time/peak_memory_gb"},
-               **evaluate(step.model, val_loader, device, step.placement.autocast, cfg,
+               **evaluate(_dist.unwrap(step.model), val_loader, device, step.placement.autocast, cfg,
                           _modes(cfg, done == cfg.train.max_iter))}
     return metrics
 
@@ -124,7 +133,7 @@ def _iterations(cfg: Config, step: TrainStep, ckpts: Checkpoints, loader, val_lo
     ``train.eval_every`` iterations and at the end."""
     t, device = cfg.train, step.placement.device
     loss_fn = make_loss(cfg.loss, cfg.model.aux_weight)
-    params = float(count_params(step.model))
+    params = float(count_params(_dist.unwrap(step.model)))
     metrics: dict[str, float] = {"model/params": params}
     total, steps, lr = torch.zeros(2, device=device), 0, 0.0
     batches = iter(loader)
@@ -141,13 +150,13 @@ def _iterations(cfg: Config, step: TrainStep, ckpts: Checkpoints, loader, val_lo
         total += torch.stack([loss, main])
         steps, done = steps + 1, it + 1
         progress(done, t.max_iter, loss=loss, images_per_s=step.meter.rate())
-        if done % t.log_every == 0 or done == t.max_iter:
+        if (done % t.log_every == 0 or done == t.max_iter) and _dist.is_main():
             print(step.meter.line(f"Iter: [{done}/{t.max_iter}]", loss.item(), lr, digits=4), flush=True)
         if done % t.eval_every and done != t.max_iter:
             continue
         stats = step.meter.stats(device)  # before the checkpoint and evaluation, as the step's own time
         ckpts.save(done)
-        metrics = _checkpoint_metrics(cfg, step, val_loader, done, stats, (total / steps).tolist(), lr, params)
+        metrics = _checkpoint_metrics(cfg, step, val_loader, done, stats, (total / steps).tolist(), steps, lr, params)
         report(metrics, done)
         total.zero_()
         steps = 0
@@ -163,5 +172,6 @@ def train(cfg: Config, report: Report) -> dict[str, float]:
     optimizer = build_optimizer(cfg, model)
     ckpts = prepare_training(cfg, model, optimizer, placement, _NOT_FINGERPRINTED, "iter")
     loader, val_loader = _loaders(cfg, placement.device, ckpts.start)
-    step = TrainStep(model, optimizer, ckpts.scaler, placement, StepMeter())
+    step = TrainStep(_dist.wrap(model, placement.device, cfg.model.sync_bn), optimizer, ckpts.scaler, placement,
+                     StepMeter())
     return _iterations(cfg, step, ckpts, loader, val_loader, report)
