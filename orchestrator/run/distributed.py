@@ -128,23 +128,13 @@ def _per_worker(config: dict[str, Any]) -> None:
         channel.put(("done", status.value, message))
 
 
-def fit_workers(trainer: str, flat: dict[str, Any], reporter, payload: dict[str, Any], trial_id: str):
-    """Train ``flat`` on ``payload['workers']`` workers, relaying rank 0's reports through
-    ``reporter.relay``; returns when training ended as FINISHED, raises the trainable's _Stop for
-    another status, :class:`Stalled` or :class:`WorkersFailed`."""
+def _train_run(trainer: str, flat: dict[str, Any], payload: dict[str, Any], trial_id: str, channel, storage: str):
+    """Ray Train's run of ``_per_worker`` on the trial's workers (no retries of its own: orch's apply)."""
     from ray.train import FailureConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
-    from ray.util.queue import Empty, Queue
 
-    from orchestrator.run.trainable import _Stop
-
-    # the workers' prints stay prints (Train would also send each through the root logger, twice
-    # into the trial's log); set here, in the trial, so Train passes it on to every worker
-    os.environ.setdefault("RAY_TRAIN_ENABLE_PRINT_PATCH", "0")
-    channel = Queue(actor_options={"num_cpus": 0})
-    storage = tempfile.mkdtemp(prefix="orch-train-")
     resources = payload["resources"]
-    run = TorchTrainer(
+    return TorchTrainer(
         _per_worker,
         train_loop_config={"channel": channel, "trainer": trainer, "flat": flat, "cwd": payload["cwd"],
                            "process_dir": payload["process_dir"], "board": payload.get("board"),
@@ -154,6 +144,22 @@ def fit_workers(trainer: str, flat: dict[str, Any], reporter, payload: dict[str,
                                      resources_per_worker=worker_resources(resources)),
         run_config=RunConfig(name=f"orch-{trial_id or 'trial'}", storage_path=storage,
                              failure_config=FailureConfig(max_failures=0)))
+
+
+def fit_workers(trainer: str, flat: dict[str, Any], reporter, payload: dict[str, Any], trial_id: str):
+    """Train ``flat`` on ``payload['workers']`` workers, relaying rank 0's reports through
+    ``reporter.relay``; returns when training ended as FINISHED, raises the trainable's _Stop for
+    another status, :class:`Stalled` or :class:`WorkersFailed`."""
+    from ray.util.queue import Queue
+
+    from orchestrator.run.trainable import _Stop
+
+    # the workers' prints stay prints (Train would also send each through the root logger, twice
+    # into the trial's log); set here, in the trial, so Train passes it on to every worker
+    os.environ.setdefault("RAY_TRAIN_ENABLE_PRINT_PATCH", "0")
+    channel = Queue(actor_options={"num_cpus": 0})
+    storage = tempfile.mkdtemp(prefix="orch-train-")
+    run = _train_run(trainer, flat, payload, trial_id, channel, storage)
     errors: list[BaseException] = []
 
     def fit() -> None:
@@ -165,18 +171,8 @@ def fit_workers(trainer: str, flat: dict[str, Any], reporter, payload: dict[str,
     thread = threading.Thread(target=fit, name="orch-train-fit", daemon=True)
     thread.start()
     watch = _Watch(payload.get("stall_s"))
-    done = None
     try:
-        while thread.is_alive() or not channel.empty():
-            try:
-                event = channel.get(timeout=1.0)
-            except Empty:
-                if watch.stalled() and not watch.fired:
-                    watch.fire()
-                continue
-            watch.alive()
-            done = _handle(event, reporter, watch) or done
-        thread.join()
+        done = _relay(thread, channel, reporter, watch)
     finally:
         watch.kill(by_pid=False)  # none is left holding its GPU, whatever ended the trial
         try:
@@ -193,6 +189,24 @@ def fit_workers(trainer: str, flat: dict[str, Any], reporter, payload: dict[str,
     status, message = TrialStatus(done[1]), done[2]
     if status != TrialStatus.FINISHED or message:
         raise _Stop(status, message)
+
+
+def _relay(thread: threading.Thread, channel, reporter, watch: "_Watch"):
+    """Pass the workers' messages on until the run ends; the watchdog fires on a silence."""
+    from ray.util.queue import Empty
+
+    done = None
+    while thread.is_alive() or not channel.empty():
+        try:
+            event = channel.get(timeout=1.0)
+        except Empty:
+            if watch.stalled() and not watch.fired:
+                watch.fire()
+            continue
+        watch.alive()
+        done = _handle(event, reporter, watch) or done
+    thread.join()
+    return done
 
 
 class _Watch:
