@@ -3,8 +3,8 @@
 Read-only (``mode=ro``), so it never competes with a running sweep for the write lock. Uses the
 tables MLflow's own SQLAlchemy store defines (runs, tags, params, metrics, latest_metrics), which
 are MLflow's private business: the store's schema revision (alembic's ``alembic_version``) must
-be one these queries were checked against, else :class:`UnknownSchema` sends the caller to the
-client.
+be one these queries were checked against, or (a newer MLflow's) one whose tables still have every
+column the queries use; else :class:`UnknownSchema` sends the caller to the client.
 """
 
 from __future__ import annotations
@@ -28,8 +28,18 @@ __all__ = ["KNOWN_REVISIONS", "UnknownSchema", "read_sqlite", "list_sqlite", "ru
            "schema_revision"]
 
 # MLflow schema revisions whose runs/tags/params/metrics/latest_metrics tables these queries
-# were checked against (mlflow 3.17: dc11669786a5). Add one after checking a new MLflow's tables.
-KNOWN_REVISIONS = frozenset({"dc11669786a5"})
+# were checked against (mlflow 3.17: dc11669786a5; 3.18 adds e7d1f4b2a9c6, 8b6ad64cb8f5 and
+# f4a9b2c7d1e6, none of which touches those tables). Add one after checking a new MLflow's tables.
+KNOWN_REVISIONS = frozenset({"dc11669786a5", "e7d1f4b2a9c6", "8b6ad64cb8f5", "f4a9b2c7d1e6"})
+# What the queries read: a store of a revision not checked yet is read when all of these are there
+# (MLflow's migrations since 1.x have added tables and columns, not renamed these).
+COLUMNS = {
+    "runs": ("run_uuid", "experiment_id", "status", "start_time", "name", "artifact_uri", "lifecycle_stage"),
+    "tags": ("run_uuid", "key", "value"),
+    "params": ("run_uuid", "key", "value"),
+    "metrics": ("run_uuid", "key", "value", "step", "timestamp", "is_nan"),
+    "latest_metrics": ("run_uuid", "key", "value", "is_nan"),
+}
 
 _KEY_VALUE = itemgetter(1, 2)
 _NAN = math.nan
@@ -50,6 +60,15 @@ def schema_revision(db: sqlite3.Connection) -> str | None:
     return row[0] if row else None
 
 
+def _missing_columns(db: sqlite3.Connection) -> list[str]:
+    """The table.column names the queries use that this store lacks."""
+    missing = []
+    for table, needed in COLUMNS.items():
+        have = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+        missing += [f"{table}.{column}" for column in needed if column not in have]
+    return missing
+
+
 def _connect(uri: str) -> sqlite3.Connection | None:
     path = Path(uri[len("sqlite:///"):])
     if not path.exists():
@@ -58,10 +77,12 @@ def _connect(uri: str) -> sqlite3.Connection | None:
         raise UnknownSchema(f"{VIA_CLIENT} is set")
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
     revision = schema_revision(db)
-    if revision not in KNOWN_REVISIONS:
+    missing = [] if revision in KNOWN_REVISIONS else _missing_columns(db)
+    if revision is None or missing:
         db.close()
         raise UnknownSchema(f"{path} has MLflow schema revision {revision or '(none)'}, which orch's "
-                            "direct SQLite reader does not know")
+                            f"direct SQLite reader does not know"
+                            + (f" (it lacks {', '.join(missing[:3])})" if revision else ""))
     db.execute("BEGIN")  # one snapshot for all of a read's queries; `with db:` ends it
     return db
 
