@@ -10,7 +10,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from tests.trainers.ranks import run_ranks  # noqa: E402
+from trainers._spawn import run_ranks  # noqa: E402
 
 SMOKE = {"model.backbone": "resnet18", "model.deconv": [16, 16, 16], "data.input_size": [64, 64],
          "data.synth_train": 24, "data.synth_val": 9, "data.workers": 0, "train.batch_size": 4,
