@@ -80,8 +80,21 @@ def build(req: TableRequest, record=None):
         from orchestrator.searched import importance_line
 
         notes += [line] if (line := importance_line(record)) else []
+    notes += [line] if (line := scaled_lr_line(record)) else []
     table = dataclasses.replace(table, notes=(*table.notes, *notes)) if notes else table
     return record, table
+
+
+def scaled_lr_line(record) -> str:
+    """The legend's word on data-parallel trials whose lr was scaled by the world size
+    (``optim.lr_scale``): the file's ``optim.lr`` is not the lr they ran with."""
+    ran = sorted({(t.params.get("optim.lr_scale", ""), t.params.get("dist.world_size", ""),
+                   t.params.get("optim.lr", ""), t.params["dist.lr"])
+                  for t in record.trials if "dist.lr" in t.params})
+    if not ran:
+        return ""
+    each = "; ".join(f"{how}: {float(lr):g} on {n} workers ran as {float(eff):g}" for how, n, lr, eff in ran)
+    return f"optim.lr is the one-worker lr, scaled by the number of workers (optim.lr_scale) where set: {each}."
 
 
 def current_trials(record):

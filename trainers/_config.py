@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from orchestrator.trainer import param
 
-__all__ = ["TorchConfig", "TorchTrain", "EpochTrain", "torch_config", "sync_bn_param"]
+__all__ = ["TorchConfig", "TorchTrain", "EpochTrain", "torch_config", "sync_bn_param", "lr_scale_param"]
 
 
 def sync_bn_param():
@@ -20,6 +20,14 @@ def sync_bn_param():
     it stays out of their keys at its default)."""
     return param(False, help="data-parallel trials: BatchNorm statistics over every worker's batch "
                  "(SyncBatchNorm, CUDA only); off, each worker normalises its own", unkeyed_default=True)
+
+
+def lr_scale_param():
+    """``optim.lr_scale`` of every data-parallel trainer: the file's lr is the one-worker lr, scaled
+    by the world size (linear: Goyal et al.'s rule; sqrt) or not (none: what the file says runs)."""
+    return param("none", choices=("none", "linear", "sqrt"), help="data-parallel trials: scale "
+                 "optim.lr by the number of workers (linear: x N, sqrt: x sqrt(N)); none: as written",
+                 unkeyed_default=True)
 
 
 @dataclass

@@ -11,6 +11,8 @@ exactly once and the pieces gathered, and only rank 0 saves checkpoints or repor
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import os
 from typing import Any, Iterable
 
@@ -18,7 +20,7 @@ import torch
 import torch.distributed as dist
 
 __all__ = ["world", "is_main", "local_device_index", "wrap", "unwrap", "train_sampler", "eval_sampler",
-           "gather_objects", "all_sum", "sum_tensor", "reduce_epoch_stats", "agree"]
+           "gather_objects", "all_sum", "sum_tensor", "reduce_epoch_stats", "agree", "lr_factor", "scale_lr"]
 
 
 def world() -> tuple[int, int]:
@@ -42,6 +44,24 @@ def local_device_index() -> int:
     count = torch.cuda.device_count()
     local = int(os.environ.get("LOCAL_RANK", "0") or 0)
     return local % count if count else 0
+
+
+def lr_factor(how: str, size: int) -> float:
+    """What ``optim.lr_scale`` multiplies the file's lr by on ``size`` workers."""
+    return {"none": 1.0, "linear": float(size), "sqrt": math.sqrt(size)}[how]
+
+
+def scale_lr(cfg):
+    """``cfg`` with ``optim.lr`` scaled for this process group's size by ``optim.lr_scale``
+    (the config itself when nothing changes), said once on rank 0."""
+    factor = lr_factor(cfg.optim.lr_scale, world()[1])
+    if factor == 1.0:
+        return cfg
+    lr = cfg.optim.lr * factor
+    if is_main():
+        print(f"optim.lr_scale {cfg.optim.lr_scale}: lr {cfg.optim.lr:g} x {factor:g} = {lr:g} on "
+              f"{world()[1]} workers", flush=True)
+    return dataclasses.replace(cfg, optim=dataclasses.replace(cfg.optim, lr=lr))
 
 
 def wrap(model: torch.nn.Module, device: torch.device, sync_bn: bool = False) -> torch.nn.Module:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Mapping
@@ -115,14 +116,19 @@ class SweepSpec:
     def multi(self) -> bool:
         return len(self.objectives) > 1
 
-    def dist_params(self, trial: TrialSpec) -> dict[str, int]:
+    def dist_params(self, trial: TrialSpec) -> dict[str, float]:
         """What a data-parallel trial records beside its config: the world size and the global
-        batch (``train.batch_size`` is per worker); nothing for a one-worker trial."""
+        batch (``train.batch_size`` is per worker), and with ``optim.lr_scale`` the lr that ran
+        (``dist.lr``); nothing for a one-worker trial."""
         n = self.resources.workers
         if n <= 1:
             return {}
         batch = next((v for k, v in trial.config.items() if k.rsplit(".", 1)[-1] == "batch_size"), None)
-        return {"dist.world_size": n, **({"dist.global_batch": int(batch) * n} if batch is not None else {})}
+        out = {"dist.world_size": n, **({"dist.global_batch": int(batch) * n} if batch is not None else {})}
+        how, lr = trial.config.get("optim.lr_scale", "none"), trial.config.get("optim.lr")
+        if how != "none" and isinstance(lr, (int, float)):  # the lr that ran (trainers._dist.scale_lr)
+            out["dist.lr"] = float(lr) * (n if how == "linear" else math.sqrt(n))
+        return out
 
     def to_dicts(self) -> list[dict[str, Any]]:
         return [t.to_dict(self.resources) for t in self.trials]

@@ -92,19 +92,21 @@ def test_distributed_pose_evaluation_equals_one_worker(tmp_path):
     assert any(v > 0 for k, v in one.items() if k.startswith("val/"))
 
 
-def _pose_train(out_dir: str) -> list[tuple[int, dict]]:
+def _pose_train(out_dir: str, more: dict | None = None) -> list[tuple[int, dict]]:
     from orchestrator.registry import build_config
     from trainers.pose.train import train
 
     reports: list[tuple[int, dict]] = []
-    train(build_config("pose", {**SMOKE, "train.out_dir": out_dir}), lambda m, s: reports.append((s, dict(m))))
+    train(build_config("pose", {**SMOKE, "train.out_dir": out_dir, **(more or {})}),
+          lambda m, s: reports.append((s, dict(m))))
     return reports
 
 
 def test_distributed_pose_training_reports_the_same_on_every_rank(tmp_path):
     out = tmp_path / "ckpt"
-    ranks = run_ranks(_pose_train, 2, str(out))
+    ranks = run_ranks(_pose_train, 2, str(out), {"optim.lr_scale": "linear", "optim.lr": 0.003})
     assert [s for s, _ in ranks[0]] == [1, 2] == [s for s, _ in ranks[1]]
+    assert ranks[0][-1][1]["train/lr"] == pytest.approx(0.006)  # optim.lr_scale linear: x 2 workers
     for (_, a), (_, b) in zip(ranks[0], ranks[1]):
         assert a.keys() == b.keys()
         for key in a:

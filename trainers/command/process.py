@@ -6,6 +6,7 @@ import ctypes
 import os
 import queue
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -32,6 +33,13 @@ def gpu_list() -> str:
     visible = os.environ.get("CUDA_VISIBLE_DEVICES", "")
     ids = [v for v in visible.split(",") if v.strip()]
     return ",".join(str(i) for i in range(len(ids)))
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on now (the OS picks it): a trial's torchrun rendezvous."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 class Script:

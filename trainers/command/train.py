@@ -15,7 +15,7 @@ from orchestrator.trainer import Report, progress_of
 from trainers.command.config import Config
 from trainers.command.parsers import DEFAULT_PARSERS, DEFAULT_STEP_REGEX, Harvester, metric_aliases
 from trainers.command.presets import PRESETS
-from trainers.command.process import Script, gpu_list
+from trainers.command.process import Script, free_port, gpu_list
 
 __all__ = ["train", "CommandFailed"]
 
@@ -24,32 +24,46 @@ class CommandFailed(RuntimeError):
     pass
 
 
-def _argv(cfg: Config) -> list[str]:
+def _argv(cfg: Config, runtime: dict) -> list[str]:
     if not cfg.command or not all(isinstance(a, (str, int, float)) for a in cfg.command):
         raise CommandFailed(f"command must be a non-empty list of strings, got {cfg.command!r}")
-    return [_fill_runtime(a) for a in cfg.command]
+    return [_fill_runtime(a, runtime) for a in cfg.command]
 
 
-def _fill_runtime(value) -> str:
-    """The spec filled every placeholder but the runtime ones and left a template: ``{gpus}`` is
-    filled now, ``{{``/``}}`` become literal braces."""
-    return string.Formatter().vformat(str(value), (), {"gpus": _Gpus()})
+def _fill_runtime(value, runtime: dict) -> str:
+    """The spec filled every placeholder but the runtime ones and left a template: ``{gpus}``,
+    ``{nproc}`` and ``{master_port}`` are filled now, ``{{``/``}}`` become literal braces."""
+    return string.Formatter().vformat(str(value), (), runtime)
 
 
-class _Gpus:
-    """``{gpus}`` -> ``0,1,...``; looked up only when a template uses it."""
+class _Lazy:
+    """A runtime placeholder's value, worked out the first time a template uses it and then the
+    same in every argument and variable of the trial (one port, not one per use)."""
+
+    def __init__(self, make):
+        self.make, self.value = make, None
 
     def __format__(self, spec: str) -> str:
-        return format(gpu_list(), spec)
+        if self.value is None:
+            self.value = self.make()
+        return format(self.value, spec)
 
 
-def _env(cfg: Config, report_file: str) -> dict[str, str]:
+def runtime_placeholders() -> dict[str, _Lazy]:
+    """``{gpus}``: ``0,1,...`` of the GPUs Ray gave the trial; ``{nproc}``: how many (at least 1:
+    one process on a CPU trial), what torchrun's ``--nproc_per_node`` takes; ``{master_port}``: a
+    port free on this node now, so two torchrun trials on one node never share a rendezvous."""
+    return {"gpus": _Lazy(gpu_list), "nproc": _Lazy(lambda: len(gpu_list().split(",")) if gpu_list() else 1),
+            "master_port": _Lazy(free_port)}
+
+
+def _env(cfg: Config, report_file: str, runtime: dict) -> dict[str, str]:
     env = dict(os.environ)
     # `python` in the command is the interpreter orch runs on, so `import orchestrator` works
     env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
     env["PYTHONUNBUFFERED"] = "1"  # lines arrive as they are printed, not at exit
     env["ORCH_REPORT_FILE"] = report_file
-    env.update({str(k): _fill_runtime(v) for k, v in cfg.env.items()})
+    env.update({str(k): _fill_runtime(v, runtime) for k, v in cfg.env.items()})
     return env
 
 
@@ -90,7 +104,8 @@ _POSITION = re.compile(r"\bEpoch:?\s*\[(\d+)\]\s*\[(\d+)/(\d+)\]")
 
 
 def train(cfg: Config, report: Report) -> dict[str, float]:
-    argv = _argv(cfg)
+    runtime = runtime_placeholders()
+    argv = _argv(cfg, runtime)
     cwd = cfg.cwd or None
     if cwd and not Path(cwd).is_dir():
         raise CommandFailed(f"cwd: {cwd} is not a folder")
@@ -111,7 +126,7 @@ def train(cfg: Config, report: Report) -> dict[str, float]:
     print(f"$ {' '.join(argv)}", flush=True)
     deadline = time.monotonic() + cfg.timeout if cfg.timeout else None
     try:
-        script = Script(argv, cwd, _env(cfg, report_path), cfg.grace, cfg.tail_lines)
+        script = Script(argv, cwd, _env(cfg, report_path, runtime), cfg.grace, cfg.tail_lines)
     except OSError as exc:
         os.unlink(report_path)
         raise CommandFailed(f"cannot start {argv[0]!r}: {exc}") from None

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from orchestrator.trainer import param
-from trainers._config import EpochTrain, sync_bn_param, torch_config
+from trainers._config import EpochTrain, lr_scale_param, sync_bn_param, torch_config
 
 BACKBONES = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "densenet121",
              "densenet169", "densenet201", "mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small",
@@ -65,6 +65,7 @@ class Loss:
 class Optim:
     name: str = param("adam", choices=("adam", "sgd"), help="Adam, or SGD with momentum")
     lr: float = param(1e-3, gt=0, help="base learning rate (SimpleBaseline: 1e-3 with Adam)")
+    lr_scale: str = lr_scale_param()
     momentum: float = param(0.9, ge=0, le=1, help="SGD momentum")
     weight_decay: float = param(1e-4, ge=0, help="weight decay")
     schedule: str = param("step", choices=("step", "cosine"), help="lr schedule after warmup")

@@ -84,6 +84,7 @@ def _optimizer(cfg: Config, model):
 
 
 def train(cfg: Config, report: Report) -> dict[str, float]:
+    cfg = _dist.scale_lr(cfg)
     seed_everything(cfg.seed, cfg.train.deterministic)
     joints = 16 if cfg.data.dataset == "mpii" else 17
     model, placement = place(build_model(cfg.model.backbone, joints, list(cfg.model.deconv),

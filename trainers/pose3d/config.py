@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from orchestrator.trainer import param
-from trainers._config import EpochTrain, sync_bn_param, torch_config
+from trainers._config import EpochTrain, lr_scale_param, sync_bn_param, torch_config
 from trainers.pose.config import BACKBONES
 
 
@@ -55,6 +55,7 @@ class Loss:
 @dataclass
 class Optim:
     lr: float = param(1e-4, gt=0, help="Adam learning rate (SPIN: 5e-5)")
+    lr_scale: str = lr_scale_param()
     weight_decay: float = param(0.0, ge=0, help="weight decay")
     schedule: str = param("cosine", choices=("constant", "cosine"), help="lr schedule over the epochs")
 

@@ -110,6 +110,7 @@ def _epoch(cfg: Config, step: TrainStep, loader, epoch: int, progress) -> dict[s
 
 
 def train(cfg: Config, report: Report) -> dict[str, float]:
+    cfg = _dist.scale_lr(cfg)
     seed_everything(cfg.seed, cfg.train.deterministic)
     val_ds = build_data(cfg, "val")
     train_ds = build_data(cfg, "train") if cfg.mode == "train" else None

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from orchestrator.trainer import param
-from trainers._config import TorchTrain, sync_bn_param, torch_config
+from trainers._config import TorchTrain, lr_scale_param, sync_bn_param, torch_config
 
 BACKBONES = ("resnet18", "resnet34", "resnet50", "resnet101")
 EVAL_MODES = ("ss", "flip", "ms", "ms_flip")
@@ -61,6 +61,7 @@ class Loss:
 @dataclass
 class Optim:
     lr: float = param(1e-2, gt=0, help="base learning rate of SGD (BiSeNet: 1e-2 at batch 16)")
+    lr_scale: str = lr_scale_param()
     momentum: float = param(0.9, ge=0, le=1, help="SGD momentum")
     weight_decay: float = param(5e-4, ge=0, help="weight decay; 1-D parameters (BN, biases) get none")
     power: float = param(0.9, ge=0, help="poly schedule: lr x (1 - it / max_iter) ** power")

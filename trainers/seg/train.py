@@ -165,6 +165,7 @@ def _iterations(cfg: Config, step: TrainStep, ckpts: Checkpoints, loader, val_lo
 
 
 def train(cfg: Config, report: Report) -> dict[str, float]:
+    cfg = _dist.scale_lr(cfg)
     seed_everything(cfg.seed, cfg.train.deterministic)
     model, placement = place(build_model(cfg), cfg.train)
     if cfg.mode == "eval":

@@ -62,8 +62,19 @@ def test_a_parameter_added_later_keeps_earlier_keys_until_set(write):
     from orchestrator.sweepfile.naming import trial_key
 
     base = load_sweep(write("k.yaml", POSE)).trials[0]
-    without = {k: v for k, v in base.config.items() if k != "model.sync_bn"}
-    assert base.config["model.sync_bn"] is False  # the schema's new default is in the config ...
+    without = {k: v for k, v in base.config.items() if k not in ("model.sync_bn", "optim.lr_scale")}
+    assert base.config["model.sync_bn"] is False and base.config["optim.lr_scale"] == "none"  # the schema's new
+    # defaults are in the config ...
     assert base.key == trial_key("pose", without, base.seed, {})  # ... and not in the key
     synced = load_sweep(write("k2.yaml", POSE.replace("{train:", "{model: {sync_bn: true}, train:"))).trials[0]
     assert synced.key != base.key
+
+
+@pytest.mark.parametrize("how, factor", [("linear", 4.0), ("sqrt", 2.0)])
+def test_distributed_lr_scale_records_the_lr_that_ran(write, how, factor):
+    text = POSE.replace("{train:", f"{{optim: {{lr: 0.01, lr_scale: {how}}}, train:") + "resources: {workers: 4}\n"
+    spec = load_sweep(write("lr.yaml", text))
+    assert spec.dist_params(spec.trials[0]) == {"dist.world_size": 4, "dist.global_batch": 32,
+                                                "dist.lr": pytest.approx(0.01 * factor)}
+    plain = load_sweep(write("lr0.yaml", POSE + "resources: {workers: 4}\n"))
+    assert "dist.lr" not in plain.dist_params(plain.trials[0]) and plain.trials[0].key != spec.trials[0].key

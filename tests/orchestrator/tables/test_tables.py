@@ -181,3 +181,21 @@ def test_runs_of_an_earlier_version_of_the_sweep_file_are_not_averaged_in_as_see
     assert cells == {r.label: [c.values for c in r.cells] for r in without.rows}
     assert any("Left out: 1 run(s) of an earlier version" in n and "p0m0_s0" in n for n in table.notes)
     assert not without.notes
+
+
+def test_distributed_trials_with_a_scaled_lr_say_so_under_the_table():
+    import dataclasses
+
+    from orchestrator.publish import TableRequest, build
+    from orchestrator.tables.render import render
+
+    base = record()
+    scaled = tuple(dataclasses.replace(t, params={**t.params, "optim.lr": "0.01", "optim.lr_scale": "linear",
+                                                  "dist.world_size": "2", "dist.lr": "0.02"})
+                   if t.axes["pointMaxW"] == 1 else t for t in base.trials)
+    _, table = build(TableRequest("msssm_margin", ("Mean",)), dataclasses.replace(base, trials=scaled))
+    line = ("optim.lr is the one-worker lr, scaled by the number of workers (optim.lr_scale) where set: "
+            "linear: 0.01 on 2 workers ran as 0.02.")
+    assert line in table.notes and line in render(table, "md")
+    _, plain = build(TableRequest("msssm_margin", ("Mean",)), base)
+    assert not any("lr_scale" in n for n in plain.notes)

@@ -180,3 +180,28 @@ def test_a_scripts_epoch_progress_lines_become_live_positions(tmp_path):
     train(config([sys.executable, str(script)]), report)
     assert report.positions == [(10, 20, {"epoch": 0}), (20, 20, {"epoch": 0}), (20, 20, {"epoch": 0}),
                                 (10, 20, {"epoch": 1}), (20, 20, {"epoch": 1}), (20, 20, {"epoch": 1})]
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="pretends two GPUs on a CPU-only machine")
+def test_distributed_torchrun_script_gets_nproc_and_a_free_master_port(monkeypatch):
+    """The shipped torchrun sweep's argv: {nproc} = the trial's 2 GPUs (torchrun starts 2 gloo
+    processes here, no CUDA), {master_port} a port free now; rank 0's JSON lines are the metrics."""
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,5")
+    [trial] = load_sweep(ROOT / "sweeps" / "external_torchrun.yaml", ["lr=0.05"], profile="smoke").trials[:1]
+    cfg = Schema(Config).build(dict(trial.config))
+    monkeypatch.chdir(ROOT)
+    reports = []
+    train(cfg, lambda m, s: reports.append((s, m)))
+    assert [s for s, _ in reports] == [1, 2]
+    assert reports[-1][1]["dist/world_size"] == 2.0 and 50 < reports[-1][1]["val/accuracy"] <= 100
+
+
+def test_runtime_placeholders_are_one_value_per_trial():
+    from trainers.command.train import _fill_runtime, runtime_placeholders
+
+    runtime = runtime_placeholders()
+    port = _fill_runtime("{master_port}", runtime)
+    assert port.isdigit() and 1024 < int(port) < 65536
+    assert _fill_runtime("--master_port={master_port}", runtime) == f"--master_port={port}"
+    assert _fill_runtime("{nproc}", runtime) == str(len(_fill_runtime("{gpus}", runtime).split(",")) if
+                                                    _fill_runtime("{gpus}", runtime) else 1)
