@@ -61,10 +61,12 @@ def _short(value) -> str:
 
 
 def describe_resources(r) -> str:
-    parts = [f"{r.cpu:g} cpu"] + ([f"{r.gpu:g} gpu"] if r.gpu else [])
+    """``1 cpu, 1 gpu, 16G``; a data-parallel trial's per worker: ``2 workers x (1 cpu, 1 gpu)``."""
+    gpu = r.gpu / r.workers if r.workers > 1 else r.gpu
+    parts = [f"{r.cpu:g} cpu"] + ([f"{gpu:g} gpu"] if gpu else [])
     parts += [f"{r.memory / 1e9:g}G"] if r.memory else []
     parts += [f"{v:g} {k}" for k, v in r.custom.items()]
-    return ", ".join(parts)
+    return f"{r.workers} workers x ({', '.join(parts)})" if r.workers > 1 else ", ".join(parts)
 
 
 def _goals(spec) -> str:
@@ -105,8 +107,8 @@ def print_trials(spec) -> None:
         table.add_column("seed", justify="right")
     table.add_column("resources")
     table.add_column("key", style="dim")
-    res = describe_resources(spec.resources)
     for i, trial in enumerate(spec.trials, 1):
+        res = describe_resources(spec.resources_of(trial))
         row = [str(i), trial.name] + [_short(trial.axes[a]) for a in spec.axes]
         if len(spec.seeds) > 1:
             row.append(str(trial.seed))

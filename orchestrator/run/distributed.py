@@ -273,18 +273,25 @@ def _failure_line(exc: BaseException, workers: int) -> str:
     """One line for the trial's message: which worker failed and how (the first line of what it
     raised, or that it died), from Ray Train's WorkerGroupError; its text otherwise."""
     failures = getattr(exc, "worker_failures", None) or {}
-    parts = []
+    said: dict[str, list[int]] = {}  # what went wrong -> the ranks it happened to, in order
     for rank, error in sorted(failures.items()):
         cause = getattr(error, "cause", None) or error  # a RayTaskError carries the trainer's own
         first = next((line.strip() for line in str(cause).splitlines() if line.strip()), "")
         if isinstance(cause, ray.exceptions.RayActorError) or "health check" in str(error):
-            parts.append(f"worker {rank} of {workers} died (its process ended or stopped answering)")
+            said.setdefault("died (the process ended or stopped answering)", []).append(rank)
         else:
-            parts.append(f"worker {rank} of {workers} raised {type(cause).__name__}: {first}")
-    if parts:
-        return "; ".join(parts)
+            said.setdefault(f"raised {type(cause).__name__}: {first}", []).append(rank)
+    if said:
+        return "; ".join(f"{_ranks(ranks)} of {workers} {what}" for what, ranks in said.items())
     first = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
     return f"the data-parallel workers failed: {first}"
+
+
+def _ranks(ranks: list[int]) -> str:
+    """``worker 1``, ``workers 0 and 1``, ``workers 0, 1 and 3``."""
+    if len(ranks) == 1:
+        return f"worker {ranks[0]}"
+    return f"workers {', '.join(map(str, ranks[:-1]))} and {ranks[-1]}"
 
 
 def _duration(seconds: float | None) -> str:

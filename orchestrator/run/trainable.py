@@ -164,6 +164,8 @@ def run_trial(config: dict[str, Any], payload: dict[str, Any]) -> None:
     threads_as_ray_sets()
     if "index" in config:
         trial = payload["trials"][config["index"]]
+        # a trial whose resources an axis varies brings its own worker count and resources
+        payload = {**payload, **{k: trial[k] for k in ("workers", "resources") if k in trial}}
     else:  # a point a searcher suggested: its values over where every point starts
         base = payload["search_base"]
         trial = {"trainer": base["trainer"], "config": payload["search"].point_config(base["config"], config)}

@@ -20,7 +20,7 @@ from orchestrator.run.environment import (ResourcesUnavailable, check_resources,
                                           trial_actors_plain, worker_modules)
 from orchestrator.run.interrupt import Interrupts
 from orchestrator.run.usage import Usage
-from orchestrator.sweepfile.model import SweepSpec
+from orchestrator.sweepfile.model import Resources, SweepSpec
 from orchestrator.tracking.provenance import code_changes
 
 __all__ = ["SweepOutcome", "run_sweep"]
@@ -56,34 +56,59 @@ def _scheduler(spec: SweepSpec):
     return None
 
 
-def _resources(spec: SweepSpec) -> dict[str, float]:
+def _resources(r: Resources) -> dict[str, float]:
     """What one trial needs in all (every worker of a data-parallel one)."""
-    r = spec.resources
     out: dict[str, float] = {"cpu": r.total_cpu, "gpu": r.gpu, **{k: v * r.workers for k, v in r.custom.items()}}
     if r.memory:
         out["memory"] = r.memory * r.workers
     return out
 
 
-def _trial_request(spec: SweepSpec) -> dict[str, float]:
+def _request(r: Resources) -> dict[str, float]:
     """What Tune reserves for a trial: all of it, or for a data-parallel trial only its head (its
     Train workers reserve their own, run.distributed)."""
-    if spec.resources.workers > 1:
+    if r.workers > 1:
         from orchestrator.run.distributed import trial_head
 
         return trial_head()
-    return _resources(spec)
+    return _resources(r)
+
+
+class _PerTrial:
+    """Each trial's own request, where an axis varies the resources (picklable, for Tune)."""
+
+    def __init__(self, requests: list[dict[str, float]]):
+        self.requests = requests
+
+    def __call__(self, config: dict[str, Any]):
+        from ray.tune.execution.placement_groups import resource_dict_to_pg_factory
+
+        return resource_dict_to_pg_factory(self.requests[config["index"]])
+
+
+def _trial_request(spec: SweepSpec):
+    if spec.varied_resources:
+        return _PerTrial([_request(spec.resources_of(t)) for t in spec.trials])
+    return _request(spec.resources)
 
 
 def _concurrency(spec: SweepSpec) -> int | None:
     """``max_concurrent``, and for data-parallel trials no more at once than the cluster can give
-    workers to: Tune does not count the workers, which Ray Train places itself."""
-    if spec.resources.workers <= 1:
+    the widest trial's workers: Tune does not count the workers, which Ray Train places itself."""
+    widest = spec.widest()
+    if widest.workers <= 1:
         return spec.max_concurrent
     from orchestrator.run.environment import trials_that_fit
 
-    fit = trials_that_fit(_resources(spec))
+    fit = trials_that_fit(_resources(widest))
     return min(spec.max_concurrent or fit, fit)
+
+
+def _usage(spec: SweepSpec) -> Usage:
+    """What each trial reserves, for its compute figures (every worker counted)."""
+    r = spec.resources
+    own = {t.key: (spec.resources_of(t).total_cpu, spec.resources_of(t).gpu) for t in spec.trials if t.resources}
+    return Usage(r.total_cpu, r.gpu, per_key=own)
 
 
 class _TrialNames:
@@ -143,7 +168,7 @@ def _planned(spec: SweepSpec, tracker, ray, quiet: bool, console: Console, rerun
         console.print(f"note: {line}", highlight=False, markup=False, soft_wrap=True)
     todo, skipped, resumed = _plan(spec, tracker, rerun)
     outcome = SweepOutcome(spec.name, parent, tracker.experiment_id, tracker.uri, skipped=skipped)
-    usage = Usage(spec.resources.total_cpu, spec.resources.gpu)
+    usage = _usage(spec)
     gate = _gate(spec, tracker, usage, skipped)
     progress = SweepProgress(spec.name, spec.metric, spec.mode, len(todo), outcome.skipped,
                              spec.max_concurrent or len(todo) or 1, console, live=live)
@@ -208,7 +233,9 @@ def _gate(spec: SweepSpec, tracker, usage: Usage, done_before: int):
 def _payload(spec: SweepSpec, process_dir: str, board=None) -> dict[str, Any]:
     return {
         "board": board,  # where trials put their progress inside an epoch (run.board)
-        "trials": [{"trainer": t.trainer, "config": dict(t.config), "name": t.name} for t in spec.trials],
+        "trials": [{"trainer": t.trainer, "config": dict(t.config), "name": t.name,
+                    **({"workers": t.resources.workers, "resources": t.resources.to_dict()} if t.resources else {})}
+                   for t in spec.trials],
         "secrets": list(spec.secrets),  # keys whose values the worker scrubs from logs and messages
         "retries": spec.retries, "on_nan": spec.stop.on_nan, "on_oom": spec.on_oom,
         "max_epochs": spec.stop.max_epochs, "timeout_s": spec.stop.timeout_s, "metric": spec.metric,
@@ -286,7 +313,10 @@ def _fit_in_view(spec: SweepSpec, todo: list[int], tracker, progress, ray, inter
     from orchestrator.run.stopper import StopOnInterrupt
 
     if not interrupts.interrupted:  # a refusal ends the run; its Ray stops with it (_run)
-        check_resources(_resources(spec), spec.trials[todo[0]].name if spec.trials else "p000")
+        widest = spec.widest()
+        named = next((t.name for t in spec.trials if spec.resources_of(t) == widest), "p000")
+        check_resources(_resources(widest), named if spec.varied_resources else
+                        spec.trials[todo[0]].name if spec.trials else "p000")
     storage = tempfile.mkdtemp(prefix="orch-tune-")
     process_dir = tempfile.mkdtemp(prefix="orch-procs-")
     budgets = [b for b in (spec.stop.max_epochs, spec.scheduler.options.get("max_t")) if b]
@@ -299,7 +329,7 @@ def _fit_in_view(spec: SweepSpec, todo: list[int], tracker, progress, ray, inter
 
     board = start_board() if progress.live else None  # positions are shown only in the live view
     callback = TrackingCallback(spec.trials, tracker, progress, min(budgets) if budgets else None,
-                                usage or Usage(spec.resources.total_cpu, spec.resources.gpu), sampled,
+                                usage or _usage(spec), sampled,
                                 BoardReader(board))
     try:
         if not interrupts.interrupted:

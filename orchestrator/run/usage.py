@@ -15,8 +15,10 @@ __all__ = ["Usage"]
 
 
 class Usage:
-    def __init__(self, cpu: float, gpu: float, clock=time.time):
-        self.cpu, self.gpu = cpu, gpu
+    def __init__(self, cpu: float, gpu: float, clock=time.time,
+                 per_key: Mapping[str, tuple[float, float]] | None = None):
+        self.cpu, self.gpu = cpu, gpu  # what a trial reserves, unless per_key has its own (cpu, gpu)
+        self._own = dict(per_key or {})
         self._clock = clock
         self._began: dict[str, float] = {}
         self._peak: dict[str, float] = {}
@@ -38,7 +40,10 @@ class Usage:
     def running_gpu_hours(self) -> float:
         """What the trials running now have used so far."""
         now = self._clock()
-        return sum(self.gpu * max(0.0, now - began) / 3600 for began in list(self._began.values()))
+        return sum(self._of(key)[1] * max(0.0, now - began) / 3600 for key, began in list(self._began.items()))
+
+    def _of(self, key: str) -> tuple[float, float]:
+        return self._own.get(key, (self.cpu, self.gpu))
 
     def ended(self, key: str) -> dict[str, float]:
         """This attempt's usage (empty when it never started here)."""
@@ -46,8 +51,8 @@ class Usage:
         if began is None:
             return {}
         wall = max(0.0, self._clock() - began)
-        out = {Compute.WALL_S: wall, Compute.GPU_HOURS: self.gpu * wall / 3600,
-               Compute.CPU_HOURS: self.cpu * wall / 3600}
+        cpu, gpu = self._of(key)
+        out = {Compute.WALL_S: wall, Compute.GPU_HOURS: gpu * wall / 3600, Compute.CPU_HOURS: cpu * wall / 3600}
         if key in self._peak:
             out[Compute.PEAK_GPU_MEMORY_GB] = self._peak.pop(key)
         speeds = self._speed.pop(key, [])

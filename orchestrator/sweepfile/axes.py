@@ -11,7 +11,10 @@ from orchestrator.sweepfile.errors import Problems, did_you_mean
 from orchestrator.sweepfile.layers import Layer, Loc, check_layer, flatten_layer
 from orchestrator.sweepfile.schema import Schema, check_value, type_name
 
-__all__ = ["Point", "Axes", "parse_axes", "Exclude", "parse_excludes", "parse_abbrev"]
+__all__ = ["Point", "Axes", "parse_axes", "Exclude", "parse_excludes", "parse_abbrev", "RESOURCE_AXES"]
+
+# axes that vary what a trial reserves rather than its config: one card against two
+RESOURCE_AXES = ("resources.workers", "resources.gpu")
 
 
 @dataclass(frozen=True)
@@ -20,6 +23,7 @@ class Point:
 
     axes: dict[str, Any]
     layer: Layer
+    loc: Loc | None = None  # where a resource axis's value was written (it has no layer)
 
 
 Dimension = list  # list[Point]
@@ -38,6 +42,21 @@ def _is_list_param(schema: Schema, key: str) -> bool:
     return info is not None and type_name(info.type).startswith("list")
 
 
+def _resource_dimension(key: str, values: list, loc: Loc, problems: Problems) -> Dimension:
+    """``resources.workers: [1, 2]`` (whole numbers >= 1) or ``resources.gpu: [1, 2]`` (>= 0):
+    labels of the trial, settled into its resources by the loader (options.vary_resources)."""
+    points = []
+    for value, line in zip(values, getattr(values, "lines", [loc.line] * len(values))):
+        workers = key == "resources.workers"
+        number = isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
+        if not number or value < (1 if workers else 0) or (workers and not isinstance(value, int)):
+            problems.add(loc.file, line, key, f"expected {'a whole number >= 1' if workers else 'a number >= 0'}, "
+                         f"got {value!r}", "e.g. resources.gpu: [1, 2] for one card against two.")
+            continue
+        points.append(Point({key: value}, {}, Loc(loc.file, line)))
+    return points
+
+
 def _dimension(key: str, values: Any, loc: Loc, schema: Schema, problems: Problems,
                what: str) -> Dimension | None:
     if not isinstance(values, list):
@@ -48,6 +67,8 @@ def _dimension(key: str, values: Any, loc: Loc, schema: Schema, problems: Proble
         problems.add(loc.file, loc.line, key, f"empty {what} axis: it would give no trials",
                      "list at least one value, or remove the axis.")
         return None
+    if key in RESOURCE_AXES:
+        return _resource_dimension(key, values, loc, problems)
     if _is_list_param(schema, key) and not any(isinstance(v, list) for v in values):
         problems.add(loc.file, loc.line, key, f"is a list-valued parameter, so each {what} value is "
                      "a list;", f"write {key}: [{_flow(values)}] for this one value, or e.g. "
@@ -60,6 +81,23 @@ def _dimension(key: str, values: Any, loc: Loc, schema: Schema, problems: Proble
         if key in checked:
             points.append(Point({key: checked[key][0]}, checked))
     return points
+
+
+def _flat_axes(mapping: LineDict, schema: Schema, file: str, problems: Problems) -> Layer:
+    """The axes of a grid or zip as dotted keys; ``resources: {gpu: [1, 2]}`` is resources.gpu."""
+    out: Layer = {}
+    for key, (values, loc) in flatten_layer(mapping, schema, file, problems).items():
+        if key == "resources" and isinstance(values, dict) and "resources" not in schema.params:
+            out.update({f"resources.{k}": (v, Loc(file, getattr(values, "lines", {}).get(k, loc.line))) for k, v in values.items()})
+        else:
+            out[key] = (values, loc)
+    for key, (_, loc) in out.items():
+        if key.startswith("resources.") and key not in RESOURCE_AXES and schema.param_info(key) is None:
+            problems.add(loc.file, loc.line, key, "is not a resource a sweep can vary;",
+                         "vary resources.gpu (one card against two) or resources.workers (CPU workers); "
+                         "cpu and memory are set once, under resources:.")
+    return {k: v for k, v in out.items() if not k.startswith("resources.") or k in RESOURCE_AXES
+            or schema.param_info(k) is not None}
 
 
 def _flow(values: list) -> str:
@@ -82,7 +120,7 @@ def _parse_grid(value: Any, line: int | None, schema: Schema, file: str, problem
             problems.add(file, grid_line, "grid", "empty sub-grid: it would give one default trial",
                          "remove it or give it axes.")
         dims = []
-        for key, (values, loc) in flatten_layer(grid, schema, file, problems).items():
+        for key, (values, loc) in _flat_axes(grid, schema, file, problems).items():
             if key not in axes.order:
                 axes.order.append(key)
             dim = _dimension(key, values, loc, schema, problems, "grid")
@@ -97,7 +135,7 @@ def _parse_zip(value: Any, line: int | None, schema: Schema, file: str, problems
         problems.add(file, line, "zip", "expected a mapping of axes to equal-length lists")
         return
     columns = {}
-    for key, (values, loc) in flatten_layer(value, schema, file, problems).items():
+    for key, (values, loc) in _flat_axes(value, schema, file, problems).items():
         if key in axes.order:
             problems.add(loc.file, loc.line, key, "is already a grid axis; an axis may be varied once")
             continue
@@ -122,7 +160,7 @@ def _merge_points(points: tuple[Point, ...]) -> Point:
     for p in points:
         merged_axes.update(p.axes)
         layer.update(p.layer)
-    return Point(merged_axes, layer)
+    return Point(merged_axes, layer, next((p.loc for p in points if p.loc is not None), None))
 
 
 def _parse_variants(value: Any, line: int | None, schema: Schema, file: str, problems: Problems,
@@ -187,7 +225,7 @@ def parse_excludes(doc: LineDict, schema: Schema, axes: Axes, file: str,
         values = {}
         for key, (v, loc) in flatten_layer(entry, schema, file, problems).items():
             v = plain(v)
-            if key in ("variant", "seed"):
+            if key in ("variant", "seed") or (key in RESOURCE_AXES and key in axes.order):
                 values[key] = v
             elif (info := schema.param_info(key)) is None:
                 problems.add(loc.file, loc.line, f"exclude.{key}", "unknown key;",
@@ -211,7 +249,7 @@ def parse_abbrev(doc: LineDict, schema: Schema, axes: Axes, file: str, problems:
     out = {}
     for key, prefix in value.items():
         line = value.lines.get(key)
-        if key not in axes.order and schema.param_info(str(key)) is None and key != "variant":
+        if key not in axes.order and schema.param_info(str(key)) is None and key not in ("variant", *RESOURCE_AXES):
             problems.add(file, line, f"abbrev.{key}", "is not an axis of this sweep;",
                          did_you_mean(str(key), axes.order or list(schema.params)))
         elif prefix is None or not isinstance(prefix, (str, int)):

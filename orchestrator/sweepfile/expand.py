@@ -5,18 +5,18 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
-from orchestrator.sweepfile.axes import Axes, Exclude
+from orchestrator.sweepfile.axes import RESOURCE_AXES, Axes, Exclude
 from orchestrator.sweepfile.errors import Problems, did_you_mean
 from orchestrator.sweepfile.layers import Layer, Loc
-from orchestrator.sweepfile.model import TrialSpec
+from orchestrator.sweepfile.model import Resources, TrialSpec
 from orchestrator.sweepfile.naming import trial_key, trial_name
 from orchestrator.sweepfile.placeholders import PlaceholderError, fill
 from orchestrator.sweepfile.schema import Schema, check_value
 from orchestrator.sweepfile.search import SAMPLE_AXIS
 
-_LABELS = ("variant", SAMPLE_AXIS)
+_LABELS = ("variant", SAMPLE_AXIS, *RESOURCE_AXES)
 
 __all__ = ["Expansion", "expand_trials"]
 
@@ -38,11 +38,20 @@ class Expansion:
     file: str
     trainer_line: int | None
     unnamed: tuple[str, ...] = ()  # axes left out of trial names (a random search's drawn values)
+    resources: Resources = Resources()  # the sweep's, settled for its trainer
+    vary: Callable[[Mapping[str, Any]], Resources] | None = None  # a point's resource axes -> its resources
 
 
-def _matches(exclude: Exclude, config: Mapping[str, Any], variant: Any, seed: int) -> bool:
+def _budget(ex: Expansion, resources: Resources, varied: Mapping[str, Any]) -> dict[str, Any]:
+    """What besides the config decides the result: the epochs, the world size (the global batch)
+    and what a resource axis gave the trial (a command's script sees its GPUs)."""
+    out = {**ex.budget, "workers": resources.workers} if resources.workers > 1 else dict(ex.budget)
+    return {**out, "resources": dict(varied)} if varied else out
+
+
+def _matches(exclude: Exclude, config: Mapping[str, Any], labels: Mapping[str, Any], seed: int) -> bool:
     for key, value in exclude.values.items():
-        actual = variant if key == "variant" else seed if key == "seed" else config.get(key)
+        actual = labels.get(key) if key in _LABELS else seed if key == "seed" else config.get(key)
         if actual != value:
             return False
     return True
@@ -125,9 +134,12 @@ def _seed_trials(merged: Layer, labels: dict[str, Any], ex: Expansion, schema: S
     variant = labels.get("variant")
     axes = {a: labels[a] if a in labels else config.get(a) for a in ex.axes.order}
     setting = trial_name({a: v for a, v in axes.items() if a not in ex.unnamed}, ex.abbrev, explicit)
+    varied = {k: v for k, v in labels.items() if k in RESOURCE_AXES}
+    resources = ex.vary(varied) if varied and ex.vary is not None else None
+    budget = _budget(ex, resources or ex.resources, varied)
     out = []
     for seed in ex.seeds:
-        hits = [i for i, e in enumerate(ex.excludes) if _matches(e, config, variant, seed)]
+        hits = [i for i, e in enumerate(ex.excludes) if _matches(e, config, labels, seed)]
         if hits:
             used_excludes.update(hits)
             continue
@@ -139,9 +151,9 @@ def _seed_trials(merged: Layer, labels: dict[str, Any], ex: Expansion, schema: S
         if variant is not None:
             context["variant"] = variant
         _fill_placeholders(trial_config, locs, context, ex, schema, problems)
-        key = trial_key(ex.trainer, trial_config, seed, ex.budget, schema.unkeyed_defaults())
+        key = trial_key(ex.trainer, trial_config, seed, budget, schema.unkeyed_defaults())
         out.append(TrialSpec(name, setting, key, ex.trainer, seed, MappingProxyType(axes),
-                             MappingProxyType(trial_config)))
+                             MappingProxyType(trial_config), resources))
     return out
 
 

@@ -8,14 +8,14 @@ from typing import Sequence
 from orchestrator.registry import RegistryError, get_trainer
 from orchestrator.secrets import secret_keys
 from orchestrator.sweepfile._yaml import LineDict, YamlSyntaxError, parse_scalar, parse_yaml, read_text
-from orchestrator.sweepfile.axes import parse_abbrev, parse_axes, parse_excludes
+from orchestrator.sweepfile.axes import RESOURCE_AXES, Axes, parse_abbrev, parse_axes, parse_excludes
 from orchestrator.sweepfile.errors import Problem, Problems, SpecError, did_you_mean
 from orchestrator.sweepfile.expand import Expansion, expand_trials
 from orchestrator.sweepfile.layers import Layer, Loc, check_layer, flatten_layer, load_base
-from orchestrator.sweepfile.model import SweepSpec
+from orchestrator.sweepfile.model import Resources, SweepSpec
 from orchestrator.sweepfile.options import (parse_budget, parse_choice, parse_experiment, parse_int, parse_objectives,
                                        parse_resources, parse_scheduler, parse_seeds, parse_stop,
-                                       data_parallel, stall_default)
+                                       data_parallel, stall_default, vary_resources)
 from orchestrator.sweepfile.schema import Schema
 from orchestrator.sweepfile.search import SAMPLE_AXIS, attach, check_objectives, finish, parse_search
 
@@ -238,6 +238,53 @@ def _count_trials(axes, seeds: int, limit: int, file: str, problems: Problems) -
     return True
 
 
+def _resources(doc: LineDict, axes: Axes, trainer, trainer_name: str, search, file: str, problems: Problems):
+    """(the sweep's resources settled for its trainer, max_concurrent, how a point's resource
+    axes become its trial's resources or None, the most workers a trial has)."""
+    resources, max_concurrent = parse_resources(doc, file, problems)
+    section = doc.get("resources") if isinstance(doc.get("resources"), dict) else None
+    resources = data_parallel(resources, section, trainer.distributed, trainer_name, file, problems)
+    vary = _resource_axes(axes, resources, section, trainer.distributed, trainer_name, search, file, problems)
+    widest = max([resources.workers, *(vary(p.axes).workers for p in _resource_points(axes))] if vary else
+                 [resources.workers])
+    return resources, max_concurrent, vary, widest
+
+
+def _resource_points(axes: Axes) -> list:
+    dims = [d for sub in axes.subgrids for d in sub] + list(axes.extra)
+    return [p for d in dims for p in d if any(k in RESOURCE_AXES for k in p.axes)]
+
+
+def _resource_axes(axes: Axes, resources: Resources, section: LineDict | None, distributed: bool,
+                   trainer: str, search, file: str, problems: Problems):
+    """How a grid point's ``resources.gpu`` / ``resources.workers`` become its trial's resources
+    (None when nothing varies them), each value checked where it was written."""
+    points = _resource_points(axes)
+    if not points:
+        return None
+    if all(k in axes.order for k in RESOURCE_AXES):
+        problems.add(file, points[0].loc.line if points[0].loc else axes.line, "resources.workers",
+                     "the GPUs and the workers of the trials are both varied", "vary one: resources.gpu "
+                     "on GPUs (one worker per card), resources.workers on CPU workers.")
+        return None
+    if search is not None and search.adaptive:
+        problems.add(file, points[0].loc.line if points[0].loc else axes.line,
+                     next(k for k in points[0].axes if k in RESOURCE_AXES), "a search cannot vary what its trials reserve",
+                     "run one sweep per resource setting, or grid the resources with a random search.")
+        return None
+
+    def vary(values):
+        return vary_resources(resources, section, distributed, trainer, dict(values))[0]
+
+    for point in points:
+        _, message, hint = vary_resources(resources, section, distributed, trainer, dict(point.axes))
+        if message:
+            key = next(k for k in point.axes if k in RESOURCE_AXES)
+            problems.add(point.loc.file if point.loc else file, point.loc.line if point.loc else axes.line,
+                         key, message, hint)
+    return vary
+
+
 def _checked_doc(doc: LineDict, file: str, profile: str | None, problems: Problems) -> LineDict:
     """The file's keys checked, its profiles checked, the chosen one applied."""
     for key in doc:
@@ -267,13 +314,11 @@ def _load(doc: LineDict, path: Path, file: str, source: str, overrides: Sequence
         search = attach(search, axes, seeds, {k for k in set_layer}, file, problems)
         if not search.adaptive:
             abbrev = {SAMPLE_AXIS: "r", **abbrev}
-    resources, max_concurrent = parse_resources(doc, file, problems)
-    section = doc.get("resources") if isinstance(doc.get("resources"), dict) else None
-    resources = data_parallel(resources, section, trainer.distributed, trainer_name, file, problems)
+    resources, max_concurrent, vary, widest = _resources(doc, axes, trainer, trainer_name, search, file, problems)
     objectives = parse_objectives(doc, file, problems, trainer.metric, trainer.mode)
     metric, mode = objectives[0]
     check_objectives(doc, search, objectives, file, problems)
-    stop = stall_default(parse_stop(doc, file, problems), resources.workers)
+    stop = stall_default(parse_stop(doc, file, problems), widest)
     budget_limits = parse_budget(doc, file, problems)
     retries = parse_int(doc, "retries", 0, file, problems)
     on_oom = _on_oom(doc, file, schema, trainer_name, problems)
@@ -284,11 +329,11 @@ def _load(doc: LineDict, path: Path, file: str, source: str, overrides: Sequence
     if not _count_trials(axes, len(seeds), limit, file, problems):
         problems.raise_if_any()
     budget = {"max_epochs": stop.max_epochs} if stop.max_epochs else {}
-    if resources.workers > 1:  # the world size changes what is trained (the global batch)
-        budget["workers"] = resources.workers
     unnamed = tuple(d.key for d in search.space) if search is not None else ()
     expansion = Expansion(name, trainer_name, trainer.placeholders, fixed, set_layer, axes, seeds,
-                          excludes, abbrev, budget, file, trainer_line, unnamed)
+                          excludes, abbrev, budget, file, trainer_line, unnamed, resources, vary)
+    if resources.workers > 1:  # the world size changes what is trained (the global batch)
+        budget["workers"] = resources.workers
     trials = expand_trials(expansion, schema, problems)
     _trainer_checks(trainer, trials, [*fixed, set_layer], axes.line, Loc(file, trainer_line), problems)
     secrets = _secrets(doc, schema, trials, file, problems)

@@ -69,6 +69,7 @@ class TrialSpec:
     seed: int
     axes: Mapping[str, Any]
     config: Mapping[str, Any]
+    resources: "Resources | None" = None  # its own, when a grid axis varies them (resources.gpu)
 
     def nested_config(self) -> dict[str, Any]:
         return nest(self.config)
@@ -81,7 +82,7 @@ class TrialSpec:
             "seed": self.seed,
             "axes": dict(self.axes),
             "config": self.nested_config(),
-            "resources": resources.to_dict(),
+            "resources": (self.resources or resources).to_dict(),
         }
 
 
@@ -116,12 +117,26 @@ class SweepSpec:
     def multi(self) -> bool:
         return len(self.objectives) > 1
 
+    def resources_of(self, trial: TrialSpec) -> Resources:
+        """The trial's own resources where an axis varies them, else the sweep's."""
+        return trial.resources or self.resources
+
+    @property
+    def varied_resources(self) -> bool:
+        return any(t.resources is not None for t in self.trials)
+
+    def widest(self) -> Resources:
+        """The trial that needs the most (workers first, then GPUs): what has to fit the cluster."""
+        return max((self.resources_of(t) for t in self.trials), default=self.resources,
+                   key=lambda r: (r.workers, r.gpu, r.total_cpu))
+
     def dist_params(self, trial: TrialSpec) -> dict[str, float]:
         """What a data-parallel trial records beside its config: the world size and the global
         batch (``train.batch_size`` is per worker), and with ``optim.lr_scale`` the lr that ran
-        (``dist.lr``); nothing for a one-worker trial."""
-        n = self.resources.workers
-        if n <= 1:
+        (``dist.lr``); nothing for a one-worker trial, unless its sweep varies the worker count
+        (then its world size of 1 is recorded too, for the table to compare)."""
+        n = self.resources_of(trial).workers
+        if n <= 1 and not (self.varied_resources and self.widest().workers > 1):
             return {}
         batch = next((v for k, v in trial.config.items() if k.rsplit(".", 1)[-1] == "batch_size"), None)
         out = {"dist.world_size": n, **({"dist.global_batch": int(batch) * n} if batch is not None else {})}

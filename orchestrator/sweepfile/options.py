@@ -12,7 +12,7 @@ from orchestrator.sweepfile._yaml import LineDict, plain
 from orchestrator.sweepfile.errors import Problems, did_you_mean
 from orchestrator.sweepfile.model import Budget, Resources, Scheduler, StopRule
 
-__all__ = ["parse_resources", "parse_metric", "parse_objectives", "parse_budget", "parse_duration", "parse_stop", "stall_default", "data_parallel", "parse_scheduler", "parse_seeds",
+__all__ = ["parse_resources", "parse_metric", "parse_objectives", "parse_budget", "parse_duration", "parse_stop", "stall_default", "data_parallel", "vary_resources", "parse_scheduler", "parse_seeds",
            "parse_memory", "parse_int", "parse_choice", "parse_experiment"]
 
 _MEMORY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:([kmgt])(i?)b?|(b))?\s*$", re.I)
@@ -133,6 +133,33 @@ def data_parallel(resources: Resources, section: LineDict | None, distributed: b
         problems.add(file, lines.get("gpu"), "resources.gpu", f"{gpu:g} GPUs for {workers} workers: each "
                      "data-parallel worker trains on one GPU", f"write gpu: {workers} (or gpu: 0 for CPU workers).")
     return dataclasses.replace(resources, workers=workers)
+
+
+def vary_resources(base: Resources, section: LineDict | None, distributed: bool, trainer: str,
+                   varied: dict[str, Any]) -> tuple[Resources, str, str]:
+    """One grid point's resources, its resource axes over the sweep's ``resources:``; with
+    a problem (message, hint) when they cannot be, ``""`` otherwise. ``resources.gpu: N`` on a
+    trainer that trains data-parallel is N workers of one GPU each (below 1: one worker on a
+    share); ``resources.workers: N`` is N CPU workers."""
+    fixed = section if section is not None else {}
+    if "resources.workers" in varied:
+        workers = int(varied["resources.workers"])
+        if not distributed and workers > 1:
+            return base, f"trainer {trainer!r} cannot train one trial on several workers", \
+                "vary resources.gpu instead (a command trainer's script uses the trial's GPUs through {gpus} or {nproc})."
+        if base.gpu > 0:
+            return base, f"the trials' GPUs are fixed (gpu: {base.gpu:g}) while their workers vary", \
+                "vary resources.gpu: each data-parallel worker trains on one GPU, so the GPUs give the workers."
+        return dataclasses.replace(base, workers=workers), "", ""
+    gpu = float(varied["resources.gpu"])
+    if gpu > 1 and gpu != int(gpu):
+        return base, f"a fraction is allowed below 1 GPU only, got {gpu:g}", "use whole numbers above 1."
+    if not distributed:
+        return dataclasses.replace(base, gpu=gpu), "", ""
+    if "workers" in fixed:
+        return base, f"the trials' workers are fixed (workers: {base.workers}) while their GPUs vary", \
+            "remove workers: from resources: - on GPUs each card is one worker, so gpu: N gives N."
+    return dataclasses.replace(base, gpu=gpu, workers=max(1, int(gpu))), "", ""
 
 
 def parse_objectives(doc: LineDict, file: str, problems: Problems, default: str,

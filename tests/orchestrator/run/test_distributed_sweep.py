@@ -139,3 +139,32 @@ def test_distributed_dead_worker_fails_the_trial_and_a_hung_one_is_ended_as_stal
     assert "worker" in runs[0].data.tags["orch.message"].lower()
     assert runs[1].data.tags["orch.message"] == "no report or progress for 20s (stalled)"
     assert not _tagged_by(proc.pid)
+
+
+def test_distributed_cards_sweep_varies_the_workers_per_trial(tmp_path):
+    """sweeps/bisenet_cards.yaml's smoke profile: a grid axis on resources.workers gives each
+    trial its own world size, recorded, counted in its compute, and pivoted on in the table."""
+    from tests.conftest import ROOT
+
+    env = _env(tmp_path)
+    sweep = str(ROOT / "sweeps" / "bisenet_cards.yaml")
+    code, out = _run(["sweep", sweep, "--profile", "smoke", "--set", "train.max_iter=2", "--set", "optim.warmup_iters=1",
+                      "--quiet"], tmp_path, env)
+    assert code == 0, out
+    client = _client(tmp_path)
+    runs = {r.info.run_name: r for r in children(client, parents(client)[0].info.run_id)}
+    assert sorted(runs) == ["w1lrnone", "w2lrlinear", "w2lrnone"]
+    assert {n: r.data.params["dist.world_size"] for n, r in runs.items()} == \
+        {"w1lrnone": "1", "w2lrnone": "2", "w2lrlinear": "2"}
+    assert float(runs["w2lrlinear"].data.params["dist.lr"]) == pytest.approx(0.02)  # 0.01 x 2 workers
+    assert "dist.lr" not in runs["w2lrnone"].data.params
+    for name, run in runs.items():
+        m = run.data.metrics
+        assert run.data.tags["orch.status"] == "finished"
+        workers = int(run.data.params["dist.world_size"])
+        assert m["compute/cpu_hours"] == pytest.approx(workers * m["compute/wall_s"] / 3600, rel=1e-3), name
+    code, out = _run(["table", "bisenet_cards", "--metric", "miou", "--pivot", "resources.workers",
+                      "optim.lr_scale", "--format", "csv", "--out", str(tmp_path / "cards.csv")], tmp_path, env)
+    assert code == 0, out
+    rows = [line.split(",") for line in (tmp_path / "cards.csv").read_text().splitlines()[1:]]
+    assert [r[0] for r in rows] == ["1", "2"] and rows[0][2] in ("", "-")  # one worker: no linear cell
