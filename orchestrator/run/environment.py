@@ -257,21 +257,29 @@ def _join(ray, address: str) -> None:
 _RAY_NAMES = {"cpu": "CPU", "gpu": "GPU", "memory": "memory"}
 
 
-def check_resources(wanted: dict[str, float], trial: str) -> None:
-    """Refuse, before anything runs, a trial that asks for more than the whole cluster has."""
+def _amount(name: str, value: float) -> str:
+    """``2 CPU``; memory in GB (Ray counts bytes): ``17.6G memory``."""
+    return f"{value / 1e9:.3g}G {name}" if "memory" in name else f"{value:g} {name}"
+
+
+def check_resources(wanted: dict[str, float], trial: str, every: bool = True) -> None:
+    """Refuse, before anything runs, a trial that asks for more than the whole cluster has
+    (``every``: all trials ask the same; otherwise ``trial`` is the one that asks the most)."""
     import ray
 
     totals = ray.cluster_resources()
     short = {name: amount for name, amount in wanted.items()
              if amount and amount > totals.get(_RAY_NAMES.get(name, name), 0.0) + 1e-9}
     if short:
-        asked = ", ".join(f"{v:g} {k}" for k, v in short.items())
-        has = ", ".join(f"{v:g} {k}" for k, v in sorted(totals.items())
+        asked = ", ".join(_amount(k, v) for k, v in short.items())
+        has = ", ".join(_amount(k, v) for k, v in sorted(totals.items())
                         if not k.startswith("node:") and "accelerator" not in k) or "nothing"
+        who, outcome = (f"every trial (e.g. {trial})", "no trial could ever start") if every else \
+            (f"trial {trial}", "it could never start")
         raise ResourcesUnavailable(
-            f"every trial (e.g. {trial}) asks for {asked}, but the Ray cluster has in all: {has}; no trial "
-            "could ever start. Lower `resources:` in the sweep file, or run on a cluster (--address) "
-            "whose nodes offer it. Nothing was launched.")
+            f"{who} asks for {asked}, but the Ray cluster has in all: {has}; {outcome}. Lower "
+            "`resources:` in the sweep file, or run on a cluster (--address) whose nodes offer it. "
+            "Nothing was launched.")
 
 
 def trials_that_fit(wanted: dict[str, float]) -> int:
