@@ -110,10 +110,15 @@ def _run(spec, **options) -> None:
         raise typer.Exit(1)
 
 
+SlurmInt = Annotated[Optional[int], typer.Option(help="With --slurm: per node (default: what the widest trial reserves).")]
+SlurmText = Annotated[Optional[str], typer.Option(help="With --slurm: passed to sbatch.")]
+
+
 @app.command()
 def sweep(
     file: Annotated[Path, typer.Argument(help="The sweep YAML file.")],
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the trials and launch nothing.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the trials (with --slurm: the sbatch script) "
+                                          "and launch nothing.")] = False,
     fmt: Annotated[str, typer.Option("--format", help="Dry-run output: table or json.")] = "table",
     overrides: SetOption = None,
     profile: ProfileOption = None,
@@ -131,6 +136,22 @@ def sweep(
     rerun: Annotated[Optional[list[str]], typer.Option(
         "--rerun", help="Also re-run trials that ended with this status on resume (stopped: the ones a "
         "scheduler stopped early, which are kept as results otherwise); repeatable.")] = None,
+    slurm: Annotated[bool, typer.Option("--slurm", help="Submit the sweep as a Slurm job (sbatch) and exit: Ray "
+                                        "over the allocation, requeued on preemption; docs/running.md.")] = False,
+    nodes: Annotated[Optional[int], typer.Option(help="With --slurm: nodes of the allocation (default 1).")] = None,
+    gpus_per_node: SlurmInt = None,
+    cpus_per_node: SlurmInt = None,
+    mem: Annotated[Optional[str], typer.Option(help="With --slurm: memory per node, as sbatch --mem (64G).")] = None,
+    partition: SlurmText = None,
+    account: SlurmText = None,
+    qos: SlurmText = None,
+    time: Annotated[Optional[str], typer.Option(help="With --slurm: the job's time limit (24h, 1-00:00:00).")] = None,
+    requeue: Annotated[Optional[bool], typer.Option("--requeue/--no-requeue", help="With --slurm: requeue on "
+                                                    "preemption and at the time limit (default: requeue).")] = None,
+    signal: Annotated[Optional[str], typer.Option(help="With --slurm and --time: how long before the limit orch "
+                                                  "stops and the job requeues (default 5m).")] = None,
+    sbatch_arg: Annotated[Optional[list[str]], typer.Option(help="With --slurm: any other sbatch option, "
+                                                            "repeatable (--sbatch-arg=--exclusive).")] = None,
 ) -> None:
     """Expand a sweep file into trials, validate every one, and run them on Ray Tune.
 
@@ -145,22 +166,49 @@ def sweep(
         raise typer.BadParameter(f"--format must be table or json, not {fmt!r}")
     if any(r not in ("stopped", "diverged") for r in rerun or ()):
         raise typer.BadParameter("--rerun takes stopped or diverged (failed and killed trials are always re-run)")
+    flags = (nodes, gpus_per_node, cpus_per_node, mem, partition, account, qos, time, requeue, signal, sbatch_arg)
+    if not slurm and any(f is not None for f in flags):
+        raise typer.BadParameter("--nodes, --time and the other Slurm options go with --slurm")
     spec = _load(file, overrides, profile, max_trials)
+    if slurm:
+        return _slurm(spec, file, flags, tracking_uri, profile, tuple(overrides or ()), new, dry_run, max_trials, address)
     if dry_run:
-        if fmt == "json" and spec.search is not None and spec.search.adaptive:  # no trials before it runs
-            search = spec.search
-            typer.echo(json.dumps({"search": {"method": search.method, "sampler": search.sampler,
-                                              "num_samples": search.num_samples, "seed": search.seed,
-                                              "space": {d.key: d.describe() for d in search.space}},
-                                   "base": search.base.to_dict(spec.resources)}, indent=2, allow_nan=True))
-        elif fmt == "json":
-            typer.echo(json.dumps(spec.to_dicts(), indent=2, allow_nan=True))
-        else:
-            from orchestrator._console import print_trials
-
-            print_trials(spec)
-        return
+        return _dry_run(spec, fmt)
     _run(spec, address=address, tracking_uri=tracking_uri, new=new, quiet=quiet, rerun=tuple(rerun or ()))
+
+
+def _dry_run(spec, fmt: str) -> None:
+    if fmt == "json" and spec.search is not None and spec.search.adaptive:  # no trials before it runs
+        search = spec.search
+        typer.echo(json.dumps({"search": {"method": search.method, "sampler": search.sampler,
+                                          "num_samples": search.num_samples, "seed": search.seed,
+                                          "space": {d.key: d.describe() for d in search.space}},
+                               "base": search.base.to_dict(spec.resources)}, indent=2, allow_nan=True))
+    elif fmt == "json":
+        typer.echo(json.dumps(spec.to_dicts(), indent=2, allow_nan=True))
+    else:
+        from orchestrator._console import print_trials
+
+        print_trials(spec)
+
+
+def _slurm(spec, file: Path, flags: tuple, tracking_uri: str | None, profile: str | None,
+           overrides: tuple[str, ...], new: bool, dry_run: bool, max_trials: int | None, address: str | None) -> None:
+    """Write and submit the sweep's sbatch script (or print it), exit 0; exit 2 for what Slurm or
+    the allocation would refuse."""
+    from orchestrator.slurm import SubmitError, flag_options, plan, script, submit, submitted_lines
+    from orchestrator.tracking.store import resolve_uri
+
+    if address:
+        raise typer.BadParameter("--slurm starts its own Ray in the allocation: leave out --address")
+    with _reported(SubmitError):
+        sub = plan(spec, file, flag_options(*flags), resolve_uri(tracking_uri), profile, overrides, new, max_trials)
+        if dry_run:
+            typer.echo(script(sub), nl=False)
+            return
+        job_id = submit(sub)
+    for line in submitted_lines(sub, job_id):
+        typer.echo(line)
 
 
 @app.command()

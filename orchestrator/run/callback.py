@@ -4,6 +4,7 @@ runs and progress lines."""
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 from ray import tune
@@ -34,6 +35,7 @@ class TrackingCallback(tune.Callback):
         self.final: dict[str, TrialStatus] = {}  # tune trial id -> status, once the worker reported it
         self.outcomes: dict[str, TrialStatus] = {}  # trial key -> status
         self.started: dict[str, Any] = {}  # tune trial id -> tune trial, for those that started
+        self._ending = threading.Lock()  # a SIGTERM records the unfinished from its own thread
 
     def __getstate__(self) -> dict:
         # Tune pickles its settings for its own restore; orch resumes from MLflow instead,
@@ -94,10 +96,11 @@ class TrackingCallback(tune.Callback):
                                  compute=self.usage.ended(spec.key), on_durable=lambda: self.progress.trial_ended(spec.name, event.status, event.message))
 
     def _ended_without_status(self, trial: Any, status: TrialStatus, message: str) -> None:
-        if trial.trial_id in self.final:
-            return
+        with self._ending:
+            if trial.trial_id in self.final:
+                return
+            self.final[trial.trial_id] = status
         spec = self._spec(trial)
-        self.final[trial.trial_id] = status
         self.outcomes[spec.key] = status
         self.tracker.trial_ended(spec, status, {}, {Tag.MESSAGE: message[:_MESSAGE_LIMIT]},
                                  compute=self.usage.ended(spec.key), on_durable=lambda: self.progress.trial_ended(spec.name, status, message))

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 from typing import Any, Callable
 
 __all__ = ["Interrupts", "active"]
 
 _active: "Interrupts | None" = None  # the handlers installed now, if any
+ECHO_S = 2.0  # a SIGTERM this soon after the first is the same request: a batch system (Slurm) sends
+# it to every process of the job, the job's runner passes its own on too
 
 
 def active() -> "Interrupts | None":
@@ -27,18 +30,32 @@ class Interrupts:
         self.cleaning = False  # set while the driver cleans up: further signals only hurry it
         self._on_first = on_first
         self._previous: dict[int, Any] = {}
+        self._first_at = 0.0
+        self._on_term: list[Callable[[], None]] = []
 
     @property
     def interrupted(self) -> bool:
         return self.count > 0
 
     def arrived(self, name: str) -> bool:
-        """Count a signal; True for the first one."""
+        """Count a signal; True for the first one (and for a SIGTERM echoing a first SIGTERM)."""
+        if self.count == 1 and name == self.signal_name == "SIGTERM" and time.monotonic() - self._first_at < ECHO_S:
+            return True
         self.count += 1
         if self.count == 1:
             self.signal_name = name
+            self._first_at = time.monotonic()
             self._on_first(name)
+            if name == "SIGTERM":
+                for hook in self._on_term:  # off the signal handler: they write to the store
+                    threading.Thread(target=hook, name="orch-on-sigterm", daemon=True).start()
         return self.count == 1
+
+    def on_sigterm(self, hook: Callable[[], None]) -> None:
+        """Run ``hook`` at once, on a thread, when a first SIGTERM comes: a batch system or a
+        container runtime signals every process of the job alike, Ray's included, so what must
+        be recorded cannot wait for Ray to stop the trials."""
+        self._on_term.append(hook)
 
     def _handle(self, signum: int, frame: Any) -> None:
         if not self.arrived(signal.Signals(signum).name) and not self.cleaning:

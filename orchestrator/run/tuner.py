@@ -331,6 +331,9 @@ def _fit_in_view(spec: SweepSpec, todo: list[int], tracker, progress, ray, inter
     callback = TrackingCallback(spec.trials, tracker, progress, min(budgets) if budgets else None,
                                 usage or _usage(spec), sampled,
                                 BoardReader(board))
+    # a SIGTERM may take Ray down with orch (Slurm signals the job's every process): what ran is
+    # recorded killed at once, not once Ray has stopped the trials
+    interrupts.on_sigterm(lambda: callback.end_unfinished(TrialStatus.KILLED, "interrupted by SIGTERM"))
     try:
         if not interrupts.interrupted:
             with warnings.catch_warnings():

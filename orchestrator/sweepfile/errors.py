@@ -74,6 +74,8 @@ _SECTION_HINTS = {
     "budget": "e.g. `budget: {trials: 40, wall: 6h, gpu_hours: 100}`: no new trial starts once one is spent.",
     "search": "e.g. `search: {method: optuna, num_samples: 20, space: {loss.t: {loguniform: [5, 80]}}}`; "
               "see docs/sweeps.md, Search.",
+    "slurm": "e.g. `slurm: {nodes: 1, gpus_per_node: 4, cpus_per_node: 32, time: 24h, partition: gpu}`; "
+             "see docs/running.md, On Slurm.",
     "trials": "see docs/sweeps.md for how axes combine.",
     "extends": "a config file may extend another, but not in a cycle.",
 }

@@ -17,15 +17,16 @@ from orchestrator.sweepfile.options import (parse_budget, parse_choice, parse_ex
                                        parse_resources, parse_scheduler, parse_seeds, parse_stop,
                                        data_parallel, stall_default, vary_resources)
 from orchestrator.sweepfile.schema import Schema
+from orchestrator.sweepfile.slurm import parse_slurm
 from orchestrator.sweepfile.search import SAMPLE_AXIS, attach, check_objectives, finish, parse_search
 
 __all__ = ["load_sweep", "load_trainer_run", "parse_overrides", "TOP_LEVEL_KEYS"]
 
 TOP_LEVEL_KEYS = ("name", "description", "trainer", "base", "params", "grid", "zip", "variants",
                   "seeds", "exclude", "abbrev", "resources", "metric", "stop", "retries", "on_oom",
-                  "scheduler", "tracking", "profiles", "secrets", "max_trials", "search", "budget")
+                  "scheduler", "tracking", "profiles", "secrets", "max_trials", "search", "budget", "slurm")
 MAX_TRIALS = 10_000  # above this a sweep is refused unless max_trials: / --max-trials says more
-_MERGED_IN_PROFILE = ("params", "resources", "stop", "abbrev", "search", "budget")
+_MERGED_IN_PROFILE = ("params", "resources", "stop", "abbrev", "search", "budget", "slurm")
 
 
 def _read(path: Path, file: str) -> LineDict:
@@ -323,7 +324,7 @@ def _load(doc: LineDict, path: Path, file: str, source: str, overrides: Sequence
     retries = parse_int(doc, "retries", 0, file, problems)
     on_oom = _on_oom(doc, file, schema, trainer_name, problems)
     scheduler = parse_scheduler(doc, file, problems)
-    experiment = parse_experiment(doc, name, file, problems)
+    experiment, slurm = parse_experiment(doc, name, file, problems), parse_slurm(doc, file, problems)
     description = doc.get("description") or ""
 
     if not _count_trials(axes, len(seeds), limit, file, problems):
@@ -351,5 +352,5 @@ def _load(doc: LineDict, path: Path, file: str, source: str, overrides: Sequence
         on_oom=on_oom, scheduler=scheduler, experiment=experiment,
         source=source, profile=profile, overrides=tuple(overrides),
         secrets=secrets, abbrev={k: v for k, v in abbrev.items() if k in axes.order}, search=search,
-        objectives=objectives, budget=budget_limits,
+        objectives=objectives, budget=budget_limits, slurm=slurm,
     )

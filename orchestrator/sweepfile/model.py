@@ -112,6 +112,7 @@ class SweepSpec:
     search: Any = None  # a sweepfile.search.SearchSpec, when the file has `search:`
     objectives: tuple[tuple[str, str], ...] = ()  # (metric, mode) each; several: a multi-objective sweep
     budget: Budget | None = None
+    slurm: Any = None  # a sweepfile.slurm.SlurmOptions, when the file has `slurm:`
 
     @property
     def multi(self) -> bool:

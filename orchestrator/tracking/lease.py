@@ -23,7 +23,7 @@ from pathlib import Path
 from orchestrator.processes import pid_alive
 from orchestrator.protocol import Tag
 
-__all__ = ["SweepBusy", "Owner", "LocalLease", "TagLease", "HEARTBEAT_S", "LEASE_TIMEOUT_S"]
+__all__ = ["SweepBusy", "Owner", "LocalLease", "TagLease", "HEARTBEAT_S", "LEASE_TIMEOUT_S", "slurm_job"]
 
 HEARTBEAT_S = float(os.environ.get("ORCH_HEARTBEAT_S", "10"))
 LEASE_TIMEOUT_S = float(os.environ.get("ORCH_LEASE_TIMEOUT_S", "60"))
@@ -34,11 +34,35 @@ class SweepBusy(Exception):
     pass
 
 
-class Owner:
-    """Who runs a sweep: this process, or the one a lease names."""
+def slurm_job() -> str:
+    """``JOBID.START`` inside a Slurm job (START counts its requeues from 0), else ``""``."""
+    job = os.environ.get("SLURM_JOB_ID", "")
+    return f"{job}.{os.environ.get('SLURM_RESTART_COUNT') or 0}" if job else ""
 
-    def __init__(self, host: str, pid: int, token: str, command: str = "", since: float = 0.0):
+
+def _job_gone(job_id: str) -> bool:
+    """True when Slurm says the job no longer runs (ended, or requeued and waiting); False when
+    it runs or when Slurm cannot be asked."""
+    import shutil
+    import subprocess
+
+    if not shutil.which("squeue"):
+        return False
+    try:
+        out = subprocess.run(["squeue", "-h", "-j", job_id, "-o", "%T"], capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    if out.returncode != 0:
+        return "invalid job id" in out.stderr.lower()
+    return out.stdout.strip() not in ("RUNNING", "COMPLETING", "SUSPENDED", "STOPPED", "CONFIGURING", "SIGNALING")
+
+
+class Owner:
+    """Who runs a sweep: this process, or the one a lease names (with its Slurm job, if any)."""
+
+    def __init__(self, host: str, pid: int, token: str, command: str = "", since: float = 0.0, job: str = ""):
         self.host, self.pid, self.token, self.command, self.since = host, pid, token, command, since
+        self.job = job
 
     @classmethod
     def me(cls) -> "Owner":
@@ -46,29 +70,38 @@ class Owner:
         import sys
 
         return cls(socket.gethostname(), os.getpid(), uuid.uuid4().hex,
-                   shlex.join(["orch", *sys.argv[1:]])[:300], time.time())
+                   shlex.join(["orch", *sys.argv[1:]])[:300], time.time(), slurm_job())
 
     def to_json(self) -> str:
         return json.dumps({"host": self.host, "pid": self.pid, "token": self.token, "command": self.command,
-                           "since": self.since})
+                           "since": self.since, **({"job": self.job} if self.job else {})})
 
     @classmethod
     def parse(cls, text: str | None) -> "Owner | None":
         try:
             d = json.loads(text or "")
             return cls(str(d["host"]), int(d["pid"]), str(d["token"]), str(d.get("command", "")),
-                       float(d.get("since", 0)))
+                       float(d.get("since", 0)), str(d.get("job", "")))
         except (ValueError, KeyError, TypeError):
             return None
 
     def alive(self) -> bool:
-        """False only when the owner is provably dead: a pid on this host that does not exist."""
+        """False only when the owner is provably dead: a pid on this host that does not exist, an
+        earlier start of this same Slurm job (a requeue ended it), or a Slurm job that no longer runs."""
+        if self.job:
+            job_id, _, start = self.job.partition(".")
+            mine_id, _, mine_start = slurm_job().partition(".")
+            if mine_id == job_id and mine_start != start:
+                return False
+            if mine_id != job_id and _job_gone(job_id):
+                return False
         return self.host != socket.gethostname() or pid_alive(self.pid)
 
     def describe(self, seen: float | None = None) -> str:
         ago = f", last seen {_ago(seen)} ago" if seen else ""
         started = f", started {_ago(self.since)} ago" if self.since else ""
-        return f"{self.host} pid {self.pid} (`{self.command}`{started}{ago})"
+        job = f", Slurm job {self.job.partition('.')[0]}" if self.job else ""
+        return f"{self.host} pid {self.pid}{job} (`{self.command}`{started}{ago})"
 
 
 def _ago(stamp: float) -> str:
