@@ -104,3 +104,30 @@ def test_slurm_section_is_checked_with_file_and_line(write):
     assert "s.yaml:5: slurm.nodes: expected a whole number >= 1, got 0" in text
     assert "s.yaml:6: slurm.partiton: unknown key; did you mean partition?" in text
     assert "s.yaml:7: slurm.time: cannot read 'soon' as a time" in text
+
+
+def test_slurm_a_lease_held_by_an_earlier_start_of_the_same_job_is_free_at_once(monkeypatch):
+    from orchestrator.tracking.lease import Owner
+
+    monkeypatch.setenv("SLURM_JOB_ID", "7")
+    monkeypatch.setenv("SLURM_RESTART_COUNT", "1")
+    me = Owner.me()
+    assert me.job == "7.1" and Owner.parse(me.to_json()).job == "7.1"
+    # this host, a live pid: only the job says the owner is gone (a requeue ended its first start)
+    assert not Owner(me.host, os.getpid(), "t", job="7.0").alive()
+    assert Owner(me.host, os.getpid(), "t", job="7.1").alive()
+    assert Owner(me.host, os.getpid(), "t").alive()
+
+
+def test_slurm_a_schedulers_doubled_sigterm_counts_once_and_runs_the_hooks():
+    import threading
+
+    from orchestrator.run.interrupt import Interrupts
+
+    ran = threading.Event()
+    terms = Interrupts()
+    terms.on_sigterm(ran.set)
+    assert terms.arrived("SIGTERM") and terms.arrived("SIGTERM")  # Slurm's, then the runner's
+    assert terms.count == 1 and not terms.forced and ran.wait(5)
+    ints = Interrupts()
+    assert ints.arrived("SIGINT") and not ints.arrived("SIGINT") and ints.forced  # Ctrl-C twice forces
