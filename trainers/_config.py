@@ -36,6 +36,9 @@ class TorchTrain:
     amp: str = param("bf16", choices=("off", "bf16", "fp16"), help="mixed precision on CUDA")
     channels_last: bool = param(True, help="channels_last memory format on CUDA")
     resume: bool = param(True, help="continue from out_dir's checkpoint when it matches this config")
+    keep_optimizer: bool = param(False, help="keep the optimizer and grad-scaler state in a finished "
+                                 "trial's checkpoint (off: its weights only, under half the size)",
+                                 unkeyed_default=True)
     deterministic: bool = param(False, help="torch's deterministic algorithms: identical reruns on a "
                                 "GPU, usually 10-30% slower; an op without one raises")
 

@@ -117,8 +117,9 @@ def resume_from(ckpt: Path | None, enabled: bool, fp: str, device, model, optimi
         print(f"{ckpt} belongs to another config; training from scratch", flush=True)
         return None
     model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    scaler.load_state_dict(state["scaler"])
+    if "optimizer" in state:  # a finished run's checkpoint keeps its weights only: nothing is left to train
+        optimizer.load_state_dict(state["optimizer"])
+        scaler.load_state_dict(state["scaler"])
     return state
 
 
@@ -139,8 +140,10 @@ def fingerprint(cfg, not_fingerprinted: set[tuple[str, str]]) -> str:
     unkeyed = {(g.name, f.name) for g in dataclasses.fields(cfg) if dataclasses.is_dataclass(getattr(cfg, g.name))
                for f in dataclasses.fields(getattr(cfg, g.name))
                if f.metadata.get("unkeyed_default") and getattr(getattr(cfg, g.name), f.name) == f.default}
+    # keeping the optimizer's state or not changes what is kept, not what is trained
+    skipped = not_fingerprinted | unkeyed | {("train", "keep_optimizer")}
     flat = {f"{g}.{k}": v for g, group in tree.items() if isinstance(group, dict)
-            for k, v in group.items() if (g, k) not in not_fingerprinted | unkeyed}
+            for k, v in group.items() if (g, k) not in skipped}
     flat.update({k: v for k, v in tree.items() if not isinstance(v, dict)})
     return hashlib.sha256(json.dumps(flat, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
@@ -190,6 +193,8 @@ class Checkpoints:
     model: Any
     optimizer: Any
     scaler: Any
+    keep_optimizer: bool = False  # train.keep_optimizer: a finished run's checkpoint keeps it too
+    finished: bool = False  # the checkpoint resumed is a finished run's: train nothing, evaluate once
 
     def save(self, position: int) -> None:
         from trainers._dist import is_main
@@ -198,6 +203,15 @@ class Checkpoints:
             save_atomic(self.path, {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                                     "scaler": self.scaler.state_dict(), self.unit: position,
                                     "fingerprint": self.fingerprint})
+
+    def finish(self, position: int) -> None:
+        """The run is over: keep the weights (and where it stopped), not the optimizer's and the
+        grad scaler's state, which only a resume needs, unless ``train.keep_optimizer``."""
+        from trainers._dist import is_main
+
+        if self.path and is_main() and not self.keep_optimizer and self.path.is_file():
+            save_atomic(self.path, {"model": self.model.state_dict(), self.unit: position,
+                                    "fingerprint": self.fingerprint, "finished": True})
 
 
 def prepare_training(cfg, model, optimizer, placement: Placement, not_fingerprinted: set[tuple[str, str]],
@@ -211,8 +225,10 @@ def prepare_training(cfg, model, optimizer, placement: Placement, not_fingerprin
     state = resume_from(path, cfg.train.resume, fp, device, model, optimizer, scaler)
     start = int(state[unit]) if state else 0
     if state:
-        print(f"resumed from {path} at {'iteration' if unit == 'iter' else unit} {start}", flush=True)
-    return Checkpoints(path, fp, unit, start, model, optimizer, scaler)
+        print(f"resumed from {path} at {'iteration' if unit == 'iter' else unit} {start}"
+              f"{' (the run had finished: evaluating it)' if state.get('finished') else ''}", flush=True)
+    return Checkpoints(path, fp, unit, start, model, optimizer, scaler, cfg.train.keep_optimizer,
+                       bool(state and state.get("finished")))
 
 
 class StepMeter:

@@ -114,4 +114,8 @@ def train(cfg: Config, report: Report) -> dict[str, float]:
         metrics = {**stats, **evaluate(model, val_loader, device, autocast, cfg, val_ds, gt_path),
                    "model/params": params}
         report(metrics, epoch)
+    if ckpts.finished:  # its checkpoint says the run ended: its evaluation is the result, again
+        metrics = {**evaluate(model, val_loader, device, autocast, cfg, val_ds, gt_path), "model/params": params}
+        report(metrics, ckpts.start)
+    ckpts.finish(cfg.train.epochs)
     return metrics

@@ -175,4 +175,11 @@ def train(cfg: Config, report: Report) -> dict[str, float]:
     loader, val_loader = _loaders(cfg, placement.device, ckpts.start)
     step = TrainStep(_dist.wrap(model, placement.device, cfg.model.sync_bn), optimizer, ckpts.scaler, placement,
                      StepMeter())
-    return _iterations(cfg, step, ckpts, loader, val_loader, report)
+    if ckpts.finished:  # its checkpoint says the run ended: its evaluation is the result, again
+        metrics = {**evaluate(model, val_loader, placement.device, placement.autocast, cfg, _modes(cfg, last=True)),
+                   "model/params": float(count_params(model))}
+        report(metrics, ckpts.start)
+        return metrics
+    metrics = _iterations(cfg, step, ckpts, loader, val_loader, report)
+    ckpts.finish(cfg.train.max_iter)
+    return metrics

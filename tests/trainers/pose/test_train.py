@@ -44,11 +44,18 @@ def test_trains_reports_every_epoch_checkpoints_and_resumes(tmp_path, capsys):
     assert 0 <= first["time/data_wait"] <= 1 and first["time/images_per_s"] > 0
     assert first["model/params"] > 11e6  # a resnet18 encoder
     assert (tmp_path / "run" / "checkpoint.pt").is_file()
+    running = (tmp_path / "run" / "checkpoint.pt").stat().st_size  # weights, Adam's two moments
 
     resumed = []
     final = train(cfg, lambda m, s: resumed.append((s, m)))
     assert [s for s, _ in resumed] == [3]  # epochs 1-2 are not trained or reported again
     assert "resumed from" in capsys.readouterr().out
+    # finished: the checkpoint keeps the weights only, under half the running one's size
+    assert (tmp_path / "run" / "checkpoint.pt").stat().st_size < running / 2
+    again = []
+    train(cfg, lambda m, s: again.append((s, m)))  # a finished run found again: evaluated, reported once
+    assert [s for s, _ in again] == [3] and "the run had finished" in capsys.readouterr().out
+    assert again[0][1]["val/Mean"] == pytest.approx(final["val/Mean"], abs=1e-6)
 
     # eval-only mode on the checkpoint gives the same validation numbers
     evaluated = []
@@ -57,6 +64,15 @@ def test_trains_reports_every_epoch_checkpoints_and_resumes(tmp_path, capsys):
     assert evaluated[0][0] == 3
     for key in PCKH:
         assert evaluated[0][1][key] == pytest.approx(final[key], abs=1e-6), key
+
+
+def test_keep_optimizer_keeps_a_finished_checkpoint_whole(tmp_path):
+    import torch
+
+    cfg = smoke_config(**{"train.out_dir": str(tmp_path / "run"), "train.epochs": 1, "train.keep_optimizer": True})
+    train(cfg, lambda m, s: None)
+    state = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
+    assert {"model", "optimizer", "scaler"} <= set(state) and not state.get("finished")
 
 
 def test_a_checkpoint_of_another_config_is_not_resumed(tmp_path, capsys):
