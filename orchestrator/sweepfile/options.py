@@ -247,8 +247,11 @@ def parse_stop(doc: LineDict, file: str, problems: Problems) -> StopRule:
     if section.get("max_epochs") is not None:
         max_epochs = _number(section, "max_epochs", file, problems, "stop", 1, True)
     timeout = None
-    if section.get("timeout") is not None:
-        timeout = _number(section, "timeout", file, problems, "stop", 0)
+    if section.get("timeout") is not None:  # a duration (2h, 90m) or a number of seconds
+        timeout = parse_duration(section["timeout"])
+        if timeout is None:
+            problems.add(file, section.lines.get("timeout"), "stop.timeout", f"expected a duration, got "
+                         f"{section['timeout']!r}", "e.g. timeout: 2h, 90m, 45s or a number of seconds.")
     on_nan = parse_choice(section, "on_nan", ("stop", "continue"), "stop", file, problems, "stop")
     stall = None  # unset: the default for the trial's worker count (see stall_default)
     if section.get("stall") in ("off", False):

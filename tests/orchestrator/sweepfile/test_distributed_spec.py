@@ -62,7 +62,7 @@ def test_a_parameter_added_later_keeps_earlier_keys_until_set(write):
     from orchestrator.sweepfile.naming import trial_key
 
     base = load_sweep(write("k.yaml", POSE)).trials[0]
-    without = {k: v for k, v in base.config.items() if k not in ("model.sync_bn", "optim.lr_scale")}
+    without = {k: v for k, v in base.config.items() if k not in ("model.sync_bn", "optim.lr_scale", "train.keep_optimizer")}
     assert base.config["model.sync_bn"] is False and base.config["optim.lr_scale"] == "none"  # the schema's new
     # defaults are in the config ...
     assert base.key == trial_key("pose", without, base.seed, {})  # ... and not in the key
@@ -78,3 +78,13 @@ def test_distributed_lr_scale_records_the_lr_that_ran(write, how, factor):
                                                 "dist.lr": pytest.approx(0.01 * factor)}
     plain = load_sweep(write("lr0.yaml", POSE + "resources: {workers: 4}\n"))
     assert "dist.lr" not in plain.dist_params(plain.trials[0]) and plain.trials[0].key != spec.trials[0].key
+
+
+@pytest.mark.parametrize("value, seconds", [("2h", 7200.0), ("90m", 5400.0), (45, 45.0), ("1.5", 1.5)])
+def test_stop_timeout_takes_a_duration_as_its_example_says(write, value, seconds):
+    assert load_sweep(write("t.yaml", f"trainer: toy\nstop: {{timeout: {value}}}\n")).stop.timeout_s == seconds
+
+
+def test_stop_timeout_that_is_no_duration_is_refused(write):
+    text = _error(write, "trainer: toy\nstop: {timeout: later}\n")
+    assert "s.yaml:2: stop.timeout: expected a duration, got 'later'; e.g. timeout: 2h" in text
