@@ -73,6 +73,23 @@ def _reported(*usage: type, unreachable: tuple[type, ...] = ()):
     except (StoreError, SweepBusy, SweepNotFound, *usage) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
+    except Exception as exc:  # a store SQLite or the server would not serve: one paragraph, exit 3
+        text = _store_trouble(exc)
+        if text is None:
+            raise
+        typer.echo(f"error: {text}", err=True)
+        raise typer.Exit(3) from None
+
+
+def _store_trouble(exc: BaseException) -> str | None:
+    """What :mod:`orchestrator.tracking.trouble` makes of ``exc``, for the store this command uses."""
+    import click
+
+    from orchestrator.tracking.store import resolve_uri
+    from orchestrator.tracking.trouble import describe
+
+    ctx = click.get_current_context(silent=True)
+    return describe(exc, resolve_uri(ctx.params.get("tracking_uri") if ctx else None))
 
 
 def _load(file: Path, overrides: list[str] | None, profile: str | None, max_trials: int | None = None):
@@ -82,6 +99,24 @@ def _load(file: Path, overrides: list[str] | None, profile: str | None, max_tria
         return load_sweep(file, overrides or (), profile, max_trials)
     except SpecError as exc:
         _fail(exc.problems, str(file))
+
+
+def _unwritten(outcome) -> str:
+    """One paragraph for writes the store did not take by the end: where they are kept, or lost."""
+    from orchestrator.tracking.trouble import free_space
+
+    store = outcome.tracking_uri.removeprefix("sqlite:///")
+    if outcome.disk_full:
+        why = f"the disk under the tracking store {store} is full ({free_space(outcome.tracking_uri)})"
+        then = "Free some space (a finished trial's checkpoint.pt can go) and run the same command again"
+    else:
+        why = f"the tracking store {store} could not be reached before the end"
+        then = "Run the same command again when the store is back"
+    kept = f"{outcome.spooled} writes are kept in {outcome.spool}" if outcome.spooled else ""
+    lost = (f"the results of {', '.join(outcome.lost)} could be written nowhere and are lost (their trials run "
+            "again on the next run)") if outcome.lost else ""
+    said = "; ".join(p for p in (kept, lost) if p)
+    return f"{why}: {said}{'; nothing is lost' if not lost else ''}. {then}: it writes them first, then resumes."
 
 
 def _run(spec, **options) -> None:
@@ -95,10 +130,8 @@ def _run(spec, **options) -> None:
     except KeyboardInterrupt:  # the second Ctrl-C: cleaned up, out at once
         typer.echo("interrupted twice: forced exit; running trials were recorded as killed", err=True)
         raise typer.Exit(130) from None
-    if outcome.spooled:
-        typer.echo(f"error: the tracking store {outcome.tracking_uri} could not be reached before the end: "
-                   f"{outcome.spooled} writes are kept in {outcome.spool}; nothing is lost. Run the same "
-                   "command again when the store is back: it writes them first, then resumes.", err=True)
+    if outcome.spooled or outcome.lost:
+        typer.echo(f"error: {_unwritten(outcome)}", err=True)
         raise typer.Exit(3)
     if outcome.interrupted:
         typer.echo(f"interrupted: {spec.name} is incomplete; run the same command again to resume it",

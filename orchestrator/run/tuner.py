@@ -39,10 +39,13 @@ class SweepOutcome:
     spooled: int = 0  # writes the store did not take before the end, kept in ``spool``
     budget: str = ""  # set when a budget stopped new trials: what was spent
     spool: Any = None
+    disk_full: bool = False  # what kept the store from taking the writes was a full disk
+    lost: list[str] = field(default_factory=list)  # trials whose writes neither store nor spool took
 
     @property
     def ok(self) -> bool:
-        return not self.counts.get(TrialStatus.FAILED) and not self.tracking_errors and not self.spooled
+        return not self.counts.get(TrialStatus.FAILED) and not self.tracking_errors and not self.spooled \
+            and not self.lost
 
 
 def _scheduler(spec: SweepSpec):
@@ -192,13 +195,16 @@ def _planned(spec: SweepSpec, tracker, ray, quiet: bool, console: Console, rerun
             outcome.budget = f"budget spent ({gate.spent_on}): {gate.describe()}"
         outcome.tracking_errors = tracker.close(status, summary)
         outcome.spooled, outcome.spool = tracker.spooled
+        outcome.disk_full = bool(tracker.outage and tracker.outage.disk_full)
+        names = {t.key: t.name for t in spec.trials}
+        outcome.lost = sorted({names.get(k, k) for k in tracker.lost_keys if k})
     if not quiet or not console.is_terminal:
         console.print(progress.summary(), highlight=False, soft_wrap=True)
         if outcome.budget:
             left = max(0, len(todo) - sum(outcome.counts.values()))
             console.print(f"{outcome.budget}; {left} trial(s) not started: raise the budget in the sweep file and "
                           "run it again to go on", highlight=False, soft_wrap=True)
-        if not outcome.interrupted and not outcome.spooled:
+        if not outcome.interrupted and not outcome.spooled and not outcome.lost:
             name = spec.name if " " not in spec.name else repr(spec.name)
             console.print(f"next: orch table {name} · orch status {name} · orch report {name} · orch ui {name}",
                           highlight=False, soft_wrap=True, style="dim")

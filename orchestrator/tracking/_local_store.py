@@ -91,11 +91,8 @@ def _state(path: Path) -> tuple[str | None, int]:
     except sqlite3.Error as exc:
         raise StoreError(f"{path} cannot be opened as an SQLite database ({exc})") from None
     with db:
-        try:
-            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{path} is not an MLflow store (not an SQLite database: {exc}); move it "
-                             "away or point --tracking-uri elsewhere") from None
+        # a damaged or foreign file raises sqlite3.DatabaseError: orchestrator.tracking.trouble says it
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         revision = None
         if "alembic_version" in tables:
             row = db.execute("SELECT version_num FROM alembic_version").fetchone()
@@ -133,7 +130,7 @@ def _build(path: Path) -> None:
 def _template_state(path: Path) -> tuple[str | None, int] | None:
     try:
         return _state(path)
-    except StoreError:
+    except (StoreError, sqlite3.DatabaseError):
         return None
 
 

@@ -19,12 +19,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-__all__ = ["Op", "WriteQueue", "Outage", "is_transient", "metric_points", "read_spool"]
+__all__ = ["Op", "WriteQueue", "Outage", "is_transient", "metric_points", "read_spool", "fallback_spool"]
 
 _TRANSIENT = ("connection refused", "max retries exceeded", "failed to establish", "timed out",
               "timeout", "remotedisconnected", "connection reset", "connection aborted",
               "temporarily unavailable", "service unavailable", "bad gateway", "database is locked",
-              "502", "503", "504", "name or service not known", "connectionerror")
+              "502", "503", "504", "name or service not known", "connectionerror",
+              # a full disk under the store: retried too, so freeing space lets the sweep write on
+              "database or disk is full", "no space left on device", "disk i/o error")
+_FULL = ("database or disk is full", "no space left on device", "disk i/o error")
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -50,16 +53,26 @@ class Outage:
     since: float | None = None  # monotonic time of the first failed attempt
     pending_results: int = 0  # trial results (end ops) waiting
     error: str = ""
+    disk_full: bool = False  # the store's disk is full (SQLite: database or disk is full)
 
     def describe(self) -> str:
         seconds = int(time.monotonic() - self.since) if self.since else 0
-        return (f"tracking unreachable for {seconds} s, {self.pending_results} result"
-                f"{'' if self.pending_results == 1 else 's'} buffered ({self.error[:120]})")
+        what = "the tracking store's disk is full" if self.disk_full else "tracking unreachable"
+        why = "free some space" if self.disk_full else self.error[:120]
+        return (f"{what} for {seconds} s, {self.pending_results} result"
+                f"{'' if self.pending_results == 1 else 's'} buffered ({why})")
 
 
 def metric_points(op: Op) -> list[dict[str, Any]]:
     """A metrics op's reports: one (``metrics``, ``step``, ``stamp``), or several once folded."""
     return list(op.data["points"]) if "points" in op.data else [op.data]
+
+
+def fallback_spool(path: Path) -> Path:
+    """Where a spool goes when the disk of ``path`` is full: the same name in the temp folder."""
+    import tempfile
+
+    return Path(tempfile.gettempdir()) / "orch-spool" / path.name
 
 
 def read_spool(path: Path) -> list[Op]:
@@ -83,6 +96,7 @@ class WriteQueue:
         self._abandon = threading.Event()  # closing gave up waiting: spool what is left
         self.errors: list[str] = []
         self.spooled = 0
+        self.lost: list[Op] = []  # what neither the store nor any spool could take
         self.outage: Outage | None = None
         self._thread = threading.Thread(target=self._drain, name="orch-mlflow-writer", daemon=True)
         self._thread.start()
@@ -99,10 +113,19 @@ class WriteQueue:
                 self._pending_ends -= 1
 
     def _write_down(self, op: Op) -> None:
-        self.spool.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.spool, "a", encoding="utf-8") as handle:
-            handle.write(op.to_json() + "\n")
-        self.spooled += 1
+        """Append ``op`` to the spool; where its disk is full too, to the same name in the temp
+        folder (the next run reads both); where nothing can be written, keep it as lost."""
+        for path in (self.spool, fallback_spool(self.spool)):
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                with open(path, "a", encoding="utf-8") as handle:
+                    handle.write(op.to_json() + "\n")
+            except OSError:
+                continue
+            self.spool = path
+            self.spooled += 1
+            return
+        self.lost.append(op)
 
     def _attempt(self, op: Op) -> None:
         delay = 0.5
@@ -120,7 +143,9 @@ class WriteQueue:
                     return
                 if self.outage is None:
                     self.outage = Outage(time.monotonic())
-                self.outage.error = f"{type(exc).__name__}: {exc}".splitlines()[0]
+                text = f"{type(exc).__name__}: {exc}"
+                self.outage.error = text.splitlines()[0]
+                self.outage.disk_full = any(marker in text.lower() for marker in _FULL)
                 self.outage.pending_results = self._pending_ends
                 self._on_outage(self.outage)
                 self._abandon.wait(delay)

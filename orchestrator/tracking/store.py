@@ -56,8 +56,11 @@ def resolve_uri(uri: str | None = None) -> str:
 
 
 def _quiet_mlflow() -> None:
-    for name in ("alembic", "mlflow.store.db.utils", "mlflow.tracking", "mlflow.store"):
+    for name in ("alembic", "mlflow.tracking", "mlflow.store"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    # it logs every failed write with SQLAlchemy's traceback (a full disk: dozens); orch retries
+    # them and says what is wrong in one line (tracking.queue, tracking.trouble)
+    logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
 
 
 def sqlite_path(uri: str) -> Path | None:

@@ -31,7 +31,8 @@ from orchestrator.tracking._paging import search_all
 from orchestrator.tracking.lease import HEARTBEAT_S, TagLease
 from orchestrator.tracking.parent import open_parent
 from orchestrator.tracking.provenance import environment_report, git_state
-from orchestrator.tracking.queue import Op, Outage, WriteQueue, is_transient, metric_points, read_spool
+from orchestrator.tracking.queue import (Op, Outage, WriteQueue, fallback_spool, is_transient, metric_points,
+                                         read_spool)
 from orchestrator.tracking.store import (experiment_id, local_artifact_dir, make_client, resolve_uri, sqlite_path,
                                          to_mlflow_name)
 
@@ -103,16 +104,17 @@ class SweepTracker:
         return self.parent_id
 
     def _replay(self) -> None:
-        ops = read_spool(self._queue.spool)
-        for op in ops:
-            if op.kind != "parent" and op.key in self._trials:  # this run's close sets the parent's
-                self._apply(op)
-        if ops:
-            self._queue.spool.unlink()
-            self.replayed = len(ops)
-            self._know(self._children())
-            print(f"notice: wrote the {len(ops)} writes an earlier run of {self.spec.name} had kept in "
-                  f"{self._queue.spool}", file=sys.stderr, flush=True)
+        for path in (self._queue.spool, fallback_spool(self._queue.spool)):  # the temp one: a full disk's
+            ops = read_spool(path)
+            for op in ops:
+                if op.kind != "parent" and op.key in self._trials:  # this run's close sets the parent's
+                    self._apply(op)
+            if ops:
+                path.unlink()
+                self.replayed += len(ops)
+                self._know(self._children())
+                print(f"notice: wrote the {len(ops)} writes an earlier run of {self.spec.name} had kept in "
+                      f"{path}", file=sys.stderr, flush=True)
 
     def _know(self, existing: dict[str, ExistingTrial]) -> None:
         self.existing = existing
@@ -365,6 +367,11 @@ class SweepTracker:
     def spooled(self) -> tuple[int, Path]:
         """(writes kept in the spool file for the next run, the file)."""
         return self._queue.spooled, self._queue.spool
+
+    @property
+    def lost_keys(self) -> list[str]:
+        """The trial keys of writes neither the store nor a spool file could take."""
+        return [op.key for op in self._queue.lost]
 
     def flush(self) -> list[str]:
         self._queue.flush()
