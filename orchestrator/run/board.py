@@ -59,9 +59,10 @@ class TrialProgress:
         self.board, self.trial_id, self.every_s = board, trial_id, every_s
         self.due = 0.0
         self.sent = 0
+        self.at = time.monotonic()  # the last call: a sign of life for the stall watchdog
 
     def __call__(self, i: int, n: int, **figures: Any) -> None:
-        now = time.monotonic()
+        now = self.at = time.monotonic()
         if now < self.due or self.board is None:
             return
         self.due = now + self.every_s

@@ -17,6 +17,7 @@ from ray import tune
 from orchestrator.processes import ENV_DIR
 from orchestrator.run._capture import Log, Tee
 from orchestrator.run.board import TrialProgress
+from orchestrator.run.stall import StallWatch
 from orchestrator.protocol import PARAM_PREFIX_OOM, Final, Metrics, Retry, TrialStatus, decode, encode
 from orchestrator.registry import build_config, get_trainer
 from orchestrator.secrets import mask_text, secret_values
@@ -48,11 +49,12 @@ class Reporter:
         self.timeout_s = timeout_s
         self.send = send or tune.report
         self.agree = agree
-        self.started = time.monotonic()
+        self.started = self.at = time.monotonic()  # at: the last report, for the stall watchdog
         self.step = 0
         self.last: dict[str, float] = {}  # the latest value of every metric reported
 
     def __call__(self, metrics: dict[str, float], step: int) -> None:
+        self.at = time.monotonic()
         values = {str(k): float(v) for k, v in metrics.items()
                   if isinstance(v, (int, float)) and not isinstance(v, bool)}
         bad = sorted((k for k, v in values.items() if not math.isfinite(v)),
@@ -185,20 +187,24 @@ def run_trial(config: dict[str, Any], payload: dict[str, Any]) -> None:
     while True:
         attempts.count += 1
         reporter = Reporter(payload["on_nan"], payload["max_epochs"], payload["timeout_s"], progress)
+        watch = StallWatch(payload.get("stall_one_s") if workers == 1 else None, lambda: max(reporter.at, progress.at))
         try:
-            with redirect_stdout(tee_out), redirect_stderr(tee_err):
+            with redirect_stdout(tee_out), redirect_stderr(tee_err), watch.watching():
                 if workers > 1:
                     from orchestrator.run.distributed import fit_workers
 
                     fit_workers(trial["trainer"], dict(attempts.flat), reporter, payload, trial_id)
                 else:
                     train(build_config(trial["trainer"], attempts.flat), reporter)
+            if watch.fired:  # the trainer caught what the watchdog raised, or its script was killed
+                raise watch.error()
             status, message = TrialStatus.FINISHED, ""
             break
         except _Stop as stop:
             status, message = stop.status, stop.message
             break
         except Exception as exc:  # noqa: BLE001 - any trainer error is this trial's failure
+            exc = watch.error() if watch.fired else exc  # a killed script's error is the stall's
             last_traceback = _traceback_of(exc)  # earlier ones went out with their retry events
             message = _message_of(exc)
             retry = attempts.again(exc)

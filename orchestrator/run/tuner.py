@@ -246,6 +246,8 @@ def _payload(spec: SweepSpec, process_dir: str, board=None) -> dict[str, Any]:
         "retries": spec.retries, "on_nan": spec.stop.on_nan, "on_oom": spec.on_oom,
         "max_epochs": spec.stop.max_epochs, "timeout_s": spec.stop.timeout_s, "metric": spec.metric,
         "workers": spec.resources.workers, "resources": spec.resources.to_dict(), "stall_s": spec.stop.stall_s,
+        # a trial of one worker is watched only when the file says stop.stall (run.stall)
+        "stall_one_s": spec.stop.stall_s if spec.stop.stall_set else None,
         # relative paths in configs (data.root, out_dir) mean what they mean where orch was run
         "cwd": os.getcwd(),
         "process_dir": process_dir,  # trials register the process groups they start here

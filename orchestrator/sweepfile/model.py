@@ -50,6 +50,7 @@ class StopRule:
     on_nan: str = "stop"  # "stop": a non-finite metric ends the trial as diverged; "continue"
     timeout_s: float | None = None  # per-trial wall clock limit
     stall_s: float | None = None  # end a trial that neither reports nor sends progress for this long
+    stall_set: bool = False  # the file said stop.stall (else its default: on only for several workers)
 
 
 @dataclass(frozen=True)

@@ -261,7 +261,7 @@ def parse_stop(doc: LineDict, file: str, problems: Problems) -> StopRule:
         if stall is None:
             problems.add(file, section.lines.get("stall"), "stop.stall", f"expected a duration, got "
                          f"{section['stall']!r}", "e.g. stall: 30m, 90s or a number of seconds; off turns it off.")
-    return StopRule(max_epochs, on_nan, None if timeout is None else float(timeout), stall)
+    return StopRule(max_epochs, on_nan, None if timeout is None else float(timeout), stall, stall is not None)
 
 
 STALL_DEFAULT_S = 1800.0  # a data-parallel trial silent this long is taken to hang in a collective
