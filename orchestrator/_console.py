@@ -22,16 +22,21 @@ def trials_text(n: int) -> str:
     return f"{n} trial" + ("" if n == 1 else "s")
 
 
+WHOLE = 100_000  # the width when output goes to a pipe or a file: values whole, rows on one line
+
+
 def console(stderr: bool = False) -> Console:
-    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+    """Rich output for the terminal; piped or redirected, as wide as any line is, so that no cell
+    is cut (`orch trainers pose | grep mobilenet_v3_small` finds it)."""
+    out = Console(stderr=stderr, highlight=False, soft_wrap=False)
+    if not out.is_terminal:
+        out.width = WHOLE
+    return out
 
 
 def wide_console() -> Console:
     """For tables: piped to a file or a script, keep one line per row."""
-    out = console()
-    if not out.is_terminal:
-        out.width = 240
-    return out
+    return console()
 
 
 MAX_PROBLEMS_SHOWN = 12

@@ -135,7 +135,10 @@ def run_sweep(spec: SweepSpec, *, address: str | None = None, tracking_uri: str 
     Ctrl-C / SIGTERM: the running trials are stopped and recorded as killed, the parent run as
     KILLED, and ``outcome.interrupted`` says so (a second Ctrl-C raises KeyboardInterrupt)."""
     configure_environment(embedded=not address)
-    console = console or Console(stderr=True, highlight=False)
+    if console is None:
+        from orchestrator._console import console as make_console
+
+        console = make_console(stderr=True)
     relay: list = []  # the progress view, once it exists, hears about tracking outages and interrupts
 
     def first_interrupt(name: str) -> None:

@@ -74,3 +74,13 @@ def test_help_imports_nothing_heavy():
             "print([m for m in ('ray', 'mlflow', 'torch', 'pandas', 'yaml') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_piped_output_keeps_every_value_whole():
+    """`orch trainers pose | grep mobilenet_v3_small`: a pipe is no 80-column screen."""
+    out = subprocess.run([sys.executable, "-m", "orchestrator.cli", "trainers", "pose"], capture_output=True,
+                         text=True, timeout=120, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    assert "…" not in out.stdout
+    for whole in ("mobilenet_v3_small", "shufflenet_v2_x1_0", "train.keep_optimizer", "model.deconv_kernel"):
+        assert whole in out.stdout, whole
