@@ -91,8 +91,26 @@ def expand_metrics(names: list[str], logged: set[str], params: set[str], sweep_m
         elif name in params:
             add(name, name, name, is_param=True)
         else:
-            raise UnknownMetric(_unknown(name, logged, params, groups))
+            key = _loose(name, logged, params)
+            if key is None:
+                raise UnknownMetric(_unknown(name, logged, params, groups))
+            label = _label(key) if key in logged else key
+            add(key, label, label, is_param=key not in logged, note=f"what --metric {name} named")
     return columns
+
+
+def _loose(name: str, logged: set[str], params: set[str]) -> str | None:
+    """The one metric or param ``name`` means without regard to case, or by its last part
+    (``mean`` -> ``val/Mean``, ``backbone`` -> ``model.backbone``); several: an error naming them."""
+    wanted = name.lower()
+    for match in (lambda k: k.lower() == wanted, lambda k: re.split(r"[/.]", k)[-1].lower() == wanted):
+        found = sorted(k for k in logged | params if match(k))
+        if len(found) == 1:
+            return found[0]
+        if found:
+            raise UnknownMetric(f"--metric {name} is ambiguous: it matches {', '.join(found[:8])}; "
+                                "give the whole name")
+    return None
 
 
 def _unknown(name: str, logged: set[str], params: set[str], groups: Mapping[str, MetricGroup]) -> str:

@@ -199,3 +199,16 @@ def test_distributed_trials_with_a_scaled_lr_say_so_under_the_table():
     assert line in table.notes and line in render(table, "md")
     _, plain = build(TableRequest("msssm_margin", ("Mean",)), base)
     assert not any("lr_scale" in n for n in plain.notes)
+
+
+def test_metric_names_match_without_case_or_by_their_last_part_and_say_so():
+    logged = {"val/Mean", "val/Mean@0.1", "train/loss", "val/Head", "train/head_loss"}
+    params = {"model.backbone", "loss.name"}
+    [mean] = expand_metrics(["mean"], logged, params, "val/Mean", "max")
+    assert (mean.key, mean.label, mean.note) == ("val/Mean", "Mean", "what --metric mean named")
+    [backbone] = expand_metrics(["Backbone"], logged, params, "val/Mean", "max")
+    assert backbone.key == "model.backbone" and backbone.is_param
+    [head] = expand_metrics(["HEAD"], logged, params, "val/Mean", "max")  # val/Head, not train/head_loss
+    assert head.key == "val/Head"
+    with pytest.raises(UnknownMetric, match="--metric NAME is ambiguous: it matches loss.name, val/name"):
+        expand_metrics(["NAME"], logged | {"val/name"}, params, "val/Mean", "max")
