@@ -36,8 +36,11 @@ class Problems:
     """Accumulator: checks keep going after the first problem so the user fixes all in one pass."""
 
     items: list[Problem] = field(default_factory=list)
+    from_set: set[str] = field(default_factory=set)  # sweep-level keys a --set gave (no line of their own)
 
     def add(self, file: str, line: int | None, key: str, message: str, hint: str = "") -> None:
+        if line is None and key in self.from_set:
+            file, message = "--set", f"{message.rstrip(' ;')} (given with --set);"
         problem = Problem(str(file), line, key, message, hint or default_hint(key))
         if problem not in self.items:
             self.items.append(problem)

@@ -118,6 +118,34 @@ def parse_overrides(overrides: Sequence[str], schema: Schema, problems: Problems
     return check_layer(layer, schema, problems, " given with --set")
 
 
+SET_SECTIONS = ("resources", "stop", "budget", "slurm")  # --set resources.gpu=0 reaches these
+SET_KEYS = ("seeds", "retries", "on_oom", "max_trials")  # and --set seeds=3 these
+
+
+def _sweep_level_sets(doc: LineDict, overrides: Sequence[str], schema: Schema, problems: Problems) -> list[str]:
+    """Put the ``--set`` values of sweep-level keys into ``doc`` (over the file and its profile);
+    the others, the trainer's parameters, are returned. A key of the trainer's own wins."""
+    rest = []
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        head, _, tail = key.partition(".")
+        if not sep or key in schema.params or head in schema.groups or \
+                not ((head in SET_SECTIONS and tail) or key in SET_KEYS):
+            rest.append(item)
+            continue
+        problems.from_set.add(key)
+        if key in SET_KEYS:
+            doc[key], doc.lines[key] = parse_scalar(text), None
+            continue
+        section = LineDict(doc[head]) if isinstance(doc.get(head), dict) else LineDict()
+        section.lines = dict(getattr(doc.get(head), "lines", {}))
+        section[tail], section.lines[tail] = parse_scalar(text), None
+        doc[head] = section
+        doc.lines.setdefault(head, None)
+    return rest
+
+
 def load_sweep(path: str | Path, overrides: Sequence[str] = (), profile: str | None = None,
                max_trials: int | None = None) -> SweepSpec:
     """Read, validate and expand a sweep file; raise SpecError listing every problem found."""
@@ -303,7 +331,7 @@ def _load(doc: LineDict, path: Path, file: str, source: str, overrides: Sequence
     name, trainer_name, trainer_line, trainer = _trainer_of(doc, path, file, problems)
     schema = Schema(trainer.config)
     fixed = _fixed_layers(doc, path, file, schema, problems)
-    set_layer = parse_overrides(overrides, schema, problems)
+    set_layer = parse_overrides(_sweep_level_sets(doc, overrides, schema, problems), schema, problems)
 
     axes = parse_axes(doc, schema, file, problems)
     limit = _trial_limit(doc, file, problems, max_trials)

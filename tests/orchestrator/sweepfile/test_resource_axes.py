@@ -91,3 +91,17 @@ def test_distributed_shipped_cards_sweep(write):
         [(1, "none"), (2, "none"), (2, "linear")]
     smoke = load_sweep(ROOT / "sweeps" / "bisenet_cards.yaml", profile="smoke")
     assert [(smoke.resources_of(t).workers, smoke.resources_of(t).gpu) for t in smoke.trials] == [(1, 0), (2, 0), (2, 0)]
+
+
+def test_set_reaches_the_sweep_level_sections(write):
+    from tests.conftest import ROOT
+
+    path = ROOT / "sweeps" / "msssm_temper.yaml"
+    small = load_sweep(path, ["resources.gpu=0", "resources.cpu=1", "resources.memory=2G", "seeds=2",
+                              "stop.max_epochs=3", "loss.t=9"])
+    assert (small.resources.gpu, small.resources.cpu, small.resources.workers) == (0, 1, 1)
+    assert small.resources.memory == 2 * 10**9 and small.seeds == (0, 1) and small.stop.max_epochs == 3
+    assert all(t.config["loss.t"] == 9 for t in small.trials)  # a trainer parameter stays one
+    with pytest.raises(SpecError) as info:
+        load_sweep(path, ["resources.gpu=lots"])
+    assert "--set: resources.gpu: expected a finite number >= 0, got 'lots' (given with --set)" in str(info.value)
