@@ -258,8 +258,8 @@ _RAY_NAMES = {"cpu": "CPU", "gpu": "GPU", "memory": "memory"}
 
 
 def _amount(name: str, value: float) -> str:
-    """``2 CPU``; memory in GB (Ray counts bytes): ``17.6G memory``."""
-    return f"{value / 1e9:.3g}G {name}" if "memory" in name else f"{value:g} {name}"
+    """``2 CPU``; memory in GiB (Ray counts bytes): ``16.4 GiB memory``."""
+    return f"{value / 2**30:.3g} GiB {name}" if "memory" in name else f"{value:g} {name}"
 
 
 def check_resources(wanted: dict[str, float], trial: str, every: bool = True) -> None:
