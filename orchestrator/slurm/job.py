@@ -63,7 +63,7 @@ class Job:
         self.job_id = os.environ.get("SLURM_JOB_ID", "")
         self.start = int(os.environ.get("SLURM_RESTART_COUNT") or 0)
         self.ip = "127.0.0.1" if len(self.nodes) == 1 else socket.gethostbyname(socket.gethostname())
-        self.port, self.agent_port = _free_ports(2)
+        self.port, self.agent_port, self.dashboard_port = _free_ports(3)
         self.temp = Path(f"/tmp/orch-ray-{self.job_id or os.getpid()}-{self.start}")
         self.ray: list[subprocess.Popen] = []
         self.orch: subprocess.Popen | None = None
@@ -86,7 +86,7 @@ class Job:
     def start_ray(self) -> None:
         ray = str(BIN / "ray")
         head = [ray, "start", "--head", f"--port={self.port}", f"--node-ip-address={self.ip}",
-                f"--dashboard-agent-listen-port={self.agent_port}",
+                f"--dashboard-agent-listen-port={self.agent_port}", f"--dashboard-port={self.dashboard_port}",
                 "--include-dashboard=false", *self._node_args()]
         self.temp.mkdir(parents=True, exist_ok=True)
         self.ray.append(subprocess.Popen(head, env=self.env, stdout=open(self.temp / "ray-head.out", "w"),
