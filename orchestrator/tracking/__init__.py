@@ -18,7 +18,8 @@ from orchestrator.tracking.provenance import environment_report, git_state, run_
 from orchestrator.tracking.reader import SweepNotFound, list_sweeps, read_run, read_sweep
 from orchestrator.tracking.store import (TrackingUnreachable, experiment_id, from_mlflow_name, make_client,
                                          resolve_uri, to_mlflow_name)
-from orchestrator.tracking.writer import ExistingTrial, SweepTracker, log_parent_artifact
+from orchestrator.tracking.artifacts import log_parent_artifact
+from orchestrator.tracking.writer import ExistingTrial, SweepTracker
 
 __all__ = ["ExistingTrial", "claim_store", "StoreError", "SweepBusy", "SweepNotFound", "TrackingUnreachable", "SweepTracker", "environment_report", "experiment_id",
            "from_mlflow_name", "git_state", "is_secret_name", "list_sweeps", "log_parent_artifact",

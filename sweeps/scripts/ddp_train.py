@@ -71,6 +71,7 @@ def main() -> None:
         if rank == 0:
             print(json.dumps({"epoch": epoch, "train/loss": round((total[0] / total[1]).item(), 5),
                               "val/accuracy": round(accuracy, 2), "dist/world_size": world}), flush=True)
+    dist.barrier()  # every rank done before the group goes: gloo aborts a rank whose peer left mid-call
     dist.destroy_process_group()
 
 
