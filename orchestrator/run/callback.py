@@ -4,7 +4,9 @@ runs and progress lines."""
 from __future__ import annotations
 
 import json
+import re
 import threading
+from pathlib import Path
 from typing import Any
 
 from ray import tune
@@ -36,6 +38,7 @@ class TrackingCallback(tune.Callback):
         self.outcomes: dict[str, TrialStatus] = {}  # trial key -> status
         self.started: dict[str, Any] = {}  # tune trial id -> tune trial, for those that started
         self._ending = threading.Lock()  # a SIGTERM records the unfinished from its own thread
+        self.nodes: dict[str, str] = {}  # tune trial id -> where its last report came from
 
     def __getstate__(self) -> dict:
         # Tune pickles its settings for its own restore; orch resumes from MLflow instead,
@@ -63,6 +66,8 @@ class TrackingCallback(tune.Callback):
         self.progress.trial_started(spec.name)
 
     def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict, **info: Any) -> None:
+        if result.get("node_ip"):  # where it runs, for the message if its worker or node is lost
+            self.nodes[trial.trial_id] = f"pid {result.get('pid', '?')} on {result['node_ip']}"
         spec = self._spec(trial)
         event = decode(result)
         if isinstance(event, Metrics):
@@ -123,7 +128,35 @@ class TrackingCallback(tune.Callback):
             self._ended_without_status(trial, TrialStatus.STOPPED, "stopped early by the scheduler")
 
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
-        # the worker itself died (killed, out of host memory): nothing reported a status
-        message = str(getattr(trial, "error_msg", "") or "the trial's worker process died")
-        self._ended_without_status(trial, TrialStatus.FAILED,
-                                   message.strip().splitlines()[-1] if message else "")
+        # the worker itself died (killed, out of host memory, its node lost): nothing reported a status
+        self._ended_without_status(trial, TrialStatus.FAILED, self._died(trial))
+
+    def on_trial_recover(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        # the same, with `retries` left: Tune starts it again (on another node if its own is gone),
+        # in the same run; on_trial_start follows
+        spec = self._spec(trial)
+        message = self._died(trial)
+        self.tracker.trial_ended(spec, TrialStatus.FAILED, {}, {Tag.MESSAGE: message[:_MESSAGE_LIMIT]},
+                                 compute=self.usage.ended(spec.key))
+        self.progress.trial_retry(spec.name, message)
+
+    def _died(self, trial: Any) -> str:
+        """One line for a trial whose worker died, naming the pid and node it ran on."""
+        line = _last_error(trial)
+        where = self.nodes.get(trial.trial_id, "")
+        lost = any(w in line.lower() for w in ("node", "unavailable", "socket closed"))
+        if where:
+            return f"its worker ({where}) {'was lost' if lost else 'died'}: {line or 'no error was reported'}"
+        return line or "the trial's worker process died"
+
+
+def _last_error(trial: Any) -> str:
+    """The first line of the last failure in Tune's error file for ``trial`` ("" when none)."""
+    try:
+        path = Path(trial.error_file) if trial.error_file else None
+        text = path.read_text(errors="replace") if path is not None and path.is_file() else str(trial.get_error() or "")
+    except Exception:  # noqa: BLE001 - no storage left to read it from
+        return ""
+    block = text.rsplit("Failure # ", 1)[-1].splitlines()[1:]
+    line = next((part.strip() for part in block if part.strip()), "")
+    return re.sub(r"^The actor \w+ is unavailable: ", "", line)[:300]

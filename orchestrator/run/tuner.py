@@ -288,7 +288,10 @@ def _tuner(spec: SweepSpec, todo: list[int], callback, stopper, storage: str, pr
             trial_name_creator=_TrialNames([t.name for t in spec.trials]),
             trial_dirname_creator=_trial_dirname),
         run_config=tune.RunConfig(name=spec.name, storage_path=storage, verbose=0, callbacks=[callback],
-                                  stop=stopper, failure_config=tune.FailureConfig(max_failures=0)),
+                                  stop=stopper,
+                                  # a trial's worker that died (its node lost, the OOM killer) runs again
+                                  # as `retries` allow; a trainer's own errors are retried in the trial
+                                  failure_config=tune.FailureConfig(max_failures=spec.retries)),
     )
 
 
