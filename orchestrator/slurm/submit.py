@@ -49,6 +49,15 @@ def _mem_bytes(mem: str) -> int:
     return int(mem.rstrip("KMGTkmgt")) * 1024 ** "KMGT".index(unit) * 1024
 
 
+def _trial_mem(widest: Resources, nodes: int) -> str | None:
+    """sbatch --mem for what the widest trial reserves on a node (its workers spread over the
+    nodes), in MiB; None when the sweep reserves no memory."""
+    if not widest.memory:
+        return None
+    total = widest.memory * widest.workers / (nodes if widest.workers > 1 else 1)
+    return f"{math.ceil(total / 2**20)}M"
+
+
 def _settled(spec: SweepSpec, flags: SlurmOptions) -> SlurmOptions:
     """The flags over the file's ``slurm:``, the rest from what the widest trial reserves."""
     given = flags.over(spec.slurm or SlurmOptions())
@@ -63,7 +72,7 @@ def _settled(spec: SweepSpec, flags: SlurmOptions) -> SlurmOptions:
         math.ceil(widest.gpu / nodes if widest.workers > 1 else per_node.gpu),
         cpus_per_node=given.cpus_per_node or max(1, math.ceil(widest.total_cpu / nodes if widest.workers > 1
                                                                else per_node.total_cpu)),
-        mem=given.mem, partition=given.partition, account=given.account, qos=given.qos, time_s=time_s,
+        mem=given.mem or _trial_mem(widest, nodes), partition=given.partition, account=given.account, qos=given.qos, time_s=time_s,
         requeue=True if given.requeue is None else given.requeue, signal_s=signal_s, sbatch_args=given.sbatch_args)
 
 
@@ -155,7 +164,13 @@ def submit(sub: Submission) -> str:
         out = subprocess.CompletedProcess([], 1, "", "sbatch did not answer within 60 s (is slurmctld up?)")
     if out.returncode != 0:
         sub.script_path.unlink(missing_ok=True)
-        raise SubmitError(f"sbatch refused the job: {_sbatch_error(out.stderr or out.stdout)}. Check --partition, "
+        said = out.stderr or out.stdout
+        if any(m in said.lower() for m in ("configuration source", "fetch_config", "contact slurm controller",
+                                           "unable to contact")):
+            raise SubmitError(f"sbatch cannot reach a Slurm controller from here ({_sbatch_error(said)}): run orch "
+                              "on a login node of the cluster, where `sinfo` answers, or set SLURM_CONF. Nothing "
+                              "was submitted.")
+        raise SubmitError(f"sbatch refused the job: {_sbatch_error(said)}. Check --partition, "
                           "--account and --qos (`sinfo` lists partitions, `sacctmgr show assoc user=$USER` your "
                           "accounts). Nothing was submitted.")
     return out.stdout.strip().split(";", 1)[0]

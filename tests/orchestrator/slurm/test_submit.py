@@ -52,7 +52,10 @@ def test_slurm_script_asks_for_what_the_trials_reserve_and_runs_the_sweep_agains
                      f"#SBATCH --output={sub.log_path}", "#SBATCH --exclusive"):
         assert expected in lines, expected  # the flag's --time wins over the file's 24h
     run = lines[-1]
-    assert run.startswith(f"exec {sys.executable} -m orchestrator.slurm.job --cpus 32 --gpus 4 --requeue --new -- sweep ")
+    # 4 workers of 8 CPUs and 80G each: the node's memory is theirs in all (MiB for sbatch, bytes for Ray)
+    assert "#SBATCH --mem=305176M" in lines
+    assert run.startswith(f"exec {sys.executable} -m orchestrator.slurm.job --cpus 32 --gpus 4 --memory 320000229376 "
+                          "--requeue --new -- sweep ")
     assert f"{path.resolve()} --tracking-uri http://10.0.0.5:5000 --profile smoke --set train.epochs=2" in run
     assert sub.script_path.parent == tmp_path / ".orch" / "slurm" and not sub.script_path.exists()  # nothing yet
 
