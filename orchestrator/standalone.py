@@ -39,6 +39,19 @@ def _fmt(value: float) -> str:
     return f"{value:.4g}"
 
 
+def _described(trial: TrialSpec, trainer) -> str:
+    """What this run is: a sweep trial's name and axes, else what differs from the defaults."""
+    from rich.markup import escape
+
+    from orchestrator.sweepfile import Schema
+
+    if trial.axes:
+        return escape(f"{trial.name}: " + " ".join(f"{k}={v}" for k, v in trial.axes.items()))
+    defaults = Schema(trainer.config).defaults()
+    changed = [f"{k}={v}" for k, v in trial.config.items() if k != "seed" and defaults.get(k) != v]
+    return escape(" ".join(changed)) if changed else "with its defaults"
+
+
 def run_standalone(trial: TrialSpec, console: Any) -> dict[str, float]:
     """Train ``trial`` here; print each report; return the trainer's final metrics."""
     trainer = get_trainer(trial.trainer)
@@ -53,6 +66,5 @@ def run_standalone(trial: TrialSpec, console: Any) -> dict[str, float]:
             head += f" [green]{metric}={_fmt(float(metrics[metric]))}[/]"
         console.print(f"{head}  {shown}", highlight=False)
 
-    console.print(f"[bold]{trial.trainer}[/] {trial.name}: "
-                  + " ".join(f"{k}={v}" for k, v in trial.axes.items()), highlight=False)
+    console.print(f"[bold]{trial.trainer}[/] {_described(trial, trainer)}", highlight=False, markup=True)
     return trainer.load_train()(config, report)

@@ -84,3 +84,15 @@ def test_piped_output_keeps_every_value_whole():
     assert "…" not in out.stdout
     for whole in ("mobilenet_v3_small", "shufflenet_v2_x1_0", "train.keep_optimizer", "model.deconv_kernel"):
         assert whole in out.stdout, whole
+
+
+def test_orch_train_says_what_it_runs_on_its_first_line():
+    def first(*sets: str) -> str:
+        args = [a for s in sets for a in ("--set", s)]
+        out = subprocess.run([sys.executable, "-m", "orchestrator.cli", "train", "toy", *args],
+                             capture_output=True, text=True, timeout=120, cwd=ROOT)
+        assert out.returncode == 0, out.stderr
+        return out.stdout.splitlines()[0]
+
+    assert first("epochs=1") == "toy epochs=1"  # what differs from the defaults, not an empty `default:`
+    assert first("epochs=1", "t=20") == "toy t=20.0 epochs=1"  # in the schema's order
