@@ -27,6 +27,7 @@ class _Running:
     started: float
     step: int = 0
     value: float | None = None
+    best: tuple[float, int] | None = None  # (its best value of the sweep's metric, at which step)
     position: Position | None = None  # the latest position inside an epoch (run.board)
     first: tuple[float, float] | None = None  # (monotonic time, fraction done) at the first one
 
@@ -78,8 +79,10 @@ class SweepProgress:
         value = metrics.get(self.metric)
         if value is not None:
             run.value = value
+            if math.isfinite(value) and (run.best is None or self._better(value, run.best[0])):
+                run.best = (value, step)
             if math.isfinite(value) and (self.best is None or self._better(value, self.best[0])):
-                self.best = (value, name)
+                self.best = (value, f"{name}, step {step}")
 
     def trial_position(self, name: str, position: Position) -> None:
         run = self.running.get(name)
@@ -96,6 +99,8 @@ class SweepProgress:
         self.counts[status] = self.counts.get(status, 0) + 1
         done = sum(self.counts.values())
         value = f"  {self.metric}={run.value:.4g}" if run and run.value is not None else ""
+        if value and run.best is not None and run.best[0] != run.value:  # the last step's is not its best
+            value += f" (last; best {run.best[0]:.4g} at step {run.best[1]})"
         style = STATUS_STYLE.get(status, "")
         why = f"  ({escape(message)})" if message and status != TrialStatus.FINISHED else ""
         self._line(f"[{done:>{len(str(self.total))}}/{self.total}] [{style}]{status:<8}[/] {escape(name)}{value}{why}")
