@@ -105,6 +105,7 @@ def table(
         text, path = make_table(request)
     typer.echo(text, nl=False)
     if path is not None:
+        sys.stdout.flush()  # the table whole before the note on stderr, when both go to one file
         typer.echo(f"(written to {path})", err=True)
 
 
