@@ -144,7 +144,7 @@ def report(
     """One self-contained HTML page for a sweep: tables with significance marks, the pivot,
     learning curves, grid status, failures, the best config, compute and code. Saved under
     results/ and attached to the sweep's parent run."""
-    from orchestrator.report import make_report
+    from orchestrator.html_report import make_report
 
     with _reported():
         path = make_report(sweep_name, out, tracking_uri)

@@ -57,3 +57,16 @@ def test_ray_and_mlflow_stay_in_their_packages():
     assert all(p.startswith("orchestrator/tracking/") for p in mlflow_users), mlflow_users
     pure = [p for p in SOURCES if _rel(p).startswith(("orchestrator/sweepfile/", "orchestrator/tables/", "trainers/"))]
     assert not any({"ray", "mlflow"} & _imports(p) for p in pure)
+
+
+def test_orchestrator_report_stays_the_function_scripts_call():
+    """No module of the package may be named like the face's functions: importing it would
+    replace `orchestrator.report` (the function a training script calls) with the module."""
+    import importlib
+    import pkgutil
+
+    import orchestrator
+
+    for info in pkgutil.walk_packages(orchestrator.__path__, "orchestrator."):
+        importlib.import_module(info.name)
+    assert callable(orchestrator.report) and not isinstance(orchestrator.report, type(orchestrator))
