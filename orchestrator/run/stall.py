@@ -17,14 +17,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from orchestrator.processes import ENV_DIR
+from orchestrator.run.distributed import Stalled, _duration
 
 __all__ = ["StallWatch"]
-
-
-def _duration(seconds: float) -> str:
-    from orchestrator.run.distributed import _duration as shown
-
-    return shown(seconds)
 
 
 def _own_groups() -> list[int]:
@@ -53,8 +48,6 @@ class StallWatch:
         return f"no report or progress for {_duration(self.stall_s or 0)} (stalled)"
 
     def error(self) -> BaseException:
-        from orchestrator.run.distributed import Stalled
-
         return Stalled(self.message)
 
     @contextmanager
@@ -72,8 +65,6 @@ class StallWatch:
             thread.join()
 
     def _watch(self, target: int, done: threading.Event) -> None:
-        from orchestrator.run.distributed import Stalled
-
         message = self.message
         stalled = type("Stalled", (Stalled,), {"__init__": lambda exc: Stalled.__init__(exc, message)})
         while not done.wait(min(5.0, max(0.2, self.stall_s / 10))):

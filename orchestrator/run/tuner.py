@@ -327,10 +327,9 @@ def _fit_in_view(spec: SweepSpec, todo: list[int], tracker, progress, ray, inter
     from orchestrator.run.stopper import StopOnInterrupt
 
     if not interrupts.interrupted:  # a refusal ends the run; its Ray stops with it (_run)
-        widest = spec.widest()
+        widest = spec.widest()  # the sweep's own resources when every trial has them
         named = next((t.name for t in spec.trials if spec.resources_of(t) == widest), "p000")
-        check_resources(_resources(widest), named if spec.varied_resources else
-                        spec.trials[todo[0]].name if spec.trials else "p000", every=not spec.varied_resources)
+        check_resources(_resources(widest), named, every=not spec.varied_resources)
     storage = tempfile.mkdtemp(prefix="orch-tune-")
     process_dir = tempfile.mkdtemp(prefix="orch-procs-")
     budgets = [b for b in (spec.stop.max_epochs, spec.scheduler.options.get("max_t")) if b]

@@ -39,10 +39,6 @@ class Submission:
     log_path: Path
 
 
-def _widest(spec: SweepSpec) -> Resources:
-    return spec.widest()  # the sweep's own resources when it lists no trials (an optuna search)
-
-
 def _mem_bytes(mem: str) -> int:
     """sbatch --mem's value in bytes: MB unless a K/M/G/T suffix says otherwise (binary units)."""
     unit = mem[-1].upper() if mem[-1].isalpha() else "M"
@@ -61,7 +57,7 @@ def _trial_mem(widest: Resources, nodes: int) -> str | None:
 def _settled(spec: SweepSpec, flags: SlurmOptions) -> SlurmOptions:
     """The flags over the file's ``slurm:``, the rest from what the widest trial reserves."""
     given = flags.over(spec.slurm or SlurmOptions())
-    widest = _widest(spec)
+    widest = spec.widest()  # the sweep's own resources when it lists no trials (an optuna search)
     per_node = widest if widest.workers == 1 else Resources(widest.cpu, 1.0 if widest.gpu else 0.0, widest.memory)
     nodes = given.nodes or 1
     time_s = given.time_s
@@ -78,7 +74,7 @@ def _settled(spec: SweepSpec, flags: SlurmOptions) -> SlurmOptions:
 
 def _check(spec: SweepSpec, o: SlurmOptions, uri: str) -> None:
     """What would fail only once the job runs, refused now."""
-    widest = _widest(spec)
+    widest = spec.widest()  # the sweep's own resources when it lists no trials (an optuna search)
     name = next((t.name for t in spec.trials if spec.resources_of(t) == widest), spec.name)
     per_worker_cpu, per_worker_gpu = (widest.cpu, 1.0 if widest.gpu else 0.0) if widest.workers > 1 else \
         (widest.total_cpu, widest.gpu)

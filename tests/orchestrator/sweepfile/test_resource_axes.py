@@ -8,14 +8,9 @@ import pytest
 from orchestrator.run.usage import Usage
 from orchestrator.sweepfile import load_sweep
 from orchestrator.sweepfile.errors import SpecError
+from tests.orchestrator.sweepfile.test_distributed_spec import _error
 
 POSE = "name: dp\ntrainer: pose\nparams: {train: {batch_size: 8}, optim: {lr: 0.01}}\n"
-
-
-def _error(write, text: str) -> str:
-    with pytest.raises(SpecError) as info:
-        load_sweep(write("s.yaml", text))
-    return str(info.value)
 
 
 def test_distributed_gpu_axis_gives_each_trial_its_cards_as_workers(write):
