@@ -11,6 +11,12 @@ client and the machine's process table:
 - sigint: Ctrl-C to orch's process group at 1-8 s; sigterm: SIGTERM to orch at 1-8 s
 - server: the MLflow server the sweep writes to is stopped at 1-6 s and started 2-10 s later
 - second: a second ``orch sweep`` of the same sweep at 0-4 s after the first
+- disk: the store on a 40 MB tmpfs that fills at 1-6 s (a file takes the rest); the resume runs
+  once the file is gone (needs root, for the mount)
+- stall: one trial of the four, drawn at random, stops reporting (an epoch of 40 s) under
+  ``stop.stall: 3s``; it must end ``killed`` with the stall message within 25 s, the others finished
+- node: a two-node Ray cluster on 127.0.0.1, the second node's raylet killed with SIGKILL at 3-8 s
+  (``retries: 1``: the trial it ran runs again on the node left)
 
 Columns: results lost (a trial the console called finished that is not finished in the store
 right after the fault, or a trial without a result after the resume), duplicate child runs
@@ -21,6 +27,7 @@ leftover processes (anything still carrying the faulted orch's ORCH_INSTANCE tag
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import random
 import re
@@ -47,11 +54,22 @@ grid: {t: [6, 7, 8, 9]}
 resources: {max_concurrent: 2}
 """
 TRIALS = 4
-KINDS = ("kill9", "sigint", "sigterm", "server", "second")
+KINDS = ("kill9", "sigint", "sigterm", "server", "second", "disk", "stall", "node")
+STALL = """
+name: bench_faults
+trainer: toy
+params: {{epochs: 3, sleep: 0.4}}
+grid:
+  - {{t: {quick}}}
+  - {{t: [{stalled}], sleep: [40]}}
+resources: {{max_concurrent: 2}}
+stop: {{stall: 3s}}
+"""
+NODE = SWEEP.replace("epochs: 3, sleep: 0.4", "epochs: 6, sleep: 1.0") + "retries: 1\n"
 
 
-def _orch(folder: Path, env: dict[str, str]) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "orchestrator.cli", "sweep", "sweep.yaml", "--quiet"],
+def _orch(folder: Path, env: dict[str, str], *extra: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "orchestrator.cli", "sweep", "sweep.yaml", "--quiet", *extra],
                             cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
 
@@ -85,16 +103,43 @@ def _names_to_keys(uri: str) -> dict[str, str]:
             for r in runs if "orch.trial_name" in r.data.tags}
 
 
-def _inject(kind: str, folder: Path, env: dict[str, str], rng: random.Random, server) -> tuple[str, int]:
+def _fill(folder: Path) -> None:
+    with open(folder / "filler", "wb") as filler:  # the rest of the disk, at once
+        try:
+            while True:
+                filler.write(b"\0" * 2**20)
+        except OSError:
+            pass
+
+
+def _kill_second_raylet() -> None:
+    from tests.orchestrator.run.test_lost_node import _second_raylet
+
+    raylet = _second_raylet()
+    if raylet is not None:
+        os.kill(raylet, signal.SIGKILL)
+
+
+def _inject(kind: str, folder: Path, env: dict[str, str], rng: random.Random, server,
+            address: str | None = None) -> tuple[str, int]:
     """Run the sweep with one fault; returns (what the faulted run printed, its pid)."""
-    proc = _orch(folder, env)
+    proc = _orch(folder, env, *(["--address", address] if address else []))
+    if kind == "stall":  # the fault is in the sweep file
+        return proc.communicate(timeout=600)[0], proc.pid
     if kind == "second":
         time.sleep(rng.uniform(0, 4))
         other = _orch(folder, env)
         out = proc.communicate(timeout=600)[0] + other.communicate(timeout=600)[0]
         return out, proc.pid
-    time.sleep(rng.uniform(*{"kill9": (0, 6), "server": (1, 6)}.get(kind, (1, 8))))
-    if kind == "kill9":
+    time.sleep(rng.uniform(*{"kill9": (0, 6), "server": (1, 6), "disk": (1, 6), "node": (3, 8)}.get(kind, (1, 8))))
+    if kind == "disk":
+        _fill(folder)
+        out = proc.communicate(timeout=600)[0]
+        (folder / "filler").unlink()
+        return out, proc.pid
+    if kind == "node":
+        _kill_second_raylet()
+    elif kind == "kill9":
         proc.kill()
     elif kind == "sigint":
         os.killpg(proc.pid, signal.SIGINT)
@@ -109,29 +154,59 @@ def _inject(kind: str, folder: Path, env: dict[str, str], rng: random.Random, se
 
 def one_fault(kind: str, rng: random.Random, base: Path) -> dict[str, int]:
     folder = Path(tempfile.mkdtemp(prefix=f"{kind}-", dir=base))
-    (folder / "sweep.yaml").write_text(SWEEP)
+    with contextlib.ExitStack() as stack:
+        if kind == "disk":
+            from tests.disks import tmpfs
+
+            stack.enter_context(tmpfs(folder, "40M"))
+        return _one_fault(kind, rng, folder, stack)
+
+
+def _one_fault(kind: str, rng: random.Random, folder: Path, stack: contextlib.ExitStack) -> dict[str, int]:
+    stalled = f"t{rng.randint(6, 9)}_sleep40"
+    if kind == "stall":
+        ts = [t for t in (6, 7, 8, 9) if f"t{t}_sleep40" != stalled]
+        (folder / "sweep.yaml").write_text(STALL.format(quick=ts, stalled=stalled[1]))
+    else:
+        (folder / "sweep.yaml").write_text(NODE if kind == "node" else SWEEP)
     env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "ORCH_INSTANCE")}
     env["RAY_TMPDIR"] = tempfile.mkdtemp(prefix="r", dir="/tmp")
-    server = None
+    stack.callback(shutil.rmtree, env["RAY_TMPDIR"], ignore_errors=True)
+    server, address = None, None
     uri = f"sqlite:///{folder / 'mlflow.db'}"
     if kind == "server":
         server = MlflowServer(folder)
         uri = env["MLFLOW_TRACKING_URI"] = server.start()
-    try:
-        output, pid = _inject(kind, folder, env, rng, server)
-        shown = _finished_names(output)
-        stored = _names_to_keys(uri) if (folder / "mlflow.db").exists() or server else {}
-        lost = sum(stored.get(name) != "finished" for name in shown)
-        resume = _orch(folder, env)
-        resume.communicate(timeout=600)
-        keys, done, running = _store_state(uri)
-        leftovers = [p for p, tag in instance_processes().items() if tag.startswith(f"{pid}-")]
-        return {"lost": lost + TRIALS - len(done), "duplicates": sum(n - 1 for n in keys.values()),
-                "running": running, "leftover": len(leftovers)}
-    finally:
-        if server is not None:
-            server.stop()
-        shutil.rmtree(env["RAY_TMPDIR"], ignore_errors=True)
+        stack.callback(server.stop)
+    if kind == "node":
+        from tests.servers import ray_cluster
+
+        address, cluster_env = stack.enter_context(ray_cluster(folder, {"lost_node": 1}))
+        env = {**cluster_env, "RAY_TMPDIR": "/tmp"}
+    output, pid = _inject(kind, folder, env, rng, server, address)
+    shown = _finished_names(output)
+    stored = _names_to_keys(uri) if (folder / "mlflow.db").exists() or server else {}
+    lost = sum(stored.get(name) != "finished" for name in shown)
+    if kind == "stall":  # the stalled trial ends killed in time, with the message; nothing to resume
+        lost += _stall_missed(uri, stalled)
+    else:
+        _orch(folder, env, *(["--address", address] if address else [])).communicate(timeout=600)
+    keys, done, running = _store_state(uri)
+    leftovers = [p for p, tag in instance_processes().items() if tag.startswith(f"{pid}-")]
+    return {"lost": lost + TRIALS - (kind == "stall") - len(done), "duplicates": sum(n - 1 for n in keys.values()),
+            "running": running, "leftover": len(leftovers)}
+
+
+def _stall_missed(uri: str, stalled: str) -> int:
+    """1 unless the stalled trial ended killed, with the stall message, within 25 s."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri)
+    ids = [e.experiment_id for e in client.search_experiments()]
+    runs = [r for r in client.search_runs(ids, max_results=1000) if r.data.tags.get("orch.trial_name") == stalled]
+    ok = len(runs) == 1 and runs[0].data.tags.get("orch.status") == "killed" and "stalled" in \
+        runs[0].data.tags.get("orch.message", "") and runs[0].data.metrics.get("compute/wall_s", 99) < 25
+    return 0 if ok else 1
 
 
 def main() -> None:

@@ -29,7 +29,7 @@ def runs(
     from orchestrator.tables import TableError, parse_at
     from orchestrator.tracking import list_sweeps, read_sweep
 
-    with _reported(TableError):
+    with _reported(TableError, uri=tracking_uri):
         parse_at(at)
         if sweep_name is None:
             print_sweeps(list_sweeps(tracking_uri))
@@ -51,7 +51,7 @@ def status(
     from orchestrator.status import StatusError, grid_status
     from orchestrator.tracking import read_sweep
 
-    with _reported(StatusError):
+    with _reported(StatusError, uri=tracking_uri):
         record = read_sweep(sweep_name, tracking_uri, metrics=[])
         print_status(grid_status(record, pivot), record)
 
@@ -101,7 +101,7 @@ def table(
     request = TableRequest(sweep_name, tuple(metric or ()), per_class, pivot, at, series, baseline, fmt,
                            out, tracking_uri, label, counts, second, digits,
                            None if ci is None else ci / 100, alpha, top)
-    with _reported(TableError, UnknownMetric, ValueError):
+    with _reported(TableError, UnknownMetric, ValueError, uri=tracking_uri):
         text, path = make_table(request)
     typer.echo(text, nl=False)
     if path is not None:
@@ -128,7 +128,7 @@ def plot(
     from orchestrator.publish import make_plot
     from orchestrator.tables import UnknownMetric
 
-    with _reported(UnknownMetric):
+    with _reported(UnknownMetric, uri=tracking_uri):
         path = make_plot(sweep_name, metric, out, tracking_uri, kind=kind)
     typer.echo(str(path))
 
@@ -146,9 +146,33 @@ def report(
     results/ and attached to the sweep's parent run."""
     from orchestrator.html_report import make_report
 
-    with _reported():
+    with _reported(uri=tracking_uri):
         path = make_report(sweep_name, out, tracking_uri)
     typer.echo(str(path))
+
+
+@app.command()
+def clean(
+    sweep_name: Annotated[str, typer.Argument(metavar="SWEEP", help="The sweep whose checkpoints go.")],
+    checkpoints: Annotated[str, typer.Option(
+        "--checkpoints", help="Whose: failed (failed and diverged trials; default), finished (their weights "
+        "go: mode: eval and orch diff lose them), or all (a resume then starts killed trials over).")] = "failed",
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would go and how much it frees; remove nothing.")] = False,
+    tracking_uri: TrackingOption = None,
+) -> None:
+    """Remove a sweep's trial checkpoints (checkpoint.pt in each trial's train.out_dir) and say
+    what it freed. The store's runs, metrics, logs and artifacts are never touched."""
+    from orchestrator._console import print_cleaned
+    from orchestrator.checkpoints import CleanError
+    from orchestrator.checkpoints import clean as remove
+    from orchestrator.tracking import read_sweep, resolve_uri
+    from orchestrator.tracking.lease import holder
+
+    with _reported(CleanError, uri=tracking_uri):
+        uri = resolve_uri(tracking_uri)
+        record = read_sweep(sweep_name, uri, metrics=[])
+        owner = holder(record.name, uri, dict(record.tags))
+        print_cleaned(record, checkpoints, dry_run, remove(record, checkpoints, dry_run, owner.describe() if owner else ""))
 
 
 @app.command()
@@ -162,7 +186,7 @@ def diff(
     from orchestrator.diff import diff_runs
     from orchestrator.tracking import read_run
 
-    with _reported():
+    with _reported(uri=tracking_uri):
         a, b = read_run(run_a, tracking_uri), read_run(run_b, tracking_uri)
     typer.echo(diff_runs(a, b), nl=False)
 
@@ -197,7 +221,7 @@ def ui(
     from orchestrator.tracking import resolve_uri
 
     uri = resolve_uri(tracking_uri)
-    with _reported():
+    with _reported(uri=tracking_uri):
         path = _sweep_path(sweep_name, uri)
     if uri.startswith(("http://", "https://")):
         typer.echo(f"{uri} is an MLflow server: open {uri.rstrip('/')}{path}")

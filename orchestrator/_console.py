@@ -220,6 +220,38 @@ def print_sweep_trials(record, at: str = "last") -> None:
     used = compute_words(record)
     if used:
         console().print(f"compute: {used}", soft_wrap=True)
+    _disk_line(record)
+
+
+def _disk_line(record) -> None:
+    from orchestrator.checkpoints import disk_use
+
+    words = disk_use(record).words(record.name)
+    if words:
+        console().print(words, soft_wrap=True, highlight=False, markup=False)
+
+
+def print_cleaned(record, which: str, dry_run: bool, done) -> None:
+    """`orch clean`: what went (or would go), what it freed, what stayed and why."""
+    from orchestrator.checkpoints import human
+
+    verb = "would remove" if dry_run else "removed"
+    if done.removed:
+        console().print(f"{record.name}: {verb} the checkpoints of {len(done.removed)} trial(s) ({which}), "
+                        f"{human(done.freed)}{' to free' if dry_run else ' freed'}:", soft_wrap=True, highlight=False)
+        table = Table(show_header=False, box=None, pad_edge=False)
+        for name, folder, size in done.removed:
+            table.add_row(name, folder, human(size))
+        wide_console().print(table)
+    else:
+        console().print(f"{record.name}: no {which} trial has a checkpoint on this machine; nothing to remove",
+                        soft_wrap=True, highlight=False)
+    if done.kept:
+        kept = ", ".join(f"{n} {s}" for s, n in sorted(done.kept.items()))
+        more = "; --checkpoints all removes them too" if which != "all" else ""
+        console().print(f"kept: the checkpoints of {kept} trial(s){more}", soft_wrap=True, highlight=False)
+    if dry_run:
+        console().print("--dry-run: nothing removed", style="dim")
 
 
 def compute_words(record) -> str:
@@ -267,3 +299,4 @@ def print_status(grid, record) -> None:
         line += (f". {running} running: if no launcher runs {grid.sweep} now (orch runs shows its owner), they "
                  "were left so by one that died, and a resume runs them again")
     console().print(line, soft_wrap=True)
+    _disk_line(record)

@@ -60,9 +60,10 @@ def _fail(problems, file: str) -> None:
 
 
 @contextmanager
-def _reported(*usage: type, unreachable: tuple[type, ...] = ()):
+def _reported(*usage: type, unreachable: tuple[type, ...] = (), uri: str | None = None):
     """Known failures as one paragraph: exit 3 for an unreachable service (the tracking server,
-    ``unreachable``), 2 for the store's or the user's problems (``usage``: more such types)."""
+    ``unreachable``), 2 for the store's or the user's problems (``usage``: more such types).
+    ``uri``: the command's --tracking-uri, for what the store or server said."""
     from orchestrator.tracking import StoreError, SweepBusy, SweepNotFound, TrackingUnreachable
 
     try:
@@ -74,22 +75,19 @@ def _reported(*usage: type, unreachable: tuple[type, ...] = ()):
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     except Exception as exc:  # a store SQLite or the server would not serve: one paragraph, exit 3
-        text = _store_trouble(exc)
+        text = _store_trouble(exc, uri)
         if text is None:
             raise
         typer.echo(f"error: {text}", err=True)
         raise typer.Exit(3) from None
 
 
-def _store_trouble(exc: BaseException) -> str | None:
+def _store_trouble(exc: BaseException, uri: str | None) -> str | None:
     """What :mod:`orchestrator.tracking.trouble` makes of ``exc``, for the store this command uses."""
-    import click
-
     from orchestrator.tracking.store import resolve_uri
     from orchestrator.tracking.trouble import describe
 
-    ctx = click.get_current_context(silent=True)
-    return describe(exc, resolve_uri(ctx.params.get("tracking_uri") if ctx else None))
+    return describe(exc, resolve_uri(uri))
 
 
 def _load(file: Path, overrides: list[str] | None, profile: str | None, max_trials: int | None = None):
@@ -108,7 +106,8 @@ def _unwritten(outcome) -> str:
     store = outcome.tracking_uri.removeprefix("sqlite:///")
     if outcome.disk_full:
         why = f"the disk under the tracking store {store} is full ({free_space(outcome.tracking_uri)})"
-        then = "Free some space (a finished trial's checkpoint.pt can go) and run the same command again"
+        then = (f"Free some space (`orch clean {outcome.sweep} --checkpoints finished` removes the weights of its "
+                "finished trials) and run the same command again")
     else:
         why = f"the tracking store {store} could not be reached before the end"
         then = "Run the same command again when the store is back"
@@ -119,19 +118,33 @@ def _unwritten(outcome) -> str:
     return f"{why}: {said}{'; nothing is lost' if not lost else ''}. {then}: it writes them first, then resumes."
 
 
+def _halted(outcome) -> str:
+    """One paragraph for a sweep a full disk stopped: which trial, where, and what to do."""
+    name = outcome.sweep if " " not in outcome.sweep else repr(outcome.sweep)
+    killed = outcome.counts.get("killed", 0)
+    stopped = f" and recorded the {killed} running trial(s) killed (they resume from their checkpoints)" if killed else ""
+    return (f"a disk is full: {outcome.halted}. orch stopped the sweep{stopped}, since every trial after it "
+            f"would fail the same way; nothing finished is lost. Free some space (`orch runs {name}` shows what the "
+            f"checkpoints take, `orch clean {name} --checkpoints finished` removes the weights of finished trials) or "
+            "set train.out_dir on a bigger disk, then run the same command again: it resumes the sweep exactly once.")
+
+
 def _run(spec, **options) -> None:
     """Run a sweep and turn its outcome into the documented exit code."""
     from orchestrator._console import console
     from orchestrator.run import ClusterUnreachable, ResourcesUnavailable, run_sweep
 
     try:
-        with _reported(ResourcesUnavailable, unreachable=(ClusterUnreachable,)):
+        with _reported(ResourcesUnavailable, unreachable=(ClusterUnreachable,), uri=options.get("tracking_uri")):
             outcome = run_sweep(spec, console=console(stderr=True), **options)
     except KeyboardInterrupt:  # the second Ctrl-C: cleaned up, out at once
         typer.echo("interrupted twice: forced exit; running trials were recorded as killed", err=True)
         raise typer.Exit(130) from None
     if outcome.spooled or outcome.lost:
         typer.echo(f"error: {_unwritten(outcome)}", err=True)
+        raise typer.Exit(3)
+    if outcome.halted:
+        typer.echo(f"error: {_halted(outcome)}", err=True)
         raise typer.Exit(3)
     if outcome.interrupted:
         typer.echo(f"interrupted: {spec.name} is incomplete; run the same command again to resume it",
@@ -234,7 +247,7 @@ def _slurm(spec, file: Path, flags: tuple, tracking_uri: str | None, profile: st
 
     if address:
         raise typer.BadParameter("--slurm starts its own Ray in the allocation: leave out --address")
-    with _reported(SubmitError):
+    with _reported(SubmitError, uri=tracking_uri):
         sub = plan(spec, file, flag_options(*flags), resolve_uri(tracking_uri), profile, overrides, new, max_trials)
         if dry_run:
             typer.echo(script(sub), nl=False)

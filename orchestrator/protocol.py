@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Iterable, Mapping, Union
 
-__all__ = ["TrialStatus", "DONE_STATUSES", "Tag", "Metrics", "Retry", "Final", "Event", "encode",
+__all__ = ["TrialStatus", "DONE_STATUSES", "DISK_FULL", "Tag", "Metrics", "Retry", "Final", "Event", "encode",
            "decode", "STEP_KEY", "ENTRY_POINT_GROUP", "PARAM_PREFIX_OOM", "COMPUTE_PREFIX",
            "DESCRIPTIVE_PREFIXES", "Compute", "param_text",
            "typed_param"]
@@ -118,6 +118,10 @@ class TrialStatus(str, Enum):
 
 # results a resume keeps: a scheduler's early stop is a result too (re-run only with --rerun
 # stopped); failed, killed (Ctrl-C, timeout) and running trials are run again
+# how a trial's message starts when its trainer could not write (its checkpoint) for a full disk:
+# the sweep then stops launching, since every trial after it would fail the same way
+DISK_FULL = "disk full"
+
 DONE_STATUSES = frozenset({TrialStatus.FINISHED, TrialStatus.DIVERGED, TrialStatus.STOPPED})
 
 
@@ -162,6 +166,7 @@ class Tag:
     HOST = "orch.host"
     COMMAND = "orch.command"
     PYTHON = "orch.python"
+    WORKDIR = "orch.workdir"  # where orch sweep ran: relative train.out_dir folders are under it
     GIT_COMMIT = "orch.git_commit"
     GIT_DIRTY = "orch.git_dirty"
     GIT_PATCH = "orch.git_patch"  # a digest of the uncommitted changes, to notice that they changed

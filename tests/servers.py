@@ -27,8 +27,10 @@ class MlflowServer:
     """``mlflow server`` with a SQLite backend on a fixed port, that a test can stop and start
     again (the same store comes back)."""
 
-    def __init__(self, workdir: Path, backend: str | None = None):
+    def __init__(self, workdir: Path, backend: str | None = None, app_name: str | None = None,
+                 env: dict[str, str] | None = None):
         self.workdir = workdir
+        self.app_name, self.env = app_name, env  # e.g. basic-auth, with its settings
         self.backend = backend or f"sqlite:///{workdir / 'server.db'}"
         self.port = free_port()
         self.uri = f"http://127.0.0.1:{self.port}"
@@ -40,8 +42,10 @@ class MlflowServer:
         self.proc = subprocess.Popen(
             [str(BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(self.port),
              "--backend-store-uri", self.backend,
-             "--artifacts-destination", str(self.workdir / "server-artifacts"), "--workers", "1"],
-            cwd=self.workdir, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+             "--artifacts-destination", str(self.workdir / "server-artifacts"), "--workers", "1",
+             *(["--app-name", self.app_name] if self.app_name else [])],
+            cwd=self.workdir, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
+            env={**os.environ, **self.env} if self.env else None)
         deadline = time.time() + timeout
         while True:
             try:

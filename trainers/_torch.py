@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import hashlib
 import json
 import os
@@ -100,11 +101,43 @@ def autocast_for(device: torch.device, amp: str):
 
 
 def save_atomic(path: Path, state: dict) -> None:
-    """A killed trial leaves the previous checkpoint or the new one, never half of one."""
+    """A killed trial leaves the previous checkpoint or the new one, never half of one. A disk
+    that fills on the way is an ``OSError(ENOSPC)`` naming the file (torch's writer says only
+    ``unexpected pos``), and the half-written file goes."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
+    failed = ""
+    try:
+        torch.save(state, tmp)
+    except RuntimeError as exc:
+        failed = str(exc)  # out of the except block, its frames (and torch's open writer) go
+    if failed:
+        tmp.unlink(missing_ok=True)
+        need, free = _nbytes(state), _free_bytes(tmp.parent)
+        if free is not None and free < need:
+            raise OSError(errno.ENOSPC, f"the checkpoint takes about {need / 1e6:.1f} MB", str(tmp)) \
+                from RuntimeError(failed)
+        raise RuntimeError(failed)
     os.replace(tmp, path)
+
+
+def _nbytes(value: Any) -> int:
+    if isinstance(value, torch.Tensor):
+        return value.numel() * value.element_size()
+    if isinstance(value, dict):
+        return sum(_nbytes(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return sum(_nbytes(v) for v in value)
+    return 0
+
+
+def _free_bytes(folder: Path) -> int | None:
+    import shutil
+
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return None
 
 
 def resume_from(ckpt: Path | None, enabled: bool, fp: str, device, model, optimizer, scaler) -> dict | None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from ray import tune
 
-from orchestrator.protocol import Final, Metrics, Retry, Tag, TrialStatus, decode
+from orchestrator.protocol import DISK_FULL, Final, Metrics, Retry, Tag, TrialStatus, decode
 from orchestrator.run import interrupt
 from orchestrator.run.board import BoardReader
 from orchestrator.run.progress import SweepProgress
@@ -20,6 +20,7 @@ from orchestrator.sweepfile.model import TrialSpec
 from orchestrator.tracking import SweepTracker
 
 _MESSAGE_LIMIT = 5000
+HALTED = "stopped: the disk is full (a trial could not write its checkpoint); it resumes from its own"
 
 
 class TrackingCallback(tune.Callback):
@@ -39,6 +40,7 @@ class TrackingCallback(tune.Callback):
         self.started: dict[str, Any] = {}  # tune trial id -> tune trial, for those that started
         self._ending = threading.Lock()  # a SIGTERM records the unfinished from its own thread
         self.nodes: dict[str, str] = {}  # tune trial id -> where its last report came from
+        self.space = None  # checkpoints.SpaceWatch: says once when the disk cannot hold the checkpoints
 
     def __getstate__(self) -> dict:
         # Tune pickles its settings for its own restore; orch resumes from MLflow instead,
@@ -75,6 +77,8 @@ class TrackingCallback(tune.Callback):
             self.usage.saw(spec.key, event.values)
             self.tracker.trial_metrics(spec, dict(event.values), event.step)
             self.progress.trial_metrics(spec.name, dict(event.values), event.step)
+            if self.space is not None:  # the first checkpoint sizes what the sweep will write
+                self.progress.note(self.space.saw(spec.key))
         elif isinstance(event, Retry):
             self.tracker.trial_ended(spec, TrialStatus.FAILED,
                                      {f"traceback-attempt{event.attempt}.txt": event.traceback},
@@ -96,6 +100,9 @@ class TrackingCallback(tune.Callback):
         if event.params:
             tags[Tag.OOM_PARAMS] = json.dumps(dict(event.params))
         self.outcomes[spec.key] = event.status
+        current = interrupt.active()
+        if event.status == TrialStatus.FAILED and event.message.startswith(DISK_FULL) and current is not None:
+            current.halted = f"trial {spec.name} found it full ({event.message.removeprefix(DISK_FULL).lstrip(': ')})"  # every trial after it would fail the same way
         # the console calls it ended only once that is in the store
         self.tracker.trial_ended(spec, event.status, artifacts, tags, params=dict(event.params),
                                  compute=self.usage.ended(spec.key), on_durable=lambda: self.progress.trial_ended(spec.name, event.status, event.message))
@@ -122,6 +129,8 @@ class TrackingCallback(tune.Callback):
         if current is not None and current.interrupted:  # Tune stopping everything after Ctrl-C
             self._ended_without_status(trial, TrialStatus.KILLED,
                                        f"interrupted by {current.signal_name or 'SIGINT'}")
+        elif current is not None and current.halted:
+            self._ended_without_status(trial, TrialStatus.KILLED, HALTED)
         elif self.budget and self.last_step.get(trial.trial_id, 0) >= self.budget:
             self._ended_without_status(trial, TrialStatus.FINISHED, f"reached the step budget {self.budget}")
         else:

@@ -32,6 +32,7 @@ class Interrupts:
         self._previous: dict[int, Any] = {}
         self._first_at = 0.0
         self._on_term: list[Callable[[], None]] = []
+        self.halted = ""  # why the sweep stops itself (a full disk): launch no more, stop what runs
 
     @property
     def interrupted(self) -> bool:

@@ -106,7 +106,9 @@ class SweepProgress:
         self._line(f"[{done:>{len(str(self.total))}}/{self.total}] [{style}]{status:<8}[/] {escape(name)}{value}{why}")
 
     def note(self, text: str) -> None:
-        """A line the user must see (interrupts), live view or not."""
+        """A line the user must see (interrupts), live view or not; nothing for an empty one."""
+        if not text:
+            return
         target = self._live.console if self._live is not None else self.console
         target.print(f"[bold]{escape(text)}[/]", highlight=False, soft_wrap=True)
 

@@ -10,7 +10,7 @@ __all__ = ["StopOnInterrupt"]
 
 
 class StopOnInterrupt(tune.Stopper):
-    """Tells Tune to stop the whole experiment once an interrupt arrived. Stateless (it asks
+    """Tells Tune to stop the whole experiment once an interrupt arrived or the sweep halted (a full disk). Stateless (it asks
     :func:`orchestrator.run.interrupt.active`), so Tune may copy or pickle it."""
 
     def __call__(self, trial_id: str, result: dict) -> bool:
@@ -18,4 +18,4 @@ class StopOnInterrupt(tune.Stopper):
 
     def stop_all(self) -> bool:
         current = interrupt.active()
-        return current is not None and current.interrupted
+        return current is not None and (current.interrupted or bool(current.halted))

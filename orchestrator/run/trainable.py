@@ -3,12 +3,14 @@ retries, OOM batch halving and log capture. The trainer itself never sees Ray.""
 
 from __future__ import annotations
 
+import errno
 import math
 import os
 import sys
 import time
 import traceback
 from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
 from typing import Any
 
 import ray
@@ -18,7 +20,7 @@ from orchestrator.processes import ENV_DIR
 from orchestrator.run._capture import Log, Tee
 from orchestrator.run.board import TrialProgress
 from orchestrator.run.stall import StallWatch
-from orchestrator.protocol import PARAM_PREFIX_OOM, Final, Metrics, Retry, TrialStatus, decode, encode
+from orchestrator.protocol import DISK_FULL, PARAM_PREFIX_OOM, Final, Metrics, Retry, TrialStatus, decode, encode
 from orchestrator.registry import build_config, get_trainer
 from orchestrator.secrets import mask_text, secret_values
 
@@ -115,15 +117,33 @@ class _Attempts:
             self.flat[key] = int(self.flat[key]) // 2
             self.changed[f"{PARAM_PREFIX_OOM}{key}"] = self.flat[key]
             return f"{message}; halving {key} to {self.flat[key]}"
-        if self.retries_left > 0:
+        if self.retries_left > 0 and disk_full(exc) is None:  # a full disk stays full for the next try
             self.retries_left -= 1
             return message
         return None
 
 
+def disk_full(exc: BaseException) -> OSError | None:
+    """The ENOSPC error in ``exc``'s chain (a trainer's checkpoint, its log), if any."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+            return exc
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
 def _message_of(exc: BaseException) -> str:
     from orchestrator.run.distributed import Stalled, WorkersFailed
 
+    full = disk_full(exc)
+    if full is not None:
+        from orchestrator.checkpoints import free_words
+
+        if not full.filename:
+            return f"{DISK_FULL}: {full.strerror or full}"
+        return f"{DISK_FULL}: {full.filename} could not be written ({full.strerror}; {free_words(Path(full.filename))})"
     if isinstance(exc, (Stalled, WorkersFailed)):  # their text says it all; the class adds nothing
         return str(exc)
     return f"{type(exc).__name__}: {exc}"

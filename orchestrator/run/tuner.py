@@ -41,6 +41,7 @@ class SweepOutcome:
     spool: Any = None
     disk_full: bool = False  # what kept the store from taking the writes was a full disk
     lost: list[str] = field(default_factory=list)  # trials whose writes neither store nor spool took
+    halted: str = ""  # the trial's message that stopped the sweep: its trainer found the disk full
 
     @property
     def ok(self) -> bool:
@@ -193,6 +194,8 @@ def _planned(spec: SweepSpec, tracker, ray, quiet: bool, console: Console, rerun
     finally:
         if interrupts.interrupted:
             status, outcome.interrupted = "KILLED", True
+        elif interrupts.halted:
+            status, outcome.halted = "FAILED", interrupts.halted
         summary = {**outcome.counts, "skipped": outcome.skipped, **(gate.spent() if gate else {})}
         if gate and gate.spent_on:
             outcome.budget = f"budget spent ({gate.spent_on}): {gate.describe()}"
@@ -207,7 +210,7 @@ def _planned(spec: SweepSpec, tracker, ray, quiet: bool, console: Console, rerun
             left = max(0, len(todo) - sum(outcome.counts.values()))
             console.print(f"{outcome.budget}; {left} trial(s) not started: raise the budget in the sweep file and "
                           "run it again to go on", highlight=False, soft_wrap=True)
-        if not outcome.interrupted and not outcome.spooled and not outcome.lost:
+        if not outcome.interrupted and not outcome.spooled and not outcome.lost and not outcome.halted:
             name = spec.name if " " not in spec.name else repr(spec.name)
             console.print(f"next: orch table {name} · orch status {name} · orch report {name} · orch ui {name}",
                           highlight=False, soft_wrap=True, style="dim")
@@ -323,7 +326,7 @@ def _fit(spec: SweepSpec, todo: list[int], tracker, progress, ray, interrupts, r
 def _fit_in_view(spec: SweepSpec, todo: list[int], tracker, progress, ray, interrupts, resumed=None,
                  usage: Usage | None = None, gate=None) -> dict[str, int]:
     from orchestrator.processes import stop_groups
-    from orchestrator.run.callback import TrackingCallback
+    from orchestrator.run.callback import HALTED, TrackingCallback
     from orchestrator.run.stopper import StopOnInterrupt
 
     if not interrupts.interrupted:  # a refusal ends the run; its Ray stops with it (_run)
@@ -344,6 +347,10 @@ def _fit_in_view(spec: SweepSpec, todo: list[int], tracker, progress, ray, inter
     callback = TrackingCallback(spec.trials, tracker, progress, min(budgets) if budgets else None,
                                 usage or _usage(spec), sampled,
                                 BoardReader(board))
+    from orchestrator.checkpoints import SpaceWatch
+
+    callback.space = SpaceWatch.of(spec.trials, {spec.trials[i].key for i in todo} if resumed is None else ())
+    progress.note(callback.space.before_launch())  # the free-space check, from an earlier start's checkpoint
     # a SIGTERM may take Ray down with orch (Slurm signals the job's every process): what ran is
     # recorded killed at once, not once Ray has stopped the trials
     interrupts.on_sigterm(lambda: callback.end_unfinished(TrialStatus.KILLED, "interrupted by SIGTERM"))
@@ -361,11 +368,13 @@ def _fit_in_view(spec: SweepSpec, todo: list[int], tracker, progress, ray, inter
         stop_groups(process_dir, force=interrupts.forced)
         if interrupts.interrupted:
             callback.end_unfinished(TrialStatus.KILLED, f"interrupted by {interrupts.signal_name or 'SIGINT'}")
+        elif interrupts.halted:
+            callback.end_unfinished(TrialStatus.KILLED, HALTED)
         ray.stop()
         shutil.rmtree(storage, ignore_errors=True)
         shutil.rmtree(process_dir, ignore_errors=True)
     counts = Counter(callback.outcomes.values())
     missing = len(todo) - len(callback.outcomes)
-    if missing and not interrupts.interrupted and not (gate and gate.spent_on):  # ended by Tune, not a word
+    if missing and not interrupts.interrupted and not interrupts.halted and not (gate and gate.spent_on):  # ended by Tune, not a word
         counts[TrialStatus.STOPPED] += missing
     return {k: n for k, n in counts.items() if n}

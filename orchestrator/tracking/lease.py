@@ -194,3 +194,29 @@ class TagLease:
         other, _ = self._current()
         if other is not None and other.token == self.owner.token:
             self.client.set_tag(self.parent_id, Tag.OWNER, "")
+
+
+def holder(sweep: str, uri: str, tags: dict[str, str]) -> Owner | None:
+    """Who runs ``sweep`` now, or None: the holder of the local store's lock file, else the
+    parent run's owner tag when its heartbeat is fresh and its owner is not provably dead."""
+    from orchestrator.tracking.store import sqlite_path
+
+    db = sqlite_path(uri)
+    if db is not None:
+        path = LocalLease(db, sweep, Owner.me()).path
+        try:
+            with open(path) as handle:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    return Owner.parse(handle.read()) or Owner("another launch", 0, "")
+                fcntl.flock(handle, fcntl.LOCK_UN)
+        except OSError:
+            pass
+        return None
+    owner = Owner.parse(tags.get(Tag.OWNER))
+    try:
+        seen = float(tags.get(Tag.HEARTBEAT, ""))
+    except ValueError:
+        return None
+    return owner if owner is not None and time.time() - seen < LEASE_TIMEOUT_S and owner.alive() else None

@@ -52,6 +52,7 @@ def run_tags(git: dict[str, str]) -> dict[str, str]:
         Tag.HOST: socket.gethostname(),
         Tag.COMMAND: shlex.join([os.path.basename(sys.argv[0]), *mask_argv(sys.argv[1:])])[:5000],
         Tag.PYTHON: platform.python_version(),
+        Tag.WORKDIR: os.getcwd(),
     }
     if git:
         tags.update({Tag.GIT_COMMIT: git["commit"], Tag.GIT_DIRTY: git["dirty"],

@@ -6,7 +6,6 @@ URI; None when the exception is none of these. No mlflow import."""
 from __future__ import annotations
 
 import errno
-import shutil
 from pathlib import Path
 
 __all__ = ["describe", "free_space"]
@@ -30,11 +29,9 @@ def _chain(exc: BaseException) -> str:
 
 
 def _free(path: Path) -> str:
-    folder = path if path.is_dir() else path.parent
-    try:
-        return f"{shutil.disk_usage(folder).free / 2**20:.1f} MB free on its file system"
-    except OSError:
-        return "its file system's free space unknown"
+    from orchestrator.checkpoints import free_words
+
+    return free_words(path)
 
 
 def free_space(uri: str) -> str:
@@ -68,7 +65,7 @@ def _os_trouble(exc: BaseException, store: Path | None) -> str | None:
         where = Path(err.filename) if err.filename else store
         if err.errno == errno.ENOSPC and where is not None:
             return (f"the disk is full: writing {where} failed ({_free(where)}). Nothing finished is lost: free "
-                    "some space (a finished trial's checkpoint.pt can go; `orch runs` lists them) and run the "
+                    "some space (`orch runs SWEEP` shows what its checkpoints take, `orch clean SWEEP` removes them) and run the "
                     "same command again; it resumes the sweep exactly once.")
         if err.errno in (errno.EROFS, errno.EACCES, errno.EPERM) and store is not None and where is not None \
                 and where.parent == store.parent:

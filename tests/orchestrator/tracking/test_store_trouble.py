@@ -4,17 +4,17 @@ exit 3, no traceback, the file left as it was; after the disk has room again the
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import sys
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from mlflow import MlflowClient
 
+from tests.disks import orch as _orch
+from tests.disks import run_orch as _run
+from tests.disks import tmpfs as _tmpfs
 from tests.orchestrator.run.conftest import children, parents
 
 pytestmark = pytest.mark.slow
@@ -26,19 +26,6 @@ params: {{epochs: 4, sleep: {sleep}}}
 grid: {{t: [{ts}]}}
 resources: {{max_concurrent: 1}}
 """
-
-
-def _orch(args: list[str], cwd: Path, **env: str) -> subprocess.Popen:
-    full = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "ORCH_INSTANCE")}
-    return subprocess.Popen([sys.executable, "-m", "orchestrator.cli", *args], cwd=cwd, env={**full, **env},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def _run(args: list[str], cwd: Path, **env: str) -> tuple[int, str, str, float]:
-    start = time.monotonic()
-    proc = _orch(args, cwd, **env)
-    out, err = proc.communicate(timeout=300)
-    return proc.returncode, out, err, time.monotonic() - start
 
 
 def _sweep(path: Path, name: str, n: int, sleep: float = 0.0) -> None:
@@ -73,18 +60,6 @@ def test_a_damaged_store_is_one_paragraph_for_runs_table_and_sweep(good_store, t
         assert err.startswith(f"error: the tracking store {db} is damaged or not an SQLite file (SQLite says: {said})")
         assert "Traceback" not in err and err.count("\n") == 1 and seconds < 60, (args, err)
     assert db.read_bytes() == before  # left as it was
-
-
-@contextmanager
-def _tmpfs(folder: Path, size: str = "40M"):
-    folder.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], capture_output=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here ({done.stderr.decode().strip()}): the disk tests need root")
-    try:
-        yield folder
-    finally:
-        subprocess.run(["umount", "-l", str(folder)], capture_output=True)
 
 
 def test_a_store_on_a_read_only_disk_reads_and_refuses_a_sweep_in_a_paragraph(good_store, tmp_path):
