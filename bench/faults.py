@@ -171,6 +171,8 @@ def _one_fault(kind: str, rng: random.Random, folder: Path, stack: contextlib.Ex
         (folder / "sweep.yaml").write_text(NODE if kind == "node" else SWEEP)
     env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "ORCH_INSTANCE")}
     env["RAY_TMPDIR"] = tempfile.mkdtemp(prefix="r", dir="/tmp")
+    if kind == "disk":  # how long the faulted run waits for the store to take its writes before it
+        env["ORCH_FLUSH_TIMEOUT_S"] = "10"  # spools them (default 120 s: room may come back)
     stack.callback(shutil.rmtree, env["RAY_TMPDIR"], ignore_errors=True)
     server, address = None, None
     uri = f"sqlite:///{folder / 'mlflow.db'}"
