@@ -43,7 +43,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from orchestrator.processes import instance_processes  # noqa: E402
+from orchestrator.util.processes import instance_processes  # noqa: E402
 from tests.servers import MlflowServer  # noqa: E402
 
 SWEEP = """

@@ -49,7 +49,7 @@ def build_store(uri: str, trials: int, metrics: int, steps: int) -> None:
 
 
 def time_orch(uri: str, metrics: list[str]) -> tuple[float, int]:
-    from orchestrator.publish import TableRequest, make_table
+    from orchestrator.analysis.publish import TableRequest, make_table
 
     start = time.perf_counter()
     text, _ = make_table(TableRequest("bench", tuple(metrics), fmt="json", out="-", tracking_uri=uri))

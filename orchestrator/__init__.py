@@ -8,21 +8,21 @@ and so that ``orch --help`` answers at once.
 import json
 import os
 
-__version__ = "0.1.0"
+from orchestrator.util.version import __version__
 
 __all__ = ["__version__", "report", "trials_dataframe", "table_dataframe"]
 
 
 def trials_dataframe(sweep: "str | None" = None, tracking_uri: "str | None" = None):
-    """One row per trial of a sweep as a pandas DataFrame (see :mod:`orchestrator.frames`)."""
-    from orchestrator.frames import trials_dataframe as frame
+    """One row per trial of a sweep as a pandas DataFrame (see :mod:`orchestrator.analysis.frames`)."""
+    from orchestrator.analysis.frames import trials_dataframe as frame
 
     return frame(sweep, tracking_uri)
 
 
 def table_dataframe(sweep: "str | None" = None, metrics=(), **options):
-    """The rows `orch table` prints, as a pandas DataFrame of numbers (see :mod:`orchestrator.frames`)."""
-    from orchestrator.frames import table_dataframe as frame
+    """The rows `orch table` prints, as a pandas DataFrame of numbers (see :mod:`orchestrator.analysis.frames`)."""
+    from orchestrator.analysis.frames import table_dataframe as frame
 
     return frame(sweep, metrics, **options)
 

@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 from typing import Callable
 
-from orchestrator.cache import cache_root
+from orchestrator.util.cache import cache_root
 
 __all__ = ["cache_root", "cached_dataset"]
 

@@ -24,17 +24,14 @@ from typing import Any
 
 import ray
 
-from orchestrator.processes import ENV_DIR
+from orchestrator.util.processes import ENV_DIR
 from orchestrator.protocol import TrialStatus
+from orchestrator.run.stall import Stalled, _duration
 
 __all__ = ["Stalled", "WorkersFailed", "fit_workers", "worker_resources", "trial_head"]
 
 _BEAT_EVERY_S = 2.0  # rank 0 tells the trial it is alive at most this often
 _STOP_CODES = (None, TrialStatus.FINISHED, TrialStatus.KILLED, TrialStatus.DIVERGED)  # agreed by max
-
-
-class Stalled(Exception):
-    """No report and no progress for ``stop.stall``: the workers were killed."""
 
 
 class WorkersFailed(Exception):
@@ -97,7 +94,7 @@ def _per_worker(config: dict[str, Any]) -> None:
     from orchestrator.registry import build_config, get_trainer
     from orchestrator.run._capture import Log, Tee
     from orchestrator.run.board import TrialProgress
-    from orchestrator.run.trainable import LOG_LIMIT, Reporter, _Stop, threads_as_ray_sets
+    from orchestrator.run.reporter import LOG_LIMIT, Reporter, _Stop, threads_as_ray_sets
 
     threads_as_ray_sets()
     rank = ray.train.get_context().get_world_rank()
@@ -152,7 +149,7 @@ def fit_workers(trainer: str, flat: dict[str, Any], reporter, payload: dict[str,
     another status, :class:`Stalled` or :class:`WorkersFailed`."""
     from ray.util.queue import Queue
 
-    from orchestrator.run.trainable import _Stop
+    from orchestrator.run.reporter import _Stop
 
     # the workers' prints stay prints (Train would also send each through the root logger, twice
     # into the trial's log); set here, in the trial, so Train passes it on to every worker
@@ -292,12 +289,3 @@ def _ranks(ranks: list[int]) -> str:
     if len(ranks) == 1:
         return f"worker {ranks[0]}"
     return f"workers {', '.join(map(str, ranks[:-1]))} and {ranks[-1]}"
-
-
-def _duration(seconds: float | None) -> str:
-    s = float(seconds or 0)
-    if s >= 3600 and s % 3600 == 0:
-        return f"{s / 3600:g}h"
-    if s >= 60 and s % 60 == 0:
-        return f"{s / 60:g}m"
-    return f"{s:g}s"

@@ -105,7 +105,7 @@ def _init(ray, address: str | None, preload: tuple[str, ...] = ()) -> None:
     if address:
         _join(ray, address)
     else:
-        from orchestrator.processes import reap_orphans, tag_instance
+        from orchestrator.util.processes import reap_orphans, tag_instance
 
         global _own_tag
         reap_orphans()  # what an orch killed with kill -9 left running

@@ -1,6 +1,6 @@
 """Ctrl-C and SIGTERM during a sweep: the first stops launching and stops the running trials,
 the second forces the exit at once. Either way the driver then records what was running as
-``killed`` and stops every trial process (:mod:`orchestrator.processes`). No ray import here:
+``killed`` and stops every trial process (:mod:`orchestrator.util.processes`). No ray import here:
 the environment Ray reads at import is set after this module is loaded."""
 
 from __future__ import annotations

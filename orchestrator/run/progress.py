@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from orchestrator._console import STATUS_STYLE, trials_text
+from orchestrator.cli.console import STATUS_STYLE, trials_text
 from orchestrator.protocol import TrialStatus
 from orchestrator.run.board import Position
 

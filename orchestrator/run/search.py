@@ -17,7 +17,7 @@ from typing import Any, Iterable
 from ray.tune.search.optuna import OptunaSearch
 
 from orchestrator.protocol import DONE_STATUSES, TrialStatus
-from orchestrator.results import TrialResult
+from orchestrator.analysis.records import TrialResult
 from orchestrator.sweepfile.model import SweepSpec, TrialSpec
 from orchestrator.sweepfile.naming import trial_key
 from orchestrator.sweepfile.search import SearchSpec, optuna_distributions, raw_point

@@ -1,7 +1,7 @@
 """``stop.stall`` for a trial of one worker: a trainer that neither reports nor sends a progress
 position for that long (a data loader that deadlocked, a script waiting on input) is stopped.
 The scripts the trial started (the ``command`` trainer's process groups) are killed, and the
-trial's thread gets :class:`~orchestrator.run.distributed.Stalled` raised into it, so the trial
+trial's thread gets :class:`Stalled` raised into it, so the trial
 ends as ``killed`` with ``no report or progress for 30m (stalled)`` unless ``retries`` run it again.
 (A data-parallel trial has its own watchdog over its workers: run.distributed.)"""
 
@@ -16,10 +16,21 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from orchestrator.processes import ENV_DIR
-from orchestrator.run.distributed import Stalled, _duration
+from orchestrator.util.processes import ENV_DIR
+__all__ = ["StallWatch", "Stalled"]
 
-__all__ = ["StallWatch"]
+
+class Stalled(Exception):
+    """No report and no progress for ``stop.stall``: the trial's workers were stopped."""
+
+
+def _duration(seconds: float | None) -> str:
+    s = float(seconds or 0)
+    if s >= 3600 and s % 3600 == 0:
+        return f"{s / 3600:g}h"
+    if s >= 60 and s % 60 == 0:
+        return f"{s / 60:g}m"
+    return f"{s:g}s"
 
 
 def _own_groups() -> list[int]:

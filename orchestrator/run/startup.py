@@ -48,7 +48,7 @@ class RayInstance:
         self.started = False
         import ray
 
-        from orchestrator.processes import instance_processes, stop_processes
+        from orchestrator.util.processes import instance_processes, stop_processes
 
         ray.shutdown()
         tag = own_instance_tag()

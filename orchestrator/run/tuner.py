@@ -137,7 +137,7 @@ def run_sweep(spec: SweepSpec, *, address: str | None = None, tracking_uri: str 
     KILLED, and ``outcome.interrupted`` says so (a second Ctrl-C raises KeyboardInterrupt)."""
     configure_environment(embedded=not address)
     if console is None:
-        from orchestrator._console import console as make_console
+        from orchestrator.cli.console import console as make_console
 
         console = make_console(stderr=True)
     relay: list = []  # the progress view, once it exists, hears about tracking outages and interrupts
@@ -325,7 +325,7 @@ def _fit(spec: SweepSpec, todo: list[int], tracker, progress, ray, interrupts, r
 
 def _fit_in_view(spec: SweepSpec, todo: list[int], tracker, progress, ray, interrupts, resumed=None,
                  usage: Usage | None = None, gate=None) -> dict[str, int]:
-    from orchestrator.processes import stop_groups
+    from orchestrator.util.processes import stop_groups
     from orchestrator.run.callback import HALTED, TrackingCallback
     from orchestrator.run.stopper import StopOnInterrupt
 
@@ -347,7 +347,7 @@ def _fit_in_view(spec: SweepSpec, todo: list[int], tracker, progress, ray, inter
     callback = TrackingCallback(spec.trials, tracker, progress, min(budgets) if budgets else None,
                                 usage or _usage(spec), sampled,
                                 BoardReader(board))
-    from orchestrator.checkpoints import SpaceWatch
+    from orchestrator.util.checkpoints import SpaceWatch
 
     callback.space = SpaceWatch.of(spec.trials, {spec.trials[i].key for i in todo} if resumed is None else ())
     progress.note(callback.space.before_launch())  # the free-space check, from an earlier start's checkpoint

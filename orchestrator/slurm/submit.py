@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestrator import __version__
+from orchestrator.util.version import __version__
 from orchestrator.sweepfile.model import Resources, SweepSpec
 from orchestrator.sweepfile.slurm import SlurmOptions, slurm_time
 

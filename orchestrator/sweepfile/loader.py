@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Sequence
 
 from orchestrator.registry import RegistryError, get_trainer
-from orchestrator.secrets import secret_keys
+from orchestrator.util.secrets import secret_keys
 from orchestrator.sweepfile._yaml import LineDict, YamlSyntaxError, parse_scalar, parse_yaml, read_text
 from orchestrator.sweepfile.axes import RESOURCE_AXES, Axes, parse_abbrev, parse_axes, parse_excludes
 from orchestrator.sweepfile.errors import Problem, Problems, SpecError, did_you_mean
@@ -220,7 +220,7 @@ def _fixed_layers(doc: LineDict, path: Path, file: str, schema: Schema, problems
 
 def _secrets(doc: LineDict, schema: Schema, trials, file: str, problems: Problems) -> tuple[str, ...]:
     """Config keys never written in clear: ``secrets:`` entries, ``param(secret=True)`` ones,
-    and every key whose name looks secret (orchestrator.secrets)."""
+    and every key whose name looks secret (orchestrator.util.secrets)."""
     listed = doc.get("secrets") or []
     if not isinstance(listed, list) or not all(isinstance(k, str) for k in listed):
         problems.add(file, doc.lines.get("secrets"), "secrets", "expected a list of config keys, e.g. "

@@ -108,7 +108,7 @@ class SweepSpec:
     source: str  # the sweep file's text, logged with the parent run
     profile: str | None = None
     overrides: tuple[str, ...] = ()  # the --set arguments, as given
-    secrets: tuple[str, ...] = ()  # config keys never written in clear (orchestrator.secrets)
+    secrets: tuple[str, ...] = ()  # config keys never written in clear (orchestrator.util.secrets)
     abbrev: Mapping[str, str] = field(default_factory=dict)  # axis -> the short name `abbrev:` gave it
     search: Any = None  # a sweepfile.search.SearchSpec, when the file has `search:`
     objectives: tuple[tuple[str, str], ...] = ()  # (metric, mode) each; several: a multi-objective sweep
@@ -152,7 +152,7 @@ class SweepSpec:
 
     def to_public_dicts(self) -> list[dict[str, Any]]:
         """:meth:`to_dicts` with secret values as ``***``: what may be written down."""
-        from orchestrator.secrets import mask_config
+        from orchestrator.util.secrets import mask_config
 
         out = []
         for t in self.trials:

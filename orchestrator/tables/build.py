@@ -16,7 +16,7 @@ from operator import itemgetter
 from typing import Any, Mapping, Sequence
 
 from orchestrator.protocol import COMPUTE_PREFIX, DESCRIPTIVE_PREFIXES, PARAM_PREFIX_OOM, TrialStatus
-from orchestrator.results import SweepRecord, TrialResult
+from orchestrator.analysis.records import SweepRecord, TrialResult
 from orchestrator.tables.groups import Column
 from orchestrator.tables.stats import Comparison, ci_half_width, compare
 

@@ -7,7 +7,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from orchestrator.results import SweepRecord, TrialResult
+from orchestrator.analysis.records import SweepRecord, TrialResult
 from orchestrator.tables.build import (Cell, TableError, aggregate, check_step, column_digits, finish_column,
                                        parse_at)
 from orchestrator.tables.groups import Column

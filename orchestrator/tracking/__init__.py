@@ -1,7 +1,7 @@
 """MLflow, and only here: the only package that writes it.
 
     tracker = SweepTracker(spec, uri)          # the writer, fed by the run package's Tune callback
-    record = read_sweep("msssm_temper", uri)   # the reader: frozen orchestrator.results records
+    record = read_sweep("msssm_temper", uri)   # the reader: frozen orchestrator.analysis.records records
     snapshot = read_run("t15_s0", uri)         # one run, for `orch diff`
 
 One parent run per sweep (``Tag.KIND`` = sweep), one nested child run per trial key. A local SQLite
@@ -13,7 +13,7 @@ imports mlflow at import time, and nothing here depends on a module that uses it
 from orchestrator.tracking._local_store import StoreError
 from orchestrator.tracking.lease import SweepBusy
 from orchestrator.tracking.parent import claim_store
-from orchestrator.secrets import is_secret_name
+from orchestrator.util.secrets import is_secret_name
 from orchestrator.tracking.provenance import environment_report, git_state, run_tags
 from orchestrator.tracking.reader import SweepNotFound, list_sweeps, read_run, read_sweep
 from orchestrator.tracking.store import (TrackingUnreachable, experiment_id, from_mlflow_name, make_client,

@@ -14,6 +14,8 @@ stores are copies of it, as is the schema revision (reading it means loading eve
 
 from __future__ import annotations
 
+import logging
+
 import fcntl
 import hashlib
 import os
@@ -31,13 +33,22 @@ class StoreError(Exception):
     pass
 
 
+def quiet_mlflow() -> None:
+    """MLflow's and alembic's INFO lines off: noise to a user of orch."""
+    for name in ("alembic", "mlflow.tracking", "mlflow.store"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    # it logs every failed write with SQLAlchemy's traceback (a full disk: dozens); orch retries
+    # them and says what is wrong in one line (tracking.queue, tracking.trouble)
+    logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
+
+
 def _schema_cache() -> Path | None:
     """``$ORCH_CACHE/mlflow-schema/<key>``: the key names this MLflow's version and its set of
     migrations (a source checkout with a new migration gets a key of its own). None when MLflow's
     migrations cannot be found."""
     import importlib.util
 
-    from orchestrator.cache import cache_root
+    from orchestrator.util.cache import cache_root
 
     spec = importlib.util.find_spec("mlflow")
     if spec is None or not spec.submodule_search_locations:
@@ -59,7 +70,7 @@ def _schema_cache() -> Path | None:
 
 def _cache_write(target: Path, data: str | bytes) -> None:
     """Put a file into the cache; a cache that cannot be written is done without."""
-    from orchestrator.files import write_atomic
+    from orchestrator.util.files import write_atomic
 
     try:
         write_atomic(target, data)
@@ -135,9 +146,7 @@ def _template_state(path: Path) -> tuple[str | None, int] | None:
 
 
 def _migrate(tmp: Path) -> None:
-    from orchestrator.tracking.store import _quiet_mlflow
-
-    _quiet_mlflow()  # its "Creating initial MLflow database tables..." lines are noise to a user
+    quiet_mlflow()  # its "Creating initial MLflow database tables..." lines are noise to a user
     import sqlalchemy
     from mlflow.store.db.utils import _initialize_tables
 

@@ -1,4 +1,4 @@
-"""Stored rows -> frozen records (:mod:`orchestrator.results`), shared by both read paths (the
+"""Stored rows -> frozen records (:mod:`orchestrator.analysis.records`), shared by both read paths (the
 SQLite fast path and the MLflow client), so they cannot disagree on what a tag means."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from types import MappingProxyType
 from typing import Iterable
 
 from orchestrator.protocol import Tag, TrialStatus
-from orchestrator.results import SweepRecord, TrialResult
+from orchestrator.analysis.records import SweepRecord, TrialResult
 from orchestrator.tracking.store import from_mlflow_name
 
 __all__ = ["dedupe_history", "sweep_record", "trial_result", "order_trials"]

@@ -18,9 +18,9 @@ from itertools import groupby
 from operator import itemgetter
 from pathlib import Path
 
-from orchestrator.bulk import paused_gc
+from orchestrator.util.bulk import paused_gc
 from orchestrator.protocol import Tag
-from orchestrator.results import RunSnapshot, SweepRecord
+from orchestrator.analysis.records import RunSnapshot, SweepRecord
 from orchestrator.tracking._records import dedupe_history, order_trials, sweep_record, trial_result
 from orchestrator.tracking.store import from_mlflow_name, local_artifact_dir, to_mlflow_name
 

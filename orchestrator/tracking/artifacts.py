@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from orchestrator.files import write_atomic
+from orchestrator.util.files import write_atomic
 from orchestrator.tracking.store import local_artifact_dir, make_client, resolve_uri, sqlite_path
 
 __all__ = ["log_parent_artifact"]

@@ -20,7 +20,7 @@ import time
 import uuid
 from pathlib import Path
 
-from orchestrator.processes import pid_alive
+from orchestrator.util.processes import pid_alive
 from orchestrator.protocol import Tag
 
 __all__ = ["SweepBusy", "Owner", "LocalLease", "TagLease", "HEARTBEAT_S", "LEASE_TIMEOUT_S", "slurm_job"]

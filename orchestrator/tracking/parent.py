@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orchestrator.protocol import Tag
-from orchestrator.secrets import mask_text, secret_values
+from orchestrator.util.secrets import mask_text, secret_values
 from orchestrator.sweepfile.model import SweepSpec
 from orchestrator.tracking.lease import LocalLease, Owner, SweepBusy, TagLease
 from orchestrator.tracking.provenance import run_tags

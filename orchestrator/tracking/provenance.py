@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import platform
-import re
 import shlex
 import socket
 import subprocess
@@ -12,9 +11,9 @@ import sys
 from functools import lru_cache
 from importlib.metadata import distributions, version
 
-from orchestrator import __version__
+from orchestrator.util.version import __version__
 from orchestrator.protocol import Tag
-from orchestrator.secrets import is_secret_name, mask_argv
+from orchestrator.util.secrets import is_secret_name, mask_argv
 
 __all__ = ["git_state", "run_tags", "environment_report", "is_secret_name", "code_changes"]
 

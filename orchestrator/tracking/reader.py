@@ -1,4 +1,4 @@
-"""Read sweeps back from MLflow as frozen records (:mod:`orchestrator.results`).
+"""Read sweeps back from MLflow as frozen records (:mod:`orchestrator.analysis.records`).
 
 A sweep is read in a handful of queries, never one per run and metric: a local SQLite store
 whose schema revision orch knows is read directly (read-only); any other store through the
@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from orchestrator.protocol import Tag
-from orchestrator.results import RunSnapshot, SweepRecord
+from orchestrator.analysis.records import RunSnapshot, SweepRecord
 from orchestrator.tracking import _sqlite_reader
 from orchestrator.tracking._paging import search_all
 from orchestrator.tracking._records import dedupe_history, order_trials, sweep_record, trial_result

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 from pathlib import Path
@@ -55,14 +54,6 @@ def resolve_uri(uri: str | None = None) -> str:
     return uri
 
 
-def _quiet_mlflow() -> None:
-    for name in ("alembic", "mlflow.tracking", "mlflow.store"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-    # it logs every failed write with SQLAlchemy's traceback (a full disk: dozens); orch retries
-    # them and says what is wrong in one line (tracking.queue, tracking.trouble)
-    logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
-
-
 def sqlite_path(uri: str) -> Path | None:
     """The database file of a local ``sqlite:///`` URI, else None."""
     return Path(uri[len("sqlite:///"):]) if uri.startswith("sqlite:///") else None
@@ -79,7 +70,9 @@ def local_artifact_dir(artifact_uri: str) -> Path | None:
 def make_client(uri: str, create: bool = True):
     """An MlflowClient on ``uri``. A local SQLite store is made whole first (created atomically
     when absent, unless ``create`` is False: readers never create a store)."""
-    _quiet_mlflow()
+    from orchestrator.tracking._local_store import quiet_mlflow
+
+    quiet_mlflow()
     for name, value in _MLFLOW_HTTP.items():
         os.environ.setdefault(name, value)
     if uri.startswith(("http://", "https://")):

@@ -29,7 +29,7 @@ def _chain(exc: BaseException) -> str:
 
 
 def _free(path: Path) -> str:
-    from orchestrator.checkpoints import free_words
+    from orchestrator.util.checkpoints import free_words
 
     return free_words(path)
 

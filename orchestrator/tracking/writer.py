@@ -22,9 +22,9 @@ from typing import Any, Callable
 
 import yaml
 
-from orchestrator.files import write_atomic
+from orchestrator.util.files import write_atomic
 from orchestrator.protocol import COMPUTE_PREFIX, DONE_STATUSES, Compute, Tag, TrialStatus, param_text
-from orchestrator.secrets import mask_config
+from orchestrator.util.secrets import mask_config
 from orchestrator.sweepfile.model import SweepSpec, TrialSpec, nest
 from orchestrator.tracking import _sqlite_reader
 from orchestrator.tracking._paging import search_all
@@ -36,7 +36,7 @@ from orchestrator.tracking.queue import (Op, Outage, WriteQueue, fallback_spool,
 from orchestrator.tracking.store import (experiment_id, local_artifact_dir, make_client, resolve_uri, sqlite_path,
                                          to_mlflow_name)
 
-__all__ = ["SweepTracker", "ExistingTrial", "log_parent_artifact", "FLUSH_TIMEOUT_S"]
+__all__ = ["SweepTracker", "ExistingTrial", "FLUSH_TIMEOUT_S"]
 
 # how long closing waits for an unreachable store before it spools what is left
 FLUSH_TIMEOUT_S = float(os.environ.get("ORCH_FLUSH_TIMEOUT_S", "120"))

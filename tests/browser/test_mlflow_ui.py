@@ -44,7 +44,7 @@ def test_mlflow_ui_opens_on_the_trials_with_params_and_metric_columns(local_ray,
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
 
-    from orchestrator._cli_read import _sweep_path
+    from orchestrator.cli.read import _sweep_path
     from orchestrator.run import run_sweep
     from orchestrator.sweepfile import load_sweep
 

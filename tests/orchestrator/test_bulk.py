@@ -6,7 +6,7 @@ import gc
 
 import pytest
 
-from orchestrator.bulk import paused_gc
+from orchestrator.util.bulk import paused_gc
 
 
 def test_paused_inside_enabled_after_even_on_error_and_nested_leaves_it_to_the_outermost():

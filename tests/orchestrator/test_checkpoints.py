@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.checkpoints import CleanError, SpaceWatch, clean, disk_use, human
+from orchestrator.util.checkpoints import CleanError, SpaceWatch, clean, disk_use, human
 from orchestrator.protocol import Tag, TrialStatus
-from orchestrator.results import SweepRecord, TrialResult
+from orchestrator.analysis.records import SweepRecord, TrialResult
 from tests.disks import tmpfs
 
 

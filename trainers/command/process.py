@@ -14,7 +14,7 @@ import time
 from collections import deque
 from typing import Iterator
 
-from orchestrator.processes import group_alive, register_group, signal_group, unregister_group
+from orchestrator.util.processes import group_alive, register_group, signal_group, unregister_group
 
 __all__ = ["Script", "gpu_list"]
 

@@ -71,7 +71,7 @@ def test_plot_writes_a_png_and_attaches_it_to_the_parent(local_ray, store, write
     parent = parents(client)[0].info.run_id
     assert [a.path for a in client.list_artifacts(parent, "results")] == ["results/curves_val_Mean.png"]
 
-    from orchestrator.plots import curves
+    from orchestrator.analysis.plots import curves
     from orchestrator.tracking import read_sweep
 
     data = curves(read_sweep("curves", uri), "val/Mean")

@@ -66,7 +66,7 @@ def test_embedded_ray_runs_no_dashboard_server_autoscaler_or_log_monitor(local_r
     """Ray starts its dashboard process even with include_dashboard=False, an autoscaler monitor
     and a log monitor; orch's single-node instance, with log_to_driver off, needs none of them
     (they only slow ray.init on 2 cores, and the dashboard is one more listening port)."""
-    from orchestrator.processes import instance_processes
+    from orchestrator.util.processes import instance_processes
     from orchestrator.run.environment import own_instance_tag
 
     tag = own_instance_tag()

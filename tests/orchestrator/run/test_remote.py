@@ -34,7 +34,7 @@ def test_sweep_logs_to_an_mlflow_server_over_http(local_ray, tmp_path, write):
         assert [m.step for m in client.get_metric_history(finished.info.run_id, "val/Mean")] == [1, 2]
         assert "config.yaml" in {a.path for a in client.list_artifacts(finished.info.run_id)}
         # the table reads the same sweep through the client (no direct database access)
-        from orchestrator.publish import TableRequest, make_table
+        from orchestrator.analysis.publish import TableRequest, make_table
 
         text, _ = make_table(TableRequest(metrics=("Mean",), fmt="json", out="-", tracking_uri=uri))
         rows = {r["setting"]: r["metrics"]["val/Mean"] for r in json.loads(text)}

@@ -14,7 +14,7 @@ from mlflow import MlflowClient
 from typer.testing import CliRunner
 
 from orchestrator.cli import app
-from orchestrator.searched import history, importances
+from orchestrator.analysis.searched import history, importances
 from orchestrator.tracking import read_sweep
 from orchestrator.run import run_sweep
 from orchestrator.sweepfile import load_sweep

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.secrets import MASK, is_secret_name, mask_argv, mask_config, secret_values
+from orchestrator.util.secrets import MASK, is_secret_name, mask_argv, mask_config, secret_values
 from tests.conftest import ROOT
 
 FIXTURES = ROOT / "tests" / "fixtures"

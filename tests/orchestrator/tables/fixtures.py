@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from orchestrator.results import SweepRecord, TrialResult
+from orchestrator.analysis.records import SweepRecord, TrialResult
 
 JOINTS = ["Head", "Shoulder", "Elbow", "Wrist", "Hip", "Knee", "Ankle", "Mean", "Mean@0.1"]
 OFFSET = {"Head": 6.0, "Shoulder": 4.5, "Elbow": -0.5, "Wrist": -5.0, "Hip": 0.5, "Knee": -2.5,

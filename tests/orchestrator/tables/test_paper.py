@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from orchestrator.results import SweepRecord, TrialResult
+from orchestrator.analysis.records import SweepRecord, TrialResult
 from orchestrator.tables import Style, TableError, build_pivot, build_table, render
 from orchestrator.tables.stats import BOOTSTRAP_SEED, RESAMPLES
 from tests.orchestrator.tables.test_tables import check, columns

@@ -167,7 +167,7 @@ def test_at_a_step_past_every_history_names_the_last_step():
 def test_runs_of_an_earlier_version_of_the_sweep_file_are_not_averaged_in_as_seeds():
     import dataclasses
 
-    from orchestrator.publish import TableRequest, build
+    from orchestrator.analysis.publish import TableRequest, build
 
     base = record()
     plan = tuple({"name": t.name, "key": t.key, "seed": t.seed, "axes": dict(t.axes)} for t in base.trials)
@@ -186,7 +186,7 @@ def test_runs_of_an_earlier_version_of_the_sweep_file_are_not_averaged_in_as_see
 def test_distributed_trials_with_a_scaled_lr_say_so_under_the_table():
     import dataclasses
 
-    from orchestrator.publish import TableRequest, build
+    from orchestrator.analysis.publish import TableRequest, build
     from orchestrator.tables.render import render
 
     base = record()

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from orchestrator.protocol import TrialStatus
-from orchestrator.publish import TableRequest, make_table
+from orchestrator.analysis.publish import TableRequest, make_table
 from orchestrator.sweepfile import load_sweep
 from orchestrator.tracking import SweepNotFound, SweepTracker, _sqlite_reader, read_sweep
 

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from orchestrator.publish import TableRequest, make_table
+from orchestrator.analysis.publish import TableRequest, make_table
 from orchestrator.run import run_sweep
 from orchestrator.sweepfile import load_sweep
 from tests.conftest import ROOT

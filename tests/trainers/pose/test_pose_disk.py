@@ -35,7 +35,7 @@ def test_a_checkpoint_that_fills_the_disk_stops_the_sweep_in_a_paragraph_and_cle
         assert code == 3, out + err
         assert "Traceback" not in err and "inline_container" not in err, err
         [said] = [line for line in err.splitlines() if line.startswith("error:")]
-        assert said.startswith(f"error: a disk is full: trial mse found it full (../disk/mse/checkpoint.tmp could "
+        assert said.startswith("error: a disk is full: trial mse found it full (../disk/mse/checkpoint.tmp could "
                                "not be written (the checkpoint takes about ")
         assert "free on its file system" in said and "`orch clean quickstart --checkpoints finished`" in said
         trials = _trials(work)

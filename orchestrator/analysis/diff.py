@@ -1,5 +1,5 @@
 """`orch diff`: what differs between two runs, so "it was 59.8, now 60.5: what changed?" has
-an answer. Pure: works on :class:`orchestrator.results.RunSnapshot`s the tracking reader fills."""
+an answer. Pure: works on :class:`orchestrator.analysis.records.RunSnapshot`s the tracking reader fills."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import subprocess
 from typing import Mapping
 
 from orchestrator.protocol import Tag
-from orchestrator.results import RunSnapshot
+from orchestrator.analysis.records import RunSnapshot
 
 __all__ = ["diff_runs", "code_diff"]
 

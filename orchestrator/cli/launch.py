@@ -1,93 +1,16 @@
-"""The ``orch`` command line: thin Typer commands, each calling one library function.
-
-Heavy modules (ray, mlflow, the spec loader) are imported inside the commands so
-that ``orch --help`` answers at once.
-"""
+"""The launch commands: ``orch sweep`` (locally, on a Ray cluster, or submitted to Slurm),
+``validate``, ``train`` (one trial in this process), ``data`` and ``trainers``. Registered on
+:data:`orchestrator.cli.common.app`; heavy modules are imported inside the commands."""
 
 from __future__ import annotations
 
 import json
-import sys
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from orchestrator import __version__
-
-app = typer.Typer(
-    name="orch",
-    help="Experiment sweeps for computer-vision research: YAML grids on Ray Tune, "
-    "every trial in MLflow, ablation tables ready to paste.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-    rich_markup_mode="rich",
-)
-
-SetOption = Annotated[
-    Optional[list[str]],
-    typer.Option("--set", help="Override a parameter for every trial: KEY=VALUE (YAML-typed), repeatable."),
-]
-ProfileOption = Annotated[
-    Optional[str], typer.Option("--profile", help="Apply a named profile of the sweep file, e.g. smoke."),
-]
-MaxTrialsOption = Annotated[Optional[int], typer.Option(
-    "--max-trials", min=1, help="Refuse a sweep that expands to more trials (default: the file's "
-    "max_trials, else 10000).")]
-
-
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"orch {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def _root(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                          help="Print the version and exit.")] = False,
-) -> None:
-    """Experiment sweeps for computer-vision research."""
-
-
-def _fail(problems, file: str) -> None:
-    from orchestrator._console import print_problems
-
-    print_problems(problems, file)
-    raise typer.Exit(2) from None
-
-
-@contextmanager
-def _reported(*usage: type, unreachable: tuple[type, ...] = (), uri: str | None = None):
-    """Known failures as one paragraph: exit 3 for an unreachable service (the tracking server,
-    ``unreachable``), 2 for the store's or the user's problems (``usage``: more such types).
-    ``uri``: the command's --tracking-uri, for what the store or server said."""
-    from orchestrator.tracking import StoreError, SweepBusy, SweepNotFound, TrackingUnreachable
-
-    try:
-        yield
-    except (TrackingUnreachable, *unreachable) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(3) from None
-    except (StoreError, SweepBusy, SweepNotFound, *usage) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    except Exception as exc:  # a store SQLite or the server would not serve: one paragraph, exit 3
-        text = _store_trouble(exc, uri)
-        if text is None:
-            raise
-        typer.echo(f"error: {text}", err=True)
-        raise typer.Exit(3) from None
-
-
-def _store_trouble(exc: BaseException, uri: str | None) -> str | None:
-    """What :mod:`orchestrator.tracking.trouble` makes of ``exc``, for the store this command uses."""
-    from orchestrator.tracking.store import resolve_uri
-    from orchestrator.tracking.trouble import describe
-
-    return describe(exc, resolve_uri(uri))
+from orchestrator.cli.common import MaxTrialsOption, ProfileOption, SetOption, _fail, _reported, app
 
 
 def _load(file: Path, overrides: list[str] | None, profile: str | None, max_trials: int | None = None):
@@ -131,7 +54,7 @@ def _halted(outcome) -> str:
 
 def _run(spec, **options) -> None:
     """Run a sweep and turn its outcome into the documented exit code."""
-    from orchestrator._console import console
+    from orchestrator.cli.console import console
     from orchestrator.run import ClusterUnreachable, ResourcesUnavailable, run_sweep
 
     try:
@@ -233,7 +156,7 @@ def _dry_run(spec, fmt: str) -> None:
     elif fmt == "json":
         typer.echo(json.dumps(spec.to_dicts(), indent=2, allow_nan=True))
     else:
-        from orchestrator._console import print_trials
+        from orchestrator.cli.console import print_trials
 
         print_trials(spec)
 
@@ -265,7 +188,7 @@ def validate(
     max_trials: MaxTrialsOption = None,
 ) -> None:
     """Check sweep files completely without running anything; exit 2 if any has a problem."""
-    from orchestrator._console import print_problems
+    from orchestrator.cli.console import print_problems
     from orchestrator.sweepfile import SpecError, load_sweep
 
     bad = 0
@@ -298,9 +221,9 @@ def train(
     `orch train pose --set model.backbone=resnet18` runs the trainer's defaults plus overrides;
     `orch train sweeps/x.yaml --trial NAME` reproduces one trial of a sweep.
     """
-    from orchestrator._console import console
+    from orchestrator.cli.console import console
     from orchestrator.sweepfile import SpecError, load_trainer_run
-    from orchestrator.standalone import TrialNotFound, pick_trial, run_standalone
+    from orchestrator.cli.standalone import TrialNotFound, pick_trial, run_standalone
 
     path = Path(target)
     if path.suffix in (".yaml", ".yml") or path.is_file():
@@ -335,10 +258,10 @@ def data(
 ) -> None:
     """Synthetic data sets in real formats, declared by the trainers: `orch data list`,
     `orch data synth mpii OUT`."""
-    from orchestrator.synthdata import DataError, list_datasets, write_dataset
+    from orchestrator.cli.datasets import DataError, list_datasets, write_dataset
 
     if action == "list":
-        from orchestrator._console import print_datasets
+        from orchestrator.cli.console import print_datasets
 
         print_datasets(list_datasets())
         return
@@ -368,7 +291,7 @@ def trainers(
     name: Annotated[Optional[str], typer.Argument(help="Show this trainer's parameters.")] = None,
 ) -> None:
     """List registered trainers, or one trainer's parameters with defaults and help."""
-    from orchestrator._console import print_trainer, print_trainers
+    from orchestrator.cli.console import print_trainer, print_trainers
     from orchestrator.registry import RegistryError
 
     try:
@@ -376,16 +299,3 @@ def trainers(
     except RegistryError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-
-
-from orchestrator import _cli_read  # noqa: E402,F401 - registers runs, table, plot, diff, ui on app
-
-
-def main() -> None:
-    app(prog_name="orch")
-
-
-if __name__ == "__main__":  # python -m orchestrator.cli: run the module's own copy, where _cli_read
-    from orchestrator.cli import main as _main  # registered its commands (this one is __main__)
-
-    sys.exit(_main())

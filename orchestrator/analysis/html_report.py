@@ -11,7 +11,7 @@ import html
 from pathlib import Path
 
 from orchestrator.protocol import Tag, TrialStatus
-from orchestrator.results import SweepRecord
+from orchestrator.analysis.records import SweepRecord
 
 __all__ = ["report_html", "make_report"]
 
@@ -33,7 +33,7 @@ def _section(title: str, body: str, anchor: str) -> str:
 
 
 def _tables(record: SweepRecord) -> str:
-    from orchestrator.publish import TableRequest, build
+    from orchestrator.analysis.publish import TableRequest, build
     from orchestrator.registry import metric_groups
     from orchestrator.tables import Style, TableError, render
 
@@ -52,9 +52,9 @@ def _tables(record: SweepRecord) -> str:
 
 
 def _plots(record: SweepRecord) -> str:
-    from orchestrator.plots import plot_png
+    from orchestrator.analysis.plots import plot_png
 
-    from orchestrator.searched import history_png, params_png
+    from orchestrator.analysis.searched import history_png, params_png
 
     logged = {k for t in record.trials for k in t.history}
     drawn = [(plot_png, record.metric, "against step"), (plot_png, "train/loss", "against step")]
@@ -69,7 +69,7 @@ def _plots(record: SweepRecord) -> str:
 
 
 def _grid(record: SweepRecord) -> str:
-    from orchestrator.status import LABELS, ORDER, grid_status
+    from orchestrator.analysis.status import LABELS, ORDER, grid_status
     from orchestrator.tables.text import axis_value
 
     grid = grid_status(record)
@@ -118,7 +118,7 @@ def _best_config(record: SweepRecord) -> str:
 
 def report_html(record: SweepRecord) -> str:
     """The page, from a record read with every metric's history."""
-    from orchestrator._console import compute_words
+    from orchestrator.cli.console import compute_words
 
     tags = record.tags
     commit = tags.get(Tag.GIT_COMMIT) or tags.get(Tag.SOURCE_COMMIT) or "unknown (not a git checkout)"
@@ -144,7 +144,7 @@ def report_html(record: SweepRecord) -> str:
 
 def make_report(sweep: str | None, out: str | None = None, tracking_uri: str | None = None,
                 log: bool = True) -> Path:
-    from orchestrator.publish import write_atomic
+    from orchestrator.analysis.publish import write_atomic
     from orchestrator.tracking import log_parent_artifact, read_sweep
 
     record = read_sweep(sweep, tracking_uri)

@@ -54,7 +54,7 @@ def table_dataframe(sweep: str | None = None, metrics: Sequence[str] = (), *, at
     row axis, one column per value of the column axis."""
     import pandas as pd
 
-    from orchestrator.publish import TableRequest, build
+    from orchestrator.analysis.publish import TableRequest, build
     from orchestrator.tables import Pivot
 
     request = TableRequest(sweep, tuple(metrics), per_class, pivot, at, False, baseline, "json", "-",

@@ -7,7 +7,7 @@ import math
 import statistics
 
 from orchestrator.protocol import TrialStatus
-from orchestrator.results import SweepRecord
+from orchestrator.analysis.records import SweepRecord
 
 __all__ = ["curves", "plot_png"]
 

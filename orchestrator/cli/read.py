@@ -1,5 +1,5 @@
-"""The read side of the ``orch`` command: runs, table, plot, diff, ui (registered on
-:data:`orchestrator.cli.app`). Thin: each calls one library function."""
+"""The read commands of ``orch``: runs, status, table, plot, report, diff, clean, ui (registered on
+:data:`orchestrator.cli.common.app`). Thin: each calls one library function."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from orchestrator.cli import _reported, app
+from orchestrator.cli.common import _reported, app
 
 TrackingOption = Annotated[Optional[str], typer.Option(
     "--tracking-uri", help="MLflow tracking URI; default $MLFLOW_TRACKING_URI or ./mlflow.db.")]
@@ -25,7 +25,7 @@ def runs(
 ) -> None:
     """Sweeps in the tracking store, or one sweep's trials with status, the sweep's metric (at the
     step --at picks, which the step column shows) and the compute they used."""
-    from orchestrator._console import print_sweep_trials, print_sweeps
+    from orchestrator.cli.console import print_sweep_trials, print_sweeps
     from orchestrator.tables import TableError, parse_at
     from orchestrator.tracking import list_sweeps, read_sweep
 
@@ -47,8 +47,8 @@ def status(
 ) -> None:
     """The sweep's grid as a pivot of statuses (done, stopped, diverged, failed, killed, running,
     missing) with counts, and what a resume would run."""
-    from orchestrator._console import print_status
-    from orchestrator.status import StatusError, grid_status
+    from orchestrator.cli.console import print_status
+    from orchestrator.analysis.status import StatusError, grid_status
     from orchestrator.tracking import read_sweep
 
     with _reported(StatusError, uri=tracking_uri):
@@ -95,7 +95,7 @@ def table(
 ) -> None:
     """The ablation table of a sweep: one row per setting, seeds as mean ± std (n), the unique best
     in bold, † on rows within seed noise of the best (Welch's t-test, bootstrap CI in JSON/CSV)."""
-    from orchestrator.publish import TableRequest, make_table
+    from orchestrator.analysis.publish import TableRequest, make_table
     from orchestrator.tables import TableError, UnknownMetric
 
     request = TableRequest(sweep_name, tuple(metric or ()), per_class, pivot, at, series, baseline, fmt,
@@ -125,7 +125,7 @@ def plot(
     """Learning curves (the metric against step per setting, seeds as a mean ± std band), or a
     search's optimisation history and parameters. Saved under results/ and attached to the sweep's
     parent run."""
-    from orchestrator.publish import make_plot
+    from orchestrator.analysis.publish import make_plot
     from orchestrator.tables import UnknownMetric
 
     with _reported(UnknownMetric, uri=tracking_uri):
@@ -144,7 +144,7 @@ def report(
     """One self-contained HTML page for a sweep: tables with significance marks, the pivot,
     learning curves, grid status, failures, the best config, compute and code. Saved under
     results/ and attached to the sweep's parent run."""
-    from orchestrator.html_report import make_report
+    from orchestrator.analysis.html_report import make_report
 
     with _reported(uri=tracking_uri):
         path = make_report(sweep_name, out, tracking_uri)
@@ -162,9 +162,9 @@ def clean(
 ) -> None:
     """Remove a sweep's trial checkpoints (checkpoint.pt in each trial's train.out_dir) and say
     what it freed. The store's runs, metrics, logs and artifacts are never touched."""
-    from orchestrator._console import print_cleaned
-    from orchestrator.checkpoints import CleanError
-    from orchestrator.checkpoints import clean as remove
+    from orchestrator.cli.console import print_cleaned
+    from orchestrator.util.checkpoints import CleanError
+    from orchestrator.util.checkpoints import clean as remove
     from orchestrator.tracking import read_sweep, resolve_uri
     from orchestrator.tracking.lease import holder
 
@@ -183,7 +183,7 @@ def diff(
 ) -> None:
     """What differs between two runs: params, code (git diff between their commits when this
     repository has them, uncommitted patches), environment, data fingerprint, final metrics."""
-    from orchestrator.diff import diff_runs
+    from orchestrator.analysis.diff import diff_runs
     from orchestrator.tracking import read_run
 
     with _reported(uri=tracking_uri):

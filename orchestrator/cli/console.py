@@ -224,7 +224,7 @@ def print_sweep_trials(record, at: str = "last") -> None:
 
 
 def _disk_line(record) -> None:
-    from orchestrator.checkpoints import disk_use
+    from orchestrator.util.checkpoints import disk_use
 
     words = disk_use(record).words(record.name)
     if words:
@@ -233,7 +233,7 @@ def _disk_line(record) -> None:
 
 def print_cleaned(record, which: str, dry_run: bool, done) -> None:
     """`orch clean`: what went (or would go), what it freed, what stayed and why."""
-    from orchestrator.checkpoints import human
+    from orchestrator.util.checkpoints import human
 
     verb = "would remove" if dry_run else "removed"
     if done.removed:
@@ -275,7 +275,7 @@ def print_status(grid, record) -> None:
     styles = {"finished": "green", "missing": "dim", **{str(k): v for k, v in STATUS_STYLE.items()}}
 
     def cell(counts) -> str:
-        from orchestrator.status import LABELS, ORDER
+        from orchestrator.analysis.status import LABELS, ORDER
 
         parts = [f"[{styles.get(s, '')}]{counts[s]} {LABELS.get(s, s)}[/]" for s in ORDER if counts.get(s)]
         return ", ".join(parts) or "[dim]-[/]"

@@ -9,7 +9,7 @@ import math
 from typing import Any
 
 from orchestrator.protocol import TrialStatus
-from orchestrator.results import SweepRecord, TrialResult
+from orchestrator.analysis.records import SweepRecord, TrialResult
 from orchestrator.sweepfile.search import Distribution, raw_point
 from orchestrator.tables.build import trial_score
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from orchestrator.protocol import DONE_STATUSES, TrialStatus
-from orchestrator.results import SweepRecord
+from orchestrator.analysis.records import SweepRecord
 
 __all__ = ["GridStatus", "grid_status", "StatusError", "ORDER", "LABELS"]
 

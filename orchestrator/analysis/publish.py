@@ -8,7 +8,7 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestrator.files import write_atomic
+from orchestrator.util.files import write_atomic
 from orchestrator.tables import FORMATS, Style, TableError, build_pivot, build_table, expand_metrics, render
 
 __all__ = ["TableRequest", "build", "make_table", "make_plot", "write_atomic", "EXTENSIONS"]
@@ -77,7 +77,7 @@ def build(req: TableRequest, record=None):
     table = build_table(record, columns, at, req.baseline, req.series, req.digits, req.ci, req.alpha, req.top)
     notes = [left_out] if left_out else []
     if record.search is not None:
-        from orchestrator.searched import importance_line
+        from orchestrator.analysis.searched import importance_line
 
         notes += [line] if (line := importance_line(record)) else []
     notes += [line] if (line := scaled_lr_line(record)) else []
@@ -115,7 +115,7 @@ def current_trials(record):
 
 def make_table(req: TableRequest) -> tuple[str, Path | None]:
     """Render the table a request asks for; returns (text, file written or None)."""
-    from orchestrator.bulk import paused_gc
+    from orchestrator.util.bulk import paused_gc
 
     with paused_gc():  # 100,000s of history points and 10,000s of cells in a big sweep
         record, table = build(req)
@@ -135,8 +135,8 @@ def make_plot(sweep: str | None, metric: str | None, out: str | None = None,
     """PNG of ``metric``: against step per setting (``curves``), by trial with the best so far
     (``history``), or against each searched parameter (``params``); saved under results/ and
     logged as an artifact of the sweep's parent run."""
-    from orchestrator.plots import plot_png
-    from orchestrator.searched import history_png, params_png
+    from orchestrator.analysis.plots import plot_png
+    from orchestrator.analysis.searched import history_png, params_png
     from orchestrator.tables.groups import UnknownMetric
     from orchestrator.tracking import log_parent_artifact, read_sweep
 
