@@ -77,7 +77,8 @@ def table(
     out: Annotated[Optional[str], typer.Option(
         "--out", "-o", help="Write here; default results/<sweep>.<ext>; '-' prints only.")] = None,
     label: Annotated[Optional[str], typer.Option(
-        "--label", help="Header of the first column, e.g. Arch.")] = None,
+        "--label", help="Header of a setting column, e.g. Arch (then shown even where the axis "
+        "columns name every row).")] = None,
     counts: Annotated[Optional[bool], typer.Option(
         "--counts/--no-counts", help="(n=K) seeds in the cells; default: yes, except in LaTeX.")] = None,
     second: Annotated[bool, typer.Option("--second", help="Underline the second best of each column.")] = False,

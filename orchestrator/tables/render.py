@@ -23,7 +23,7 @@ FORMATS = ("md", "latex", "csv", "html", "json")
 def _grid(table: Table, fmt: str, style: Style) -> tuple[list[str], list[list[tuple[str, Cell | None]]]]:
     """Headers and rows of (text, the cell it shows, or None for a label) for the text formats."""
     latex = fmt == "latex"
-    setting = show_setting(table)
+    setting = show_setting(table, style)
     axes = list(table.axes) if setting else list(table.axes[1:])
     heads = [first_header(table, style), *(axis_header(table, a) for a in axes),
              *[(c.latex if latex else c.label) for c in table.columns]]
@@ -191,7 +191,7 @@ def render(table: Table | Pivot, fmt: str = "md", style: Style | None = None) ->
         n_left = 1
     else:
         heads, body = _grid(table, fmt, style)
-        n_left = 1 + len(table.axes) - (0 if show_setting(table) else 1)
+        n_left = 1 + len(table.axes) - (0 if show_setting(table, style) else 1)
     notes = _legend(table, fmt, style)
     if fmt == "md":
         return _markdown(heads, body, notes, style)

@@ -96,12 +96,17 @@ def delta_text(cell: Cell | None, digits: int = 2) -> str:
     return text
 
 
-def show_setting(table: Table) -> bool:
-    """The setting column, unless it only repeats the one axis (a ``variants:`` sweep)."""
-    if len(table.axes) != 1:
+def show_setting(table: Table, style: Style | None = None) -> bool:
+    """The setting column, unless it only repeats the axis columns beside it: the axes tell every
+    row apart and each row's name is made of its axis values (``t7_probMargin0`` beside 7 and 0;
+    ``mse`` beside variant mse). A search's points (``p-3fa2``), hand-named rows and a column the
+    user named (``--label Arch``) keep it."""
+    if not table.axes or not table.rows or (style is not None and style.label):
         return True
-    axis = table.axes[0]
-    return any(row.label != axis_value(row.axes.get(axis)) for row in table.rows)
+    values = [tuple(axis_value(row.axes.get(a)) for a in table.axes) for row in table.rows]
+    if len(set(values)) != len(values):
+        return True
+    return not all(all(v in row.label for v in vs) for row, vs in zip(table.rows, values))
 
 
 def axis_header(table, axis: str) -> str:
@@ -111,7 +116,7 @@ def axis_header(table, axis: str) -> str:
 def first_header(table: Table, style: Style) -> str:
     if style.label:
         return style.label
-    return "setting" if show_setting(table) else axis_header(table, table.axes[0])
+    return "setting" if show_setting(table, style) else axis_header(table, table.axes[0])
 
 
 def legend(table, columns: Sequence, cells: Sequence[Cell], fmt: str, style: Style) -> list[str]:

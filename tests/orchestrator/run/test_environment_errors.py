@@ -70,4 +70,4 @@ def test_a_relative_sqlite_uri_means_the_working_directory(tmp_path, write):
     assert code == 0 and "Traceback" not in out, out
     assert (tmp_path / "rel.db").exists() and not (tmp_path / "mlflow.db").exists()
     code, out, _ = _orch(["table", "envcheck", "--tracking-uri", "sqlite:///rel.db", "--out", "-"], tmp_path)
-    assert code == 0 and "| t7 |" in out, out
+    assert code == 0 and out.startswith("| t |") and "| 7 |" in out, out

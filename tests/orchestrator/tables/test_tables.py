@@ -10,7 +10,7 @@ import statistics
 import pytest
 
 from orchestrator.registry import metric_groups
-from orchestrator.tables import (TableError, UnknownMetric, build_pivot, build_table, expand_metrics,
+from orchestrator.tables import (Style, TableError, UnknownMetric, build_pivot, build_table, expand_metrics,
                                  render)
 from tests.conftest import ROOT
 from tests.orchestrator.tables.fixtures import record, trial
@@ -71,7 +71,7 @@ def test_failed_and_diverged_are_shown_not_dropped():
     labels = [r.label for r in table.rows]
     assert labels == ["p0m0", "p0m0.8", "p1m0", "p1m0.8"]
     text = render(table, "md")
-    assert "| p1m0.8 | 1 | 0.8 | nan (2 of 2 diverged) |" in text
+    assert "| 1 | 0.8 | nan (2 of 2 diverged) |" in text  # the axes name the row: no setting column
     assert "| 90.00 (1 of 2 failed) |" in text
 
 
@@ -212,3 +212,16 @@ def test_metric_names_match_without_case_or_by_their_last_part_and_say_so():
     assert head.key == "val/Head"
     with pytest.raises(UnknownMetric, match="--metric NAME is ambiguous: it matches loss.name, val/name"):
         expand_metrics(["NAME"], logged | {"val/name"}, params, "val/Mean", "max")
+
+
+def test_the_setting_column_shows_only_when_the_axes_do_not_name_the_row():
+    rec = record()
+    grid = render(build_table(rec, columns(["Mean"])), "md")
+    assert grid.startswith("| pointMaxW | probMargin | Mean |")  # p0m0.8 only repeats 0 and 0.8
+    named = type(rec)(**{**rec.__dict__, "trials": tuple(
+        type(t)(**{**t.__dict__, "setting": f"point-{i // 2}"}) for i, t in enumerate(rec.trials))})
+    table = build_table(named, columns(["Mean"]))
+    assert render(table, "md").startswith("| setting | pointMaxW | probMargin | Mean |")  # a search's point names
+    assert render(build_table(rec, columns(["Mean"])), "md", Style(label="Arch")).startswith(
+        "| Arch | pointMaxW | probMargin | Mean |")  # a column the user named stays
+    assert render(build_table(rec, columns(["Mean"])), "csv").startswith("setting,pointMaxW,probMargin,Mean,")
