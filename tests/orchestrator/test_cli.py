@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 
+import pytest
 from typer.testing import CliRunner
 
 from orchestrator import __version__
@@ -96,3 +97,33 @@ def test_orch_train_says_what_it_runs_on_its_first_line():
 
     assert first("epochs=1") == "toy epochs=1"  # what differs from the defaults, not an empty `default:`
     assert first("epochs=1", "t=20") == "toy t=20.0 epochs=1"  # in the schema's order
+
+
+@pytest.mark.slow
+def test_piped_runs_status_and_data_list_keep_every_value_whole(tmp_path):
+    """`orch runs SWEEP | grep RUN_ID` and the like: names, ids and paths come out whole."""
+    (tmp_path / "wide.yaml").write_text("name: a_sweep_with_a_rather_long_name_for_its_table\ntrainer: toy\n"
+                                        "params: {epochs: 1}\ngrid: {probMargin: [0.00125], pointMaxW: [0.0625]}\n"
+                                        "zip: {t: [7, 8], sleep: [0.0, 0.001]}\n")
+
+    def orch(*args: str) -> str:
+        out = subprocess.run([sys.executable, "-m", "orchestrator.cli", *args], capture_output=True, text=True,
+                             timeout=300, cwd=tmp_path)
+        assert out.returncode == 0, out.stderr
+        assert "…" not in out.stdout, out.stdout
+        return out.stdout
+
+    orch("sweep", "wide.yaml", "--quiet")
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    runs = [r for r in client.search_runs([e.experiment_id for e in client.search_experiments()])
+            if "mlflow.parentRunId" in r.data.tags]
+    names = {r.info.run_name for r in runs}
+    assert names == {"probMargin0.00125_pointMaxW0.0625_t7_sleep0", "probMargin0.00125_pointMaxW0.0625_t8_sleep0.001"}
+    listed = orch("runs", "a_sweep_with_a_rather_long_name_for_its_table")
+    assert all(name in listed for name in names) and all(r.info.run_id in listed for r in runs)
+    assert "a_sweep_with_a_rather_long_name_for_its_table" in orch("runs")
+    assert "a_sweep_with_a_rather_long_name_for_its_table: 2 trials" in orch("status")
+    datasets = orch("data", "list")
+    assert "cityscapes" in datasets and "mpii" in datasets
