@@ -17,13 +17,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 
 from trainers.pose import transforms as T
 from trainers.pose.skeleton import COCO_FLIP_PAIRS, COCO_JOINTS, MPII_FLIP_PAIRS
 
-MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
-STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
 STRIDE = 4  # output stride of SimpleBaseline's head (three stride-2 deconvolutions on stride 32)
 
 __all__ = ["Person", "PoseDataset", "load_mpii", "load_coco", "heatmaps", "DataError"]
@@ -149,14 +146,16 @@ def heatmaps(joints: np.ndarray, vis: np.ndarray, hm_hw: tuple[int, int], sigma:
     """Gaussian targets centred on the sub-pixel joint position (heatmap pixel indices) and
     weights: 1 for annotated joints whose Gaussian touches the heatmap."""
     h, w = hm_hw
-    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
     target = np.zeros((len(joints), h, w), dtype=np.float32)
     weight = vis.astype(np.float32).copy()
+    xs, ys = np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)
     for j, (x, y) in enumerate(joints):
         if weight[j] <= 0 or not (-3 * sigma <= x < w + 3 * sigma and -3 * sigma <= y < h + 3 * sigma):
             weight[j] = 0
             continue
-        target[j] = np.exp(-((xs - x) ** 2 + (ys - y) ** 2) / (2 * sigma**2))
+        # the 2-D Gaussian is the outer product of two 1-D ones: h + w exponentials, not h * w
+        np.outer(np.exp(-((ys - y) ** 2) / (2 * sigma**2)), np.exp(-((xs - x) ** 2) / (2 * sigma**2)),
+                 out=target[j])
     return target, weight
 
 
@@ -207,16 +206,14 @@ class PoseDataset(torch.utils.data.Dataset):
         else:
             center, scale, rot, flip = p.center, p.scale, 0.0, False
         m = T.crop_matrix(center, scale, rot, self.input_hw, flip)
-        with Image.open(p.image) as img:
-            crop = T.warp(img.convert("RGB"), m, self.input_hw)
-        x = (np.asarray(crop, dtype=np.float32) / 255.0 - MEAN) / STD
+        crop = T.read_crop(p.image, m, self.input_hw)  # uint8 until the device: trainers._torch.as_input
         joints, vis = p.joints, p.vis
         if flip:
             joints, vis = T.flip_joints(joints, vis, self.flip_pairs)
         in_crop = T.apply(m, joints)
         hm_pts = (in_crop + 0.5) / self.stride - 0.5
         target, weight = heatmaps(hm_pts, vis, self.hm_hw, self.sigma)
-        return {"image": torch.from_numpy(x.transpose(2, 0, 1).copy()), "target": torch.from_numpy(target),
+        return {"image": torch.from_numpy(crop.transpose(2, 0, 1).copy()), "target": torch.from_numpy(target),
                 "weight": torch.from_numpy(weight), "matrix": torch.from_numpy(m),
                 "joints": torch.from_numpy(p.joints), "vis": torch.from_numpy(p.vis),
                 "hm_joints": torch.from_numpy(hm_pts.astype(np.float32)),

@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from trainers._dist import gather_objects
+from trainers._torch import as_input
 from trainers.pose import transforms as T
 from trainers.pose.metrics import coco_ap, decode, oks_nms, pckh
 
@@ -40,7 +41,7 @@ def predict(model, loader, device, autocast, flip_pairs, cfg, channels_last: boo
     model.eval()
     preds, peaks, order = [], [], []
     for batch in loader:
-        x = batch["image"].to(device, non_blocking=True)
+        x = as_input(batch["image"].to(device, non_blocking=True))
         crop_hw = x.shape[-2:]
         x = _scaled(x, e.scale)
         if channels_last:

@@ -186,3 +186,57 @@ def test_synth_coco_writes_detections_a_score_threshold_filters(tmp_path):
                              det_score=0.7)
     # one detection per person scores at least 0.75; the false alarms score below 0.7
     assert len(every) == len(dets) > len(confident) == len(gt["annotations"])
+
+
+def _blob_jpeg(path, size=(1200, 960), at=(670.0, 495.0), sigma=6.0):
+    ys, xs = np.mgrid[:size[1], :size[0]]
+    blob = np.exp(-((xs - at[0]) ** 2 + (ys - at[1]) ** 2) / (2 * sigma**2)) * 255
+    Image.fromarray(np.repeat(blob[..., None], 3, axis=2).astype(np.uint8)).save(path, quality=98)
+
+
+@pytest.mark.parametrize("box, reduced", [(0.45, 1), (1.5, 2), (3.0, 4)])
+def test_read_crop_lands_the_blob_where_its_coordinates_map_at_any_decode_scale(tmp_path, box, reduced):
+    """The loader decodes big JPEGs at 1/2 or 1/4 size when the crop shrinks them that much; the
+    crop must still line up with T.apply to a fraction of a pixel, rotated and flipped."""
+    path = tmp_path / "blob.jpg"
+    _blob_jpeg(path)
+    for rotation, flip in ((0, False), (25, False), (-40, True)):
+        m = T.crop_matrix((650, 480), box, rotation, (96, 96), flip)
+        shrink = 1 / np.sqrt(abs(np.linalg.det(m[:, :2])))
+        assert (4 if shrink >= 4 else 2 if shrink >= 2 else 1) == reduced
+        crop = T.read_crop(str(path), m, (96, 96))
+        assert crop.dtype == np.uint8 and crop.shape == (96, 96, 3)
+        weights = crop[..., 0].astype(float)
+        ys, xs = np.mgrid[:96, :96]
+        centroid = np.array([(weights * xs).sum(), (weights * ys).sum()]) / weights.sum()
+        assert np.abs(centroid - T.apply(m, [[670, 495]])[0]).max() < 0.25, (rotation, flip, centroid)
+
+
+def test_read_crop_matches_pils_warp(tmp_path):
+    path = tmp_path / "blob.jpg"
+    _blob_jpeg(path, sigma=40.0)
+    m = T.crop_matrix((650, 480), 0.8, 15, (128, 128), False)
+    with Image.open(path) as img:
+        pil = np.asarray(T.warp(img.convert("RGB"), m, (128, 128))).astype(float)
+    assert np.abs(T.read_crop(str(path), m, (128, 128)).astype(float) - pil).mean() < 1.0
+
+
+def test_separable_heatmaps_equal_the_full_gaussian():
+    joints = np.array([[5.3, 7.9], [30.0, 2.5], [-2.0, 20.0]])
+    target, _ = heatmaps(joints, np.ones(3), (32, 40), 2.0)
+    ys, xs = np.mgrid[:32, :40]
+    for j, (x, y) in enumerate(joints):
+        full = np.exp(-((xs - x) ** 2 + (ys - y) ** 2) / (2 * 2.0**2))
+        assert np.abs(target[j] - full).max() < 1e-6
+
+
+def test_images_travel_as_uint8_and_are_normalised_on_the_device():
+    import torch
+
+    from trainers._torch import IMAGENET_MEAN, IMAGENET_STD, as_input
+
+    x = torch.randint(0, 256, (2, 3, 8, 8), dtype=torch.uint8)
+    mean, std = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    assert torch.allclose(as_input(x), (x.float() / 255 - mean) / std, atol=1e-5)
+    y = torch.randn(1, 3, 4, 4)
+    assert as_input(y) is y
