@@ -159,6 +159,7 @@ class Tag:
     ATTEMPTS = "orch.attempts"  # tries inside the last start (retries, OOM halving)
     MESSAGE = "orch.message"
     NODE_ID = "orch.node_id"
+    DATA_WAIT = "orch.data_wait"  # the share of step time a data-bound trial waited for batches
     OOM_PARAMS = "orch.oom_params"
     AXIS_PREFIX = "orch.axis."
     # provenance

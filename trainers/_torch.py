@@ -290,12 +290,14 @@ class StepMeter:
         self.start = self.last = time.perf_counter()
         self.wait = 0.0
         self.images = 0
+        self.steps = 0
 
     def next_batch(self, batches: Iterator, to_device: Callable[[Any], Any]) -> Any:
         """The next batch, already on the device; the time it took counts as data wait."""
         t0 = time.perf_counter()
         batch = to_device(next(batches))
         self.wait += time.perf_counter() - t0
+        self.steps += 1
         return batch
 
     def rate(self) -> float:
@@ -307,7 +309,7 @@ class StepMeter:
             torch.cuda.synchronize()
         elapsed = time.perf_counter() - self.start
         out = {"time/epoch_s": elapsed, "time/images_per_s": self.images / elapsed if elapsed else 0.0,
-               "time/data_wait": self.wait / elapsed if elapsed else 0.0}
+               "time/data_wait": self.wait / elapsed if elapsed else 0.0, "time/steps": float(self.steps)}
         if device.type == "cuda":  # orch keeps the largest as the trial's compute/peak_gpu_memory_gb
             out["time/peak_memory_gb"] = torch.cuda.max_memory_allocated(device) / 2**30
         return out

@@ -220,7 +220,18 @@ def print_sweep_trials(record, at: str = "last") -> None:
     used = compute_words(record)
     if used:
         console().print(f"compute: {used}", soft_wrap=True)
+    _data_bound_line(record)
     _disk_line(record)
+
+
+def _data_bound_line(record) -> None:
+    from orchestrator.protocol import Tag
+
+    bound = [(t.name, float(t.tags[Tag.DATA_WAIT])) for t in record.trials if t.tags.get(Tag.DATA_WAIT)]
+    if bound:
+        names = ", ".join(f"{name} ({share:.0%})" for name, share in bound)
+        console().print(f"[yellow]data-bound[/] (over a quarter of the step time waiting for data): {names}; "
+                        "raise data.workers, or feed smaller or locally cached images", soft_wrap=True, highlight=False)
 
 
 def _disk_line(record) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 from ray import tune
 
+from orchestrator.run.reporter import data_bound, data_bound_words
 from orchestrator.protocol import DISK_FULL, Final, Metrics, Retry, Tag, TrialStatus, decode
 from orchestrator.run import interrupt
 from orchestrator.run.board import BoardReader
@@ -41,6 +42,7 @@ class TrackingCallback(tune.Callback):
         self._ending = threading.Lock()  # a SIGTERM records the unfinished from its own thread
         self.nodes: dict[str, str] = {}  # tune trial id -> where its last report came from
         self.space = None  # checkpoints.SpaceWatch: says once when the disk cannot hold the checkpoints
+        self.data_bound: dict[str, float] = {}  # trial key -> the largest share of step time spent waiting for data
 
     def __getstate__(self) -> dict:
         # Tune pickles its settings for its own restore; orch resumes from MLflow instead,
@@ -79,6 +81,7 @@ class TrackingCallback(tune.Callback):
             self.progress.trial_metrics(spec.name, dict(event.values), event.step)
             if self.space is not None:  # the first checkpoint sizes what the sweep will write
                 self.progress.note(self.space.saw(spec.key))
+            self._data_bound(spec, event.values)
         elif isinstance(event, Retry):
             self.tracker.trial_ended(spec, TrialStatus.FAILED,
                                      {f"traceback-attempt{event.attempt}.txt": event.traceback},
@@ -89,6 +92,20 @@ class TrackingCallback(tune.Callback):
             self.progress.trial_retry(spec.name, event.message)
         elif isinstance(event, Final):
             self._final(trial, spec, event)
+
+    def _data_bound(self, spec: TrialSpec, values) -> None:
+        """Say once per trial that it waits on its loader (the live view; the trial's log says it too)."""
+        share = data_bound(dict(values))
+        if share is None:
+            return
+        if spec.key not in self.data_bound:
+            workers = spec.config.get("data.workers")
+            self.progress.note(f"{spec.name} is data-bound: {data_bound_words(share, values['time/steps'], workers)}")
+        self.data_bound[spec.key] = max(share, self.data_bound.get(spec.key, 0.0))
+
+    def _tags(self, spec: TrialSpec, tags: dict) -> dict:
+        share = self.data_bound.get(spec.key)
+        return {**tags, Tag.DATA_WAIT: f"{share:.3f}"} if share is not None else tags
 
     def _final(self, trial: Any, spec: TrialSpec, event: Final) -> None:
         self.final[trial.trial_id] = event.status
@@ -104,7 +121,7 @@ class TrackingCallback(tune.Callback):
         if event.status == TrialStatus.FAILED and event.message.startswith(DISK_FULL) and current is not None:
             current.halted = f"trial {spec.name} found it full ({event.message.removeprefix(DISK_FULL).lstrip(': ')})"  # every trial after it would fail the same way
         # the console calls it ended only once that is in the store
-        self.tracker.trial_ended(spec, event.status, artifacts, tags, params=dict(event.params),
+        self.tracker.trial_ended(spec, event.status, artifacts, self._tags(spec, tags), params=dict(event.params),
                                  compute=self.usage.ended(spec.key), on_durable=lambda: self.progress.trial_ended(spec.name, event.status, event.message))
 
     def _ended_without_status(self, trial: Any, status: TrialStatus, message: str) -> None:
@@ -114,7 +131,7 @@ class TrackingCallback(tune.Callback):
             self.final[trial.trial_id] = status
         spec = self._spec(trial)
         self.outcomes[spec.key] = status
-        self.tracker.trial_ended(spec, status, {}, {Tag.MESSAGE: message[:_MESSAGE_LIMIT]},
+        self.tracker.trial_ended(spec, status, {}, self._tags(spec, {Tag.MESSAGE: message[:_MESSAGE_LIMIT]}),
                                  compute=self.usage.ended(spec.key), on_durable=lambda: self.progress.trial_ended(spec.name, status, message))
 
     def end_unfinished(self, status: TrialStatus, message: str) -> None:

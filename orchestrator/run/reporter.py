@@ -15,7 +15,25 @@ from ray import tune
 from orchestrator.protocol import Metrics, TrialStatus, decode, encode
 from orchestrator.run.board import TrialProgress
 
-__all__ = ["LOG_LIMIT", "Reporter", "threads_as_ray_sets"]
+__all__ = ["LOG_LIMIT", "Reporter", "threads_as_ray_sets", "data_bound", "data_bound_words"]
+
+DATA_BOUND_SHARE = 0.25  # of step time spent waiting for the next batch ...
+DATA_BOUND_STEPS = 200  # ... over at least this many steps: the loader cannot keep up
+
+
+def data_bound(values: dict[str, float]) -> float | None:
+    """The share of step time a report says the trainer waited for data, when it is data-bound
+    (``time/data_wait`` over a quarter, over a few hundred steps); else None."""
+    share, steps = values.get("time/data_wait", 0.0), values.get("time/steps", 0.0)
+    return share if share > DATA_BOUND_SHARE and steps >= DATA_BOUND_STEPS else None
+
+
+def data_bound_words(share: float, steps: float, workers) -> str:
+    """``41% of the step time went to waiting for data (over 700 steps): ...`` with the remedy."""
+    now = f" (now {workers})" if workers is not None else ""
+    return (f"{share:.0%} of the step time went to waiting for data (over {steps:.0f} steps): the loader "
+            f"does not keep up. Raise data.workers{now} towards the trial's CPU cores, or feed smaller or "
+            "locally cached images; the GPU idles meanwhile")
 
 LOG_LIMIT = 1_000_000  # characters of a trial's output kept for its log artifact
 
@@ -47,6 +65,7 @@ class Reporter:
         self.started = self.at = time.monotonic()  # at: the last report, for the stall watchdog
         self.step = 0
         self.last: dict[str, float] = {}  # the latest value of every metric reported
+        self.told_data_bound = False  # said once in the trial's log
 
     def __call__(self, metrics: dict[str, float], step: int) -> None:
         self.at = time.monotonic()
@@ -56,6 +75,10 @@ class Reporter:
                      key=lambda k: (not k.endswith("loss"), k))
         self.step = int(step)
         self.last.update(values)
+        share = data_bound(values)
+        if share is not None and not self.told_data_bound:
+            self.told_data_bound = True
+            print(f"data-bound: {data_bound_words(share, values['time/steps'], None)}", flush=True)
         self.send(encode(Metrics(self.step, values)))
         code = self._verdict(bad, step)
         if self.agree is not None:

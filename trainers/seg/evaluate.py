@@ -9,6 +9,7 @@ import time
 import torch
 import torch.nn.functional as F
 
+from trainers._torch import as_input
 from trainers import _dist
 from trainers.seg.cityscapes import CLASSES, IGNORE
 from trainers.seg.metrics import confusion_matrix, miou
@@ -83,7 +84,7 @@ def evaluate(model, loader, device, autocast, cfg, modes: list[str]) -> dict[str
     channels_last = device.type == "cuda" and cfg.train.channels_last
     confs = {m: torch.zeros((19, 19), dtype=torch.int64, device=device) for m in modes}
     for x, label in _batches(loader):
-        x, label = x.to(device, non_blocking=True), label.to(device, non_blocking=True)
+        x, label = as_input(x.to(device, non_blocking=True)), label.to(device, non_blocking=True)
         if channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         for m in modes:
