@@ -41,6 +41,10 @@ class TorchTrain:
                                  unkeyed_default=True)
     deterministic: bool = param(False, help="torch's deterministic algorithms: identical reruns on a "
                                 "GPU, usually 10-30% slower; an op without one raises")
+    compile: bool | str = param(False, choices=(False, True, "default", "reduce-overhead", "max-autotune"),
+                                help="torch.compile the training step (true = default mode); its compile "
+                                "time is reported as time/compile_s, apart from the step time",
+                                unkeyed_default=True)
 
 
 @dataclass

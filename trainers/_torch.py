@@ -12,7 +12,6 @@ import hashlib
 import json
 import os
 import random
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,11 +21,9 @@ import numpy as np
 import torch
 
 __all__ = ["seed_everything", "loader_seeding", "epoch_loader", "pick_device", "autocast_for", "save_atomic", "resume_from",
-           "load_for_eval", "fingerprint", "warn_if_data_bound", "WAIT_WARNING", "Placement", "place",
+           "load_for_eval", "fingerprint", "Placement", "place",
            "Checkpoints", "prepare_training", "StepMeter", "TrainStep"]
 
-WAIT_WARNING = 0.3  # data-wait fraction above which the loader is called the bottleneck
-_warned = False
 
 
 def seed_everything(seed: int, deterministic: bool = False) -> None:
@@ -173,22 +170,12 @@ def fingerprint(cfg, not_fingerprinted: set[tuple[str, str]]) -> str:
     unkeyed = {(g.name, f.name) for g in dataclasses.fields(cfg) if dataclasses.is_dataclass(getattr(cfg, g.name))
                for f in dataclasses.fields(getattr(cfg, g.name))
                if f.metadata.get("unkeyed_default") and getattr(getattr(cfg, g.name), f.name) == f.default}
-    # keeping the optimizer's state or not changes what is kept, not what is trained
-    skipped = not_fingerprinted | unkeyed | {("train", "keep_optimizer")}
+    # keeping the optimizer's state, or compiling, changes what is kept or how fast, not what is trained
+    skipped = not_fingerprinted | unkeyed | {("train", "keep_optimizer"), ("train", "compile")}
     flat = {f"{g}.{k}": v for g, group in tree.items() if isinstance(group, dict)
             for k, v in group.items() if (g, k) not in skipped}
     flat.update({k: v for k, v in tree.items() if not isinstance(v, dict)})
     return hashlib.sha256(json.dumps(flat, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-def warn_if_data_bound(data_wait: float, workers: int, hint: str) -> None:
-    """Say once per process when training waits on the loader, and what to change."""
-    global _warned
-    if data_wait > WAIT_WARNING and not _warned:
-        _warned = True
-        print(f"warning: data loading is the bottleneck: {100 * data_wait:.0f}% of step time is spent "
-              f"waiting for batches with data.workers={workers}; raise data.workers or {hint}",
-              file=sys.stderr, flush=True)
 
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -213,6 +200,7 @@ class Placement:
     device: torch.device
     autocast: Callable[[], Any]
     channels_last: bool
+    compile: bool | str = False  # train.compile: the training step's forward through torch.compile
 
     def batch(self, x: torch.Tensor) -> torch.Tensor:
         x = as_input(x)
@@ -227,7 +215,8 @@ def place(model, train_cfg) -> tuple[Any, Placement]:
     channels_last = device.type == "cuda" and train_cfg.channels_last
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
-    return model, Placement(device, autocast_for(device, train_cfg.amp), channels_last)
+    return model, Placement(device, autocast_for(device, train_cfg.amp), channels_last,
+                            getattr(train_cfg, "compile", False))
 
 
 @dataclass
@@ -291,6 +280,7 @@ class StepMeter:
         self.wait = 0.0
         self.images = 0
         self.steps = 0
+        self.compile_s = 0.0  # the first compiled step's time, reported once as time/compile_s
 
     def next_batch(self, batches: Iterator, to_device: Callable[[Any], Any]) -> Any:
         """The next batch, already on the device; the time it took counts as data wait."""
@@ -310,6 +300,8 @@ class StepMeter:
         elapsed = time.perf_counter() - self.start
         out = {"time/epoch_s": elapsed, "time/images_per_s": self.images / elapsed if elapsed else 0.0,
                "time/data_wait": self.wait / elapsed if elapsed else 0.0, "time/steps": float(self.steps)}
+        if self.compile_s:
+            out["time/compile_s"] = self.compile_s
         if device.type == "cuda":  # orch keeps the largest as the trial's compute/peak_gpu_memory_gb
             out["time/peak_memory_gb"] = torch.cuda.max_memory_allocated(device) / 2**30
         return out
@@ -332,11 +324,26 @@ class TrainStep:
     def __init__(self, model, optimizer, scaler, placement: Placement, meter: StepMeter):
         self.model, self.optimizer, self.scaler = model, optimizer, scaler
         self.placement, self.meter = placement, meter
+        mode = placement.compile
+        # the compiled forward shares the model's parameters; state_dict, train() and eval stay the model's
+        self.forward = model if not mode else torch.compile(model, mode=None if mode in (True, "default") else mode)
+        self.compiling = bool(mode)
 
     def __call__(self, x: torch.Tensor, loss_of: Callable[[Any], Any]) -> Any:
+        if self.compiling:  # the first step compiles: timed apart, left out of the step figures
+            self.compiling = False
+            t0 = time.perf_counter()
+            losses = self(x, loss_of)
+            if self.placement.device.type == "cuda":
+                torch.cuda.synchronize()
+            took = time.perf_counter() - t0
+            self.meter.compile_s += took
+            self.meter.start += took
+            self.meter.images -= x.shape[0]
+            return losses
         x = self.placement.batch(x)
         with self.placement.autocast():
-            out = self.model(x)
+            out = self.forward(x)
         losses = loss_of(out)
         total = losses[0] if isinstance(losses, tuple) else losses
         self.optimizer.zero_grad(set_to_none=True)

@@ -7,7 +7,7 @@ import math
 import torch
 
 from trainers._dist import is_main, reduce_epoch_stats
-from trainers._torch import TrainStep, warn_if_data_bound
+from trainers._torch import TrainStep
 
 __all__ = ["run"]
 
@@ -38,6 +38,5 @@ def run(cfg, step: TrainStep, loader, loss_fn, epoch: int, lr_at, progress=None)
     mean_loss = float(total_loss.item()) / max(n, 1)
     # with several workers: the group's loss over every batch of every rank, its images/s
     stats = reduce_epoch_stats({"train/loss": mean_loss, "train/lr": lr, **meter.stats(device)}, n)
-    warn_if_data_bound(stats["time/data_wait"], cfg.data.workers, "lower the input size")
     stats["train/loss"] = stats["train/loss"] if math.isfinite(stats["train/loss"]) else float("nan")
     return stats

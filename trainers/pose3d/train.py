@@ -12,7 +12,7 @@ import torch
 from orchestrator.trainer import Report, progress_of
 from trainers import _dist
 from trainers._torch import (StepMeter, TrainStep, epoch_loader, load_for_eval, place,
-                             prepare_training, seed_everything, warn_if_data_bound)
+                             prepare_training, seed_everything)
 from trainers.pose.model import count_params
 from trainers.pose3d.config import Config
 from trainers.pose3d.data import Pose3DDataset, load_people
@@ -104,7 +104,6 @@ def _epoch(cfg: Config, step: TrainStep, loader, epoch: int, progress) -> dict[s
     # with several workers: the group's losses and images/s (every rank gets the same figures)
     stats = _dist.reduce_epoch_stats({"train/loss": mean[0], "train/loss3d": mean[1], "train/loss2d": mean[2],
                                       "train/lr": lr, **meter.stats(device)}, n)
-    warn_if_data_bound(stats["time/data_wait"], cfg.data.workers, "lower the input size")
     stats["train/loss"] = stats["train/loss"] if math.isfinite(stats["train/loss"]) else float("nan")
     return stats
 

@@ -10,7 +10,7 @@ import torch
 from orchestrator.trainer import Report, progress_of
 from trainers import _dist
 from trainers._torch import (Checkpoints, Placement, StepMeter, TrainStep, load_for_eval, loader_seeding, place,
-                             prepare_training, seed_everything, warn_if_data_bound)
+                             prepare_training, seed_everything)
 from trainers.seg.config import Config
 from trainers.seg.data import SegDataset, dataset_root
 from trainers.seg.evaluate import evaluate
@@ -116,7 +116,6 @@ def _checkpoint_metrics(cfg: Config, step: TrainStep, val_loader, done: int, sta
     device = step.placement.device
     # with several workers: the group's losses and images/s (every rank gets the same figures)
     stats = _dist.reduce_epoch_stats({"train/loss": losses[0], "train/loss_main": losses[1], **stats}, steps)
-    warn_if_data_bound(stats["time/data_wait"], cfg.data.workers, "lower the crop size")
     mean_loss, mean_main = stats["train/loss"], stats["train/loss_main"]
     metrics = {"train/loss": mean_loss if math.isfinite(mean_loss) else float("nan"),
                "train/loss_main": mean_main, "train/lr": lr, "time/images_per_s": stats["time/images_per_s"],
