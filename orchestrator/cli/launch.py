@@ -253,6 +253,8 @@ def data(
     n_val: Annotated[Optional[int], typer.Option("--val", help="Validation items; default: the data set's.")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Random seed; the same seed writes the same files.")] = 0,
     size: Annotated[Optional[str], typer.Option("--size", help="Shorthand for --opt size=HxW.")] = None,
+    fmt: Annotated[Optional[str], typer.Option("--format", help="Shorthand for --opt format=F (e.g. pose3d's "
+                                               "spin_npz).")] = None,
     opt: Annotated[Optional[list[str]], typer.Option(
         "--opt", help="A data set option KEY=VALUE (orch data list shows them), repeatable.")] = None,
 ) -> None:
@@ -278,6 +280,8 @@ def data(
     options = dict(o.partition("=")[::2] for o in (opt or []))
     if size is not None:
         options["size"] = size
+    if fmt is not None:
+        options["format"] = fmt
     try:
         written, dataset, n_train, n_val = write_dataset(name, out, n_train, n_val, seed, options)
     except DataError as exc:

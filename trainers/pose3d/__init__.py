@@ -25,7 +25,9 @@ POSE3D_DATA = SynthDataset(
     "a box per person; random articulated skeletons seen by random cameras, drawn as stick figures",
     train=2000, val=200, unit="people",
     options={"max_yaw": (180.0, "people turn up to ± this many degrees from facing the camera"),
-             "size": (128, "image side, px")})
+             "size": (128, "image side, px"),
+             "format": ("folder", "folder (annot/*.json) or spin_npz ({train,val}.npz as SPIN stores them; "
+                                  "every 4th training person 2-D only)")})
 
 TRAINER = Trainer(
     config=Config,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,8 +30,12 @@ class Model:
 class Data:
     root: str = param("synthetic", help="dataset folder in the format trainers/pose3d/synth.py "
                       "documents, or 'synthetic' for the generated set (cached under $ORCH_CACHE)")
-    train: str = param("annot/train.json", help="training annotations, relative to root")
-    val: str = param("annot/val.json", help="validation annotations, relative to root")
+    format: str = param("folder", choices=("folder", "spin_npz"), help="folder: annot/*.json as "
+                        "trainers/pose3d/synth.py writes; spin_npz: SPIN's preprocessed .npz per split "
+                        "(data.train / data.val name them, data.images is what imgname is relative to)",
+                        unkeyed_default=True)
+    train: str = param("annot/train.json", help="training annotations (format spin_npz: the .npz), relative to root")
+    val: str = param("annot/val.json", help="validation annotations (format spin_npz: the .npz), relative to root")
     images: str = param("images", help="image folder, relative to root")
     input_size: int = param(224, ge=32, help="square network input, px (SPIN: 224)")
     box_scale: float = param(1.2, ge=1, help="crop side = this x the longer side of the person's box")
@@ -71,9 +77,36 @@ Config = torch_config(__name__, "The 3-D pose trainer's schema: model, data, los
 
 
 def check(config: dict[str, Any]) -> list[tuple[str, str]]:
-    """The input side must be a multiple of the encoders' stride 32."""
+    """The input side must be a multiple of the encoders' stride 32; SPIN .npz files must be
+    readable, with their keys, shapes and images (read once per file, before anything trains)."""
     size = config.get("data.input_size")
     if size is not None and int(size) % 32:
         return [("data.input_size", f"{size}: must be a multiple of 32 (the encoder's stride), "
                  f"e.g. {max(32, round(int(size) / 32) * 32)}")]
-    return []
+    root = config.get("data.root", "synthetic")
+    if config.get("data.format") != "spin_npz" or root == "synthetic" or config.get("mode") == "eval":
+        return []
+    import os
+
+    problems = []
+    for key in ("data.train", "data.val"):
+        path = os.path.join(root, config.get(key, ""))
+        if not os.path.isfile(path):  # perhaps on the cluster only: the trial says so if it is not there
+            continue
+        said = _spin_problem(path, os.path.join(root, config.get("data.images", "images")), os.path.getmtime(path))
+        if said:
+            problems.append((key, said))
+    return problems
+
+
+@functools.lru_cache(maxsize=16)
+def _spin_problem(path: str, images: str, mtime: float) -> str:
+    from pathlib import Path
+
+    from trainers.pose3d.spin import SpinError, read_spin
+
+    try:
+        read_spin(Path(path), Path(images), limit=None)
+    except SpinError as exc:
+        return str(exc)
+    return ""

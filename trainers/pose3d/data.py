@@ -4,7 +4,7 @@ around each person's box, root-relative 3-D targets (m) and 2-D targets in crop 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -23,12 +23,18 @@ STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
 @dataclass(frozen=True)
 class Person:
     image: Path
-    joints_cam: np.ndarray  # (17, 3) mm
-    k: tuple[float, float, float, float]
-    box: tuple[float, float, float, float]
+    joints_cam: np.ndarray  # (17, 3) mm, camera frame; rows where has3d is 0 are not used
+    joints2d: np.ndarray  # (17, 2) image px
+    box: tuple[float, float, float, float]  # x, y, w, h px
+    vis2d: np.ndarray = field(default_factory=lambda: np.ones(len(JOINTS), np.float32))  # 2-D keypoints annotated
+    has3d: np.ndarray = field(default_factory=lambda: np.ones(len(JOINTS), np.float32))  # 3-D joints annotated
 
 
-def load_people(root: str, annot: str, images: str, limit: int | None = None) -> list[Person]:
+def load_people(root: str, annot: str, images: str, limit: int | None = None, fmt: str = "folder") -> list[Person]:
+    """The people of a split: ``folder`` (trainers/pose3d/synth.py's JSON: camera-frame joints,
+    intrinsics, a box) or ``spin_npz`` (SPIN's preprocessed .npz, :mod:`trainers.pose3d.spin`)."""
+    if fmt == "spin_npz":
+        return _spin_people(Path(root) / annot, Path(root) / images, limit)
     path = Path(root) / annot
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no annotation file (data.root {root}, data.train/val {annot})")
@@ -39,8 +45,18 @@ def load_people(root: str, annot: str, images: str, limit: int | None = None) ->
         if joints.shape != (len(JOINTS), 3):
             raise ValueError(f"{path}: entry {i}: joints_cam has shape {joints.shape}, expected "
                              f"({len(JOINTS)}, 3) in the order of trainers/pose3d/skeleton.py")
-        people.append(Person(Path(root) / images / e["image"], joints, tuple(e["K"]), tuple(e["box"])))
+        people.append(Person(Path(root) / images / e["image"], joints, project(joints, tuple(e["K"])),
+                             tuple(e["box"])))
     return people
+
+
+def _spin_people(path: Path, images: Path, limit: int | None) -> list[Person]:
+    from trainers.pose3d.spin import read_spin
+
+    a = read_spin(path, images, limit)
+    return [Person(Path(a["image"][i]), a["joints3d"][i], a["joints2d"][i],
+                   (a["center"][i][0] - a["side"][i] / 2, a["center"][i][1] - a["side"][i] / 2, a["side"][i], a["side"][i]),
+                   a["vis2d"][i], a["has3d"][i]) for i in range(len(a["image"]))]
 
 
 class Pose3DDataset(torch.utils.data.Dataset):
@@ -80,15 +96,17 @@ class Pose3DDataset(torch.utils.data.Dataset):
                                                 (corner[0], corner[1], corner[0] + side, corner[1] + side),
                                                 Image.BILINEAR)
         pixels = np.asarray(crop, dtype=np.float32) / 255.0
-        joints2d = (project(person.joints_cam, person.k) - corner) / side * 2 - 1
+        joints2d = (person.joints2d - corner) / side * 2 - 1
         joints3d = (person.joints_cam - person.joints_cam[ROOT]) / 1000.0
+        vis2d, has3d = person.vis2d, person.has3d * person.has3d[ROOT]  # root-relative needs the root
         if rng is not None and rng.random() < 0.5:
             pixels, joints2d, joints3d = pixels[:, ::-1], joints2d * [-1, 1], joints3d * [-1, 1, 1]
             order = list(range(len(JOINTS)))
             for a, b in FLIP_PAIRS:
                 order[a], order[b] = b, a
-            joints2d, joints3d = joints2d[order], joints3d[order]
+            joints2d, joints3d, vis2d, has3d = joints2d[order], joints3d[order], vis2d[order], has3d[order]
         image = (pixels - MEAN) / STD
         return {"image": torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))),
                 "joints3d": torch.tensor(joints3d, dtype=torch.float32),
-                "joints2d": torch.tensor(joints2d, dtype=torch.float32)}
+                "joints2d": torch.tensor(joints2d, dtype=torch.float32),
+                "vis2d": torch.tensor(vis2d, dtype=torch.float32), "has3d": torch.tensor(has3d, dtype=torch.float32)}

@@ -26,10 +26,12 @@ from trainers._cache import cached_dataset
 from trainers.pose.synth import background
 from trainers.pose3d.skeleton import LIMBS, random_poses
 
-__all__ = ["synth_pose3d", "synthetic_dataset", "project", "VERSION", "FILES"]
+__all__ = ["synth_pose3d", "synthetic_dataset", "project", "VERSION", "FILES", "SPIN_FILES"]
 
 VERSION = 2
 FILES = {"train": "annot/train.json", "val": "annot/val.json", "images": "images"}
+SPIN_FILES = {"train": "train.npz", "val": "val.npz", "images": "images"}  # format spin_npz
+TWO_D_ONLY = 4  # format spin_npz: every 4th training person has 2-D keypoints only, as COCO's do
 _SIDE = {1: "r", 2: "r", 3: "r", 14: "r", 15: "r", 16: "r", 4: "l", 5: "l", 6: "l", 11: "l", 12: "l", 13: "l"}
 _COLOURS = {"r": (230, 60, 40), "l": (40, 90, 230), "c": (240, 220, 60)}
 
@@ -83,8 +85,11 @@ def _box(px: np.ndarray, size: int) -> list[float]:
 
 
 def synth_pose3d(out: str | os.PathLike, n_train: int = 2000, n_val: int = 200, seed: int = 0,
-                 size: int = 128, max_yaw: float = 180.0) -> Path:
-    """Write OUT/images/*.jpg and OUT/annot/{train,val}.json (one person per image)."""
+                 size: int = 128, max_yaw: float = 180.0, format: str = "folder") -> Path:
+    """Write OUT/images/*.jpg and OUT/annot/{train,val}.json (one person per image), or with
+    ``format="spin_npz"`` OUT/{train,val}.npz in SPIN's layout (trainers.pose3d.spin)."""
+    if format not in ("folder", "spin_npz"):
+        raise ValueError(f"format {format!r}: one of folder, spin_npz")
     out = Path(out)
     (out / "images").mkdir(parents=True, exist_ok=True)
     for split, n, offset in (("train", n_train, 0), ("val", n_val, 10_000_000)):
@@ -97,13 +102,36 @@ def synth_pose3d(out: str | os.PathLike, n_train: int = 2000, n_val: int = 200, 
             img.save(out / "images" / name, quality=92)
             entries.append({"image": name, "joints_cam": np.round(cam, 2).tolist(), "K": [round(v, 3) for v in k],
                             "box": _box(project(cam, k), size)})
+        if format == "spin_npz":
+            _write_spin(out / SPIN_FILES[split], entries, split == "train")
+            continue
         path = out / FILES[split]
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(entries))
     return out
 
 
-def synthetic_dataset(n_train: int, n_val: int, seed: int = 0, max_yaw: float = 180.0) -> Path:
+def _write_spin(path: Path, entries: list[dict], train: bool) -> None:
+    """The entries as SPIN stores them: 24 joints (those of the 17 filled in, the rest zero
+    confidence), 3-D in metres, ``scale`` the crop side / 200 with a padding of 1.2."""
+    from trainers.pose3d.spin import TO_17
+
+    n = len(entries)
+    part, s3 = np.zeros((n, 24, 3)), np.zeros((n, 24, 4))
+    center, scale = np.zeros((n, 2)), np.zeros(n)
+    for i, e in enumerate(entries):
+        cam = np.asarray(e["joints_cam"])
+        part[i, TO_17, :2], part[i, TO_17, 2] = project(cam, e["K"]), 1
+        if not (train and i % TWO_D_ONLY == TWO_D_ONLY - 1):  # a 2-D-only person keeps S at zero confidence
+            s3[i, TO_17, :3], s3[i, TO_17, 3] = cam / 1000.0, 1
+        x, y, w, h = e["box"]
+        center[i], scale[i] = (x + w / 2, y + h / 2), max(w, h) * 1.2 / 200
+    np.savez(path, imgname=np.array([e["image"] for e in entries]), center=center, scale=scale, part=part, S=s3)
+
+
+def synthetic_dataset(n_train: int, n_val: int, seed: int = 0, max_yaw: float = 180.0,
+                      format: str = "folder") -> Path:
     """``data.root: synthetic``: the cached set (built if missing)."""
-    return cached_dataset(f"pose3d-v{VERSION}-{n_train}-{n_val}-s{seed}-y{max_yaw:g}",
-                          lambda tmp: synth_pose3d(tmp, n_train, n_val, seed, max_yaw=max_yaw))
+    tail = "" if format == "folder" else f"-{format}"
+    return cached_dataset(f"pose3d-v{VERSION}-{n_train}-{n_val}-s{seed}-y{max_yaw:g}{tail}",
+                          lambda tmp: synth_pose3d(tmp, n_train, n_val, seed, max_yaw=max_yaw, format=format))

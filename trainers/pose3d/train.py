@@ -18,7 +18,7 @@ from trainers.pose3d.config import Config
 from trainers.pose3d.data import Pose3DDataset, load_people
 from trainers.pose3d.metrics import evaluate3d
 from trainers.pose3d.model import build_model
-from trainers.pose3d.synth import FILES, synthetic_dataset
+from trainers.pose3d.synth import FILES, SPIN_FILES, synthetic_dataset
 
 __all__ = ["train", "build_data", "predict", "evaluate"]
 
@@ -29,14 +29,18 @@ _NOT_FINGERPRINTED = {("train", "out_dir"), ("train", "resume"), ("train", "log_
 def build_data(cfg: Config, split: str) -> Pose3DDataset:
     d = cfg.data
     if d.root == "synthetic":
-        root, files = str(synthetic_dataset(d.synth_train, d.synth_val, 0, d.synth_max_yaw)), FILES
+        root = str(synthetic_dataset(d.synth_train, d.synth_val, 0, d.synth_max_yaw, d.format))
+        files = SPIN_FILES if d.format == "spin_npz" else FILES
     elif not Path(d.root).is_dir():
         raise FileNotFoundError(f"data.root: {d.root} is not a folder (cwd {os.getcwd()}); point it "
                                 "at the dataset, or use 'synthetic'")
     else:
         root, files = d.root, {"train": d.train, "val": d.val, "images": d.images}
-    people = load_people(root, files[split], files["images"], d.max_train if split == "train" else d.max_val)
+    people = load_people(root, files[split], files["images"], d.max_train if split == "train" else d.max_val, d.format)
     train = split == "train"
+    if not train and not any(p.has3d.all() for p in people):
+        raise ValueError(f"{root}/{files[split]}: no person of the validation split has all 17 3-D joints "
+                         "(S with confidence): MPJPE needs a 3-D set there (Human3.6M, 3DPW, MPI-INF-3DHP)")
     return Pose3DDataset(people, d.input_size, d.box_scale, train, d.scale_jitter if train else 0.0,
                          d.shift_jitter if train else 0.0)
 
@@ -45,9 +49,16 @@ _loader = epoch_loader  # training or validation batches (this rank's share of t
 
 
 def _loss(cfg: Config, out: dict, batch: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Each term over the joints annotated for it (``has3d``, ``vis2d``): a 2-D-only person (COCO,
+    MPII in a mixed set) adds to the 2-D loss only. With every joint annotated, the plain means."""
     dist = torch.nn.functional.l1_loss if cfg.loss.name == "l1" else torch.nn.functional.mse_loss
-    loss3d = dist(out["joints3d"].float(), batch["joints3d"])
-    loss2d = dist(out["joints2d"].float(), batch["joints2d"]) if "joints2d" in out else torch.zeros_like(loss3d)
+
+    def masked(pred, true, mask):
+        per = dist(pred.float(), true, reduction="none") * mask[..., None]
+        return per.sum() / (mask.sum() * true.shape[-1]).clamp(min=1)
+
+    loss3d = masked(out["joints3d"], batch["joints3d"], batch["has3d"])
+    loss2d = masked(out["joints2d"], batch["joints2d"], batch["vis2d"]) if "joints2d" in out else torch.zeros_like(loss3d)
     return cfg.loss.w3d * loss3d + cfg.loss.w2d * loss2d, loss3d, loss2d
 
 
@@ -59,8 +70,9 @@ def predict(model, loader, placement) -> tuple[np.ndarray, np.ndarray]:
     for batch in loader:
         with placement.autocast():
             out = model(placement.batch(batch["image"].to(placement.device, non_blocking=True)))
-        preds.append(out["joints3d"].float().cpu().numpy())
-        truth.append(batch["joints3d"].numpy())
+        whole = batch["has3d"].bool().all(dim=1).numpy()  # the protocols score people with every 3-D joint
+        preds.append(out["joints3d"].float().cpu().numpy()[whole])
+        truth.append(batch["joints3d"].numpy()[whole])
     return np.concatenate(preds) * 1000.0, np.concatenate(truth) * 1000.0
 
 
@@ -73,7 +85,9 @@ def evaluate(model, loader, placement) -> dict[str, float]:
 
 def _mean_pose(ds: Pose3DDataset) -> torch.Tensor:
     """The training set's mean root-relative pose (m): where the head's refinement starts."""
-    joints = np.stack([(p.joints_cam - p.joints_cam[0]) / 1000.0 for p in ds.people])
+    joints = np.stack([(p.joints_cam - p.joints_cam[0]) / 1000.0 for p in ds.people if p.has3d.all()])
+    if not len(joints):  # a 2-D-only training set: start from zeros
+        return torch.zeros(17, 3)
     return torch.tensor(joints.mean(axis=0), dtype=torch.float32)
 
 

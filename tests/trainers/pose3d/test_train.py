@@ -93,3 +93,17 @@ def test_the_backbone_sweeps_smoke_profile_tables_one_row_per_backbone(local_ray
     assert sizes["shufflenet_v2_x1_0"] < sizes["resnet18"]
     md = CliRunner().invoke(app, ["table", "pose3d_backbones", "--metric", "mpjpe3d", "--tracking-uri", uri])
     assert md.exit_code == 0 and "PA-MPJPE" in md.stdout and "resnet18" in md.stdout
+
+
+@pytest.mark.slow
+def test_the_spin_sweeps_smoke_profile_trains_on_an_npz_and_reports_mpjpe(local_ray, store, tmp_path, monkeypatch):
+    uri, client = store
+    monkeypatch.chdir(tmp_path)
+    spec = load_sweep(ROOT / "sweeps" / "pose3d_spin.yaml", profile="smoke")
+    outcome = run_sweep(spec, tracking_uri=uri, quiet=True)
+    assert outcome.counts == {"finished": 2}, outcome
+    for run in children(client, parents(client)[0].info.run_id):
+        assert run.data.params["data.format"] == "spin_npz"
+        history = client.get_metric_history(run.info.run_id, "val/MPJPE")
+        assert [m.step for m in history] == [1, 2] and all(0 < m.value < 2000 for m in history)
+        assert run.data.metrics["train/loss2d"] > 0 and run.data.metrics["train/loss3d"] > 0
