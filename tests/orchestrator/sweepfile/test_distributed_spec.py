@@ -62,7 +62,8 @@ def test_a_parameter_added_later_keeps_earlier_keys_until_set(write):
     from orchestrator.sweepfile.naming import trial_key
 
     base = load_sweep(write("k.yaml", POSE)).trials[0]
-    without = {k: v for k, v in base.config.items() if k not in ("model.sync_bn", "optim.lr_scale", "train.keep_optimizer")}
+    without = {k: v for k, v in base.config.items()
+               if k not in ("model.sync_bn", "optim.lr_scale", "train.keep_optimizer", "train.compile")}
     assert base.config["model.sync_bn"] is False and base.config["optim.lr_scale"] == "none"  # the schema's new
     # defaults are in the config ...
     assert base.key == trial_key("pose", without, base.seed, {})  # ... and not in the key
