@@ -12,6 +12,8 @@ torch = pytest.importorskip("torch")
 
 from trainers._spawn import run_ranks  # noqa: E402
 
+pytestmark = pytest.mark.slow  # each test spawns a gloo process group: the full suite runs them
+
 SMOKE = {"model.backbone": "resnet18", "model.deconv": [16, 16, 16], "data.input_size": [64, 64],
          "data.synth_train": 24, "data.synth_val": 9, "data.workers": 0, "train.batch_size": 4,
          "train.epochs": 2, "train.out_dir": "", "seed": 3}

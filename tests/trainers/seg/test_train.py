@@ -99,6 +99,7 @@ def test_no_weight_decay_on_1d_parameters_and_head_lr_factor():
             assert group["lr_factor"] == (1.0 if id(p) in backbone else 10.0)
 
 
+@pytest.mark.slow  # 150 steps of real training: the full suite runs it
 def test_a_short_cpu_run_learns_well_above_chance():
     from trainers.seg.data import SegDataset, dataset_root
     from trainers.seg.metrics import confusion_matrix, miou
