@@ -103,15 +103,6 @@ def _names_to_keys(uri: str) -> dict[str, str]:
             for r in runs if "orch.trial_name" in r.data.tags}
 
 
-def _fill(folder: Path) -> None:
-    with open(folder / "filler", "wb") as filler:  # the rest of the disk, at once
-        try:
-            while True:
-                filler.write(b"\0" * 2**20)
-        except OSError:
-            pass
-
-
 def _kill_second_raylet() -> None:
     from tests.orchestrator.run.test_lost_node import _second_raylet
 
@@ -133,7 +124,9 @@ def _inject(kind: str, folder: Path, env: dict[str, str], rng: random.Random, se
         return out, proc.pid
     time.sleep(rng.uniform(*{"kill9": (0, 6), "server": (1, 6), "disk": (1, 6), "node": (3, 8)}.get(kind, (1, 8))))
     if kind == "disk":
-        _fill(folder)
+        from tests.disks import fill
+
+        fill(folder)
         out = proc.communicate(timeout=600)[0]
         (folder / "filler").unlink()
         return out, proc.pid

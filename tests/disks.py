@@ -25,6 +25,16 @@ def tmpfs(folder: Path, size: str = "40M"):
         subprocess.run(["umount", "-l", str(folder)], capture_output=True)
 
 
+def fill(folder: Path) -> None:
+    """The rest of ``folder``'s file system, at once, in ``folder/filler``."""
+    with open(folder / "filler", "wb") as filler:
+        try:
+            while True:
+                filler.write(b"\0" * 2**20)
+        except OSError:
+            pass
+
+
 def resize(folder: Path, size: str) -> None:
     subprocess.run(["mount", "-o", f"remount,size={size}", str(folder)], check=True)
 

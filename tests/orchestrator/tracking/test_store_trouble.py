@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
+from tests.disks import fill
 from tests.disks import orch as _orch
 from tests.disks import run_orch as _run
 from tests.disks import tmpfs as _tmpfs
@@ -81,12 +82,7 @@ def test_a_disk_that_fills_mid_sweep_is_one_paragraph_and_the_resume_is_exact(tm
         deadline = time.time() + 180
         while time.time() < deadline and len([r for r in _finished(disk)]) < 2:
             time.sleep(0.5)
-        with open(disk / "filler", "wb") as filler:  # the rest of the disk, at once
-            try:
-                while True:
-                    filler.write(b"\0" * 2**20)
-            except OSError:
-                pass
+        fill(disk)
         out, err = proc.communicate(timeout=240)
         assert proc.returncode == 3, out + err
         assert "Traceback" not in err and "sqlalchemy" not in err.lower(), err
