@@ -63,10 +63,13 @@ def _os_trouble(exc: BaseException, store: Path | None) -> str | None:
     """A full disk anywhere orch writes; a read-only store folder (its lease and lock files)."""
     for err in _os_errors(exc):
         where = Path(err.filename) if err.filename else store
-        if err.errno == errno.ENOSPC and where is not None:
+        if err.errno == errno.ENOSPC and where is not None and store is not None and where.parent == store.parent:
             return (f"the disk is full: writing {where} failed ({_free(where)}). Nothing finished is lost: free "
                     "some space (`orch runs SWEEP` shows what its checkpoints take, `orch clean SWEEP` removes them) and run the "
                     "same command again; it resumes the sweep exactly once.")
+        if err.errno == errno.ENOSPC and err.filename:  # a file of orch's own: a table, a plot, a report
+            return (f"the disk is full: writing {where} failed ({_free(where)}); nothing was written there. Free some "
+                    "space on that disk, or write elsewhere with --out, and run the same command again.")
         if err.errno in (errno.EROFS, errno.EACCES, errno.EPERM) and store is not None and where is not None \
                 and where.parent == store.parent:
             return (f"the tracking store {store} cannot be written: {where} is on a read-only file system or in a "

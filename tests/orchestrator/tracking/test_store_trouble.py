@@ -102,3 +102,15 @@ def _finished(folder: Path) -> list[str]:
         return [name for name, status in _trials(folder) if status == "finished"]
     except Exception:  # noqa: BLE001 - the store is being created
         return []
+
+
+def test_a_report_or_table_on_a_full_disk_names_that_file_not_the_store(good_store, tmp_path):
+    with _tmpfs(tmp_path / "small", "16k") as small:
+        fill(small)
+        for args in (["report", "dmg", "--out", str(small / "r.html")], ["table", "dmg", "--out", str(small / "t.md")]):
+            code, out, err, _ = _run([*args, "--tracking-uri", f"sqlite:///{good_store}"], tmp_path)
+            assert code == 3 and "Traceback" not in err, err
+            [said] = [line for line in err.splitlines() if line.startswith("error:")]
+            assert said.startswith(f"error: the disk is full: writing {small}/") and "mlflow.db" not in said, said
+            assert "write elsewhere with --out" in said
+        assert sorted(p.name for p in small.iterdir()) == ["filler"]  # nothing half-written
