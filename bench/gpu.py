@@ -183,7 +183,12 @@ def run(trainers: list[str], smoke: bool) -> dict:
         rows = []
         for mode in MODES:
             print(f"  {trainer}: {mode[0]} ...", file=sys.stderr, flush=True)
-            row = step_rate(trainer, cfg, size, device, mode)
+            try:
+                row = step_rate(trainer, cfg, size, device, mode)
+            except Exception as exc:  # noqa: BLE001 - a mode that fails (a compiler missing) is a row that says so
+                rows.append({"mode": mode[0], "images_per_s": None, "peak_memory_gb": None, "compile_s": None,
+                             "mfu": None, "error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"})
+                continue
             row["mfu"] = row["images_per_s"] * 3 * gflops * 1e9 / (peak * 1e12) if peak else None
             rows.append(row)
         print(f"  {trainer}: its training loop with its loader ...", file=sys.stderr, flush=True)
@@ -205,7 +210,8 @@ def table(result: dict) -> str:
     for name, t in result["trainers"].items():
         size = f"{t['backbone']} {t['input']}px, batch {t['batch']}, {t['forward_gflops']:.1f} GFLOPs"
         for row in t["steps"]:
-            lines.append(f"| {name} | {size} | {row['mode']} | {row['images_per_s']:.1f} | "
+            rate = f"failed: {row['error']}" if row.get("error") else f"{row['images_per_s']:.1f}"
+            lines.append(f"| {name} | {size} | {row['mode']} | {rate} | "
                          f"{_cell(row['peak_memory_gb'], '.1f')} | {_cell(row['mfu'], '.0%')} | "
                          f"{_cell(row['compile_s'], '.0f')} |")
     lines += ["", "| trainer | training loop img/s | data wait | loader workers |", "|---|--:|--:|--:|"]

@@ -4,6 +4,7 @@ and write the JSON with every trainer, mode and figure a GPU run fills."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -11,7 +12,8 @@ import pytest
 
 from tests.conftest import ROOT
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(shutil.which("g++") is None, reason="TorchInductor needs a C++ compiler (g++)")]
 
 
 def test_the_gpu_bench_runs_its_smoke_sizes_on_cpu(tmp_path):

@@ -4,13 +4,15 @@ tolerance), and its compile time is reported apart from the step figures."""
 from __future__ import annotations
 
 import contextlib
+import shutil
 
 import pytest
 import torch
 
 from trainers._torch import Placement, StepMeter, TrainStep
 
-pytestmark = pytest.mark.slow  # inductor compiles C++ on first use: tens of seconds
+pytestmark = [pytest.mark.slow,  # inductor compiles C++ on first use: tens of seconds
+              pytest.mark.skipif(shutil.which("g++") is None, reason="TorchInductor needs a C++ compiler (g++)")]
 
 
 def _losses(mode) -> tuple[list[float], StepMeter]:
