@@ -122,10 +122,15 @@ class LocalLease:
     """flock beside a local SQLite store."""
 
     def __init__(self, db: Path, sweep: str, owner: Owner):
-        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in sweep)
-        self.path = db.with_name(f".{db.name}.{safe}.owner")
+        self.path = self.path_of(db, sweep)
         self.sweep, self.store, self.owner = sweep, str(db), owner
         self._handle = None
+
+    @staticmethod
+    def path_of(db: Path, sweep: str) -> Path:
+        """The lock file beside the store that the sweep's launcher holds."""
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in sweep)
+        return db.with_name(f".{db.name}.{safe}.owner")
 
     def acquire(self) -> None:
         handle = open(self.path, "a+")
@@ -203,7 +208,7 @@ def holder(sweep: str, uri: str, tags: dict[str, str]) -> Owner | None:
 
     db = sqlite_path(uri)
     if db is not None:
-        path = LocalLease(db, sweep, Owner.me()).path
+        path = LocalLease.path_of(db, sweep)
         try:
             with open(path) as handle:
                 try:

@@ -8,6 +8,8 @@ from __future__ import annotations
 import errno
 from pathlib import Path
 
+from orchestrator.util.checkpoints import free_words
+
 __all__ = ["describe", "free_space"]
 
 _DAMAGED = ("database disk image is malformed", "file is not a database", "file is encrypted",
@@ -28,15 +30,9 @@ def _chain(exc: BaseException) -> str:
     return " ".join(parts).lower()
 
 
-def _free(path: Path) -> str:
-    from orchestrator.util.checkpoints import free_words
-
-    return free_words(path)
-
-
 def free_space(uri: str) -> str:
     """``3.1 MB free on its file system`` for a local store's folder; ``free space unknown`` else."""
-    return _free(Path(uri[len("sqlite:///"):])) if uri.startswith("sqlite:///") else "free space unknown"
+    return free_words(Path(uri[len("sqlite:///"):])) if uri.startswith("sqlite:///") else "free space unknown"
 
 
 def _status(exc: BaseException) -> int | None:
@@ -64,11 +60,11 @@ def _os_trouble(exc: BaseException, store: Path | None) -> str | None:
     for err in _os_errors(exc):
         where = Path(err.filename) if err.filename else store
         if err.errno == errno.ENOSPC and where is not None and store is not None and where.parent == store.parent:
-            return (f"the disk is full: writing {where} failed ({_free(where)}). Nothing finished is lost: free "
+            return (f"the disk is full: writing {where} failed ({free_words(where)}). Nothing finished is lost: free "
                     "some space (`orch runs SWEEP` shows what its checkpoints take, `orch clean SWEEP` removes them) and run the "
                     "same command again; it resumes the sweep exactly once.")
         if err.errno == errno.ENOSPC and err.filename:  # a file of orch's own: a table, a plot, a report
-            return (f"the disk is full: writing {where} failed ({_free(where)}); nothing was written there. Free some "
+            return (f"the disk is full: writing {where} failed ({free_words(where)}); nothing was written there. Free some "
                     "space on that disk, or write elsewhere with --out, and run the same command again.")
         if err.errno in (errno.EROFS, errno.EACCES, errno.EPERM) and store is not None and where is not None \
                 and where.parent == store.parent:
@@ -93,7 +89,7 @@ def describe(exc: BaseException, uri: str) -> str | None:
                     f"readable with `sqlite3 {path} .recover | sqlite3 recovered.db`, or point --tracking-uri at "
                     "another store.")
         if any(s in text for s in _FULL):
-            return (f"the disk under the tracking store {path} is full ({_free(path)}): SQLite could not write. "
+            return (f"the disk under the tracking store {path} is full ({free_words(path)}): SQLite could not write. "
                     "Nothing finished is lost: free some space (`orch runs` shows the checkpoints' disk use) "
                     "and run the same command again; it resumes the sweep exactly once.")
         if any(s in text for s in _READ_ONLY):

@@ -40,13 +40,17 @@ def human(n: float) -> str:
     return f"{n:.1f} TB"
 
 
+def _nearest_folder(path: Path) -> Path:
+    """``path`` or the nearest folder above it that exists: where a file to come will live."""
+    while not path.is_dir() and path != path.parent:
+        path = path.parent
+    return path
+
+
 def free_words(path: Path) -> str:
     """``3.1 MB free on its file system`` for the file system under ``path`` (a file or a folder)."""
-    probe = Path(path)
-    while not probe.is_dir() and probe != probe.parent:
-        probe = probe.parent
     try:
-        return f"{human(shutil.disk_usage(probe).free)} free on its file system"
+        return f"{human(shutil.disk_usage(_nearest_folder(Path(path))).free)} free on its file system"
     except OSError:
         return "its file system's free space unknown"
 
@@ -181,9 +185,7 @@ def space_note(folders: Iterable[Path], each: int, seen_in: str) -> str:
     if not waiting or each <= 0:
         return ""
     need = each * len(waiting)
-    probe = waiting[0]
-    while not probe.exists() and probe != probe.parent:
-        probe = probe.parent
+    probe = _nearest_folder(waiting[0])
     try:
         free = shutil.disk_usage(probe).free
     except OSError:
